@@ -1,0 +1,32 @@
+"""Test configuration shared by every test.
+
+Qt runs offscreen here, not only in CI, and every folder the app writes is
+redirected to a temporary UPLOADER_GUI_HOME.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ.setdefault("QT_SCALE_FACTOR_ROUNDING_POLICY", "PassThrough")
+
+import pytest  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def app_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("UPLOADER_GUI_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def validator():
+    from uploader_gui.core.validation import IsolatedValidator
+
+    with IsolatedValidator(workers=2, timeout=20) as v:
+        yield v

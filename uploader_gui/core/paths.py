@@ -1,0 +1,46 @@
+"""Where the app writes: per-user platformdirs locations, or all under UPLOADER_GUI_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import PlatformDirs
+
+from uploader_gui import APP_NAME
+
+HOME_ENV = "UPLOADER_GUI_HOME"
+
+
+def _dirs() -> PlatformDirs:
+    return PlatformDirs(appname=APP_NAME, appauthor=False)
+
+
+def _home() -> Path | None:
+    value = os.environ.get(HOME_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def config_dir() -> Path:
+    home = _home()
+    return _ensure(home / "config" if home else Path(_dirs().user_config_dir))
+
+
+def data_dir() -> Path:
+    home = _home()
+    return _ensure(home / "data" if home else Path(_dirs().user_data_dir))
+
+
+def log_dir() -> Path:
+    home = _home()
+    return _ensure(home / "logs" if home else Path(_dirs().user_log_dir))
+
+
+def cache_dir() -> Path:
+    home = _home()
+    return _ensure(home / "cache" if home else Path(_dirs().user_cache_dir))

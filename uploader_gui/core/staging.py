@@ -1,0 +1,47 @@
+"""The staged-file model: what a person has put on the table to send."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from uploader_gui.core.validation import ValidationResult
+
+
+@dataclass
+class StagedFile:
+    """One file on the staging table, with its verdict once checked."""
+
+    path: Path
+    result: ValidationResult | None = None
+
+    @property
+    def key(self) -> str:
+        return staging_key(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def checked(self) -> bool:
+        return self.result is not None
+
+    @property
+    def ready(self) -> bool:
+        return self.result is not None and self.result.ok
+
+    @property
+    def rejected(self) -> bool:
+        return self.result is not None and not self.result.ok
+
+
+def staging_key(path: str | os.PathLike[str]) -> str:
+    """Identity used to refuse staging the same file twice.
+
+    Resolves symlinks and relative parts, and folds case where the file system
+    does (Windows), so that two spellings of one file are one entry.
+    """
+    resolved = Path(path).expanduser().resolve(strict=False)
+    return os.path.normcase(str(resolved))

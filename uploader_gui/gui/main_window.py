@@ -1,0 +1,352 @@
+"""The main window: a staging table that files and folders are dropped on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QShortcut,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from uploader_gui import APP_NAME
+from uploader_gui.core.staging import staging_key
+from uploader_gui.core.validation import (
+    TARGET_LABELS,
+    IsolatedValidator,
+    Problem,
+    ValidationResult,
+    expand_paths,
+)
+from uploader_gui.gui.icons import app_icon
+from uploader_gui.gui.staging_model import COL_NAME, COL_STATUS, StagingModel
+from uploader_gui.gui.tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+FILE_FILTER = "Documents (*.pdf *.PDF *.jpg *.JPG *.jpeg *.JPEG *.png *.PNG);;All files (*)"
+#: Rows added to the model per event-loop turn when a large folder arrives.
+ADD_CHUNK = 250
+
+
+def local_paths_from_mime(mime: Any) -> list[Path]:
+    """The local files and folders in a drag, ignoring web links and the like."""
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+
+class StagingView(QTableView):
+    """The staging table. Accepts drops of files and folders, always as a copy."""
+
+    filesDropped = Signal(list)  # list[str]
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setShowGrid(False)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.empty_text = (
+            "Drag PDF, JPEG or PNG files or whole folders here,\n"
+            "or click “Add files…” (Ctrl+O)."
+        )
+
+    # Drops: accept only local files, and always as a copy. Qt's proposed
+    # action can be a move (Shift-drag), which some file managers honour by
+    # deleting the source.
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if local_paths_from_mime(event.mimeData()):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        if local_paths_from_mime(event.mimeData()):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = local_paths_from_mime(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        names = [str(p) for p in paths]
+        # Do the work after the drop handler has returned to the drag source.
+        QTimer.singleShot(0, lambda: self.filesDropped.emit(names))
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        super().paintEvent(event)
+        model = self.model()
+        if model is not None and model.rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().placeholderText().color())
+            rect: QRect = self.viewport().rect().adjusted(12, 12, -12, -12)
+            painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), self.empty_text)
+            painter.end()
+
+
+class MainWindow(QMainWindow):
+    """Staging area plus status; the upload panel arrives with the targets."""
+
+    #: Emitted whenever the counts in the status bar change: (ready, rejected, checking).
+    countsChanged = Signal(int, int, int)
+
+    def __init__(self, validator: IsolatedValidator | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Clinic Document Uploader")
+        self.setWindowIcon(app_icon())
+        self.setObjectName(APP_NAME)
+        self._validator = validator or IsolatedValidator()
+        self._owns_validator = validator is None
+        self._runner = TaskRunner(self, workers=2)
+        self._generation = 0
+        self._pending_add: list[Path] = []
+
+        self.model = StagingModel(self)
+        self.view = StagingView()
+        self.view.setModel(self.model)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(COL_NAME, self.fontMetrics().horizontalAdvance("M" * 22))
+        self.view.filesDropped.connect(self.add_paths)
+        self.view.selectionModel().selectionChanged.connect(self._update_actions)
+
+        self.add_button = QPushButton("Add files…")
+        self.add_button.setToolTip("Choose PDF, JPEG or PNG files to add (Ctrl+O)")
+        self.add_button.clicked.connect(self.choose_files)
+        self.add_folder_button = QPushButton("Add folder…")
+        self.add_folder_button.clicked.connect(self.choose_folder)
+        self.remove_button = QPushButton("Remove selected")
+        self.remove_button.setToolTip("Take the selected files off the list (Delete). "
+                                      "The files themselves are not touched.")
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.clear_button = QPushButton("Clear all")
+        self.clear_button.setToolTip("Empty the list. The files themselves are not touched.")
+        self.clear_button.clicked.connect(self.clear_all)
+
+        self.target_combo = QComboBox()
+        self.target_combo.addItem("Any system (32 MB limit)", None)
+        for key, label in TARGET_LABELS.items():
+            self.target_combo.addItem(label, key)
+        self.target_combo.setToolTip("Files are checked against this system's size limit.")
+        self.target_combo.currentIndexChanged.connect(self._target_changed)
+        target_label = QLabel("Check for:")
+        target_label.setBuddy(self.target_combo)
+
+        buttons = QHBoxLayout()
+        for b in (self.add_button, self.add_folder_button, self.remove_button, self.clear_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(target_label)
+        buttons.addWidget(self.target_combo)
+
+        intro = QLabel(
+            "<b>Stage documents to send.</b> Every file is checked before anything leaves "
+            "this computer: its real type, its size, and whether it is damaged, "
+            "password-protected or carries active content. Your files are never changed."
+        )
+        intro.setWordWrap(True)
+
+        self.upload_area = QFrame()
+        self.upload_area.setFrameShape(QFrame.Shape.StyledPanel)
+        up = QVBoxLayout(self.upload_area)
+        self.upload_note = QLabel(
+            "Sending is not set up in this version yet: files are checked here, and "
+            "nothing is uploaded."
+        )
+        self.upload_note.setWordWrap(True)
+        up.addWidget(self.upload_note)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(intro)
+        layout.addLayout(buttons)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.upload_area)
+        self.setCentralWidget(central)
+
+        self.count_label = QLabel()
+        self.statusBar().addPermanentWidget(self.count_label)
+
+        QShortcut(QKeySequence.StandardKey.Open, self, activated=self.choose_files)
+        delete = QShortcut(QKeySequence.StandardKey.Delete, self.view, activated=self.remove_selected)
+        delete.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        backspace = QShortcut(QKeySequence(Qt.Key.Key_Backspace), self.view,
+                              activated=self.remove_selected)
+        backspace.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+        self.setAcceptDrops(True)
+        self.setMinimumSize(self.fontMetrics().horizontalAdvance("M") * 50,
+                            self.fontMetrics().height() * 25)
+        self.resize(self.fontMetrics().horizontalAdvance("M") * 80,
+                    self.fontMetrics().height() * 36)
+        self._update_counts()
+        self._update_actions()
+
+    # ------------------------------------------------------------------ drops on the window
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        self.view.dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        self.view.dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self.view.dropEvent(event)
+
+    # ------------------------------------------------------------------ adding files
+
+    def current_target(self) -> str | None:
+        return self.target_combo.currentData()
+
+    def choose_files(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(self, "Add files", "", FILE_FILTER)
+        if names:
+            self.add_paths(names)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder")
+        if folder:
+            self.add_paths([folder])
+
+    def add_paths(self, paths: Iterable[str | Path]) -> None:
+        """Stage files and folders. Folders are walked on a worker thread."""
+        items = [str(p) for p in paths]
+        if not items:
+            return
+        self.statusBar().showMessage("Looking for files…", 2000)
+        self._runner.run(lambda: list(expand_paths(items)), self._expanded)
+
+    def _expanded(self, paths: list[Path] | None, error: BaseException | None) -> None:
+        if error is not None:
+            self.statusBar().showMessage(f"Could not read that folder: {error}", 8000)
+            return
+        self._pending_add.extend(paths or [])
+        self._add_chunk()
+
+    def _add_chunk(self) -> None:
+        chunk, self._pending_add = self._pending_add[:ADD_CHUNK], self._pending_add[ADD_CHUNK:]
+        fresh = self.model.add_paths(chunk)
+        skipped = len(chunk) - len(fresh)
+        if skipped:
+            self.statusBar().showMessage(
+                f"{skipped} file(s) already on the list were not added again.", 5000
+            )
+        for item in fresh:
+            self._check(item.key, item.path)
+        self._update_counts()
+        if self._pending_add:
+            QTimer.singleShot(0, self._add_chunk)
+
+    def _check(self, key: str, path: Path) -> None:
+        generation = self._generation
+        target = self.current_target()
+
+        def done(result: ValidationResult | None, error: BaseException | None) -> None:
+            if generation != self._generation:
+                return  # the target changed since; a newer check is on its way
+            if error is not None or result is None:
+                log.error("validation failed for %s: %r", path, error)
+                result = ValidationResult(path=str(path))
+                result.problems.append(Problem(
+                    "internal_error",
+                    "This file could not be checked. Remove it and add it again.",
+                ))
+            self.model.set_result(key, result)
+            self._update_counts()
+
+        self._runner.run(self._validator.validate, done, path, target)
+
+    def _target_changed(self) -> None:
+        self._generation += 1
+        self.model.reset_results()
+        for item in self.model.items():
+            self._check(item.key, item.path)
+        self._update_counts()
+
+    # ------------------------------------------------------------------ removing
+
+    def selected_rows(self) -> list[int]:
+        return sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+
+    def remove_selected(self) -> None:
+        rows = self.selected_rows()
+        if rows:
+            self.model.remove_rows(rows)
+            self._update_counts()
+
+    def clear_all(self) -> None:
+        self._pending_add.clear()
+        self.model.clear()
+        self._update_counts()
+
+    def is_staged(self, path: str | Path) -> bool:
+        return staging_key(path) in {i.key for i in self.model.items()}
+
+    # ------------------------------------------------------------------ status
+
+    def _update_actions(self, *args: Any) -> None:
+        has_rows = self.model.rowCount() > 0
+        self.remove_button.setEnabled(bool(self.view.selectionModel().selectedRows()))
+        self.clear_button.setEnabled(has_rows)
+
+    def _update_counts(self) -> None:
+        c = self.model.counts()
+        ready = c["ready"] + c["warning"]
+        parts = [f"{ready} ready", f"{c['rejected']} rejected"]
+        if c["checking"]:
+            parts.append(f"{c['checking']} checking…")
+        self.count_label.setText(" · ".join(parts))
+        self._update_actions()
+        self.countsChanged.emit(ready, c["rejected"], c["checking"])
+
+    def counts(self) -> dict[str, int]:
+        return self.model.counts()
+
+    # ------------------------------------------------------------------ closing
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        self._runner.shutdown()
+        if self._owns_validator:
+            self._validator.close()

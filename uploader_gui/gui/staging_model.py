@@ -1,0 +1,183 @@
+"""The table model behind the staging area."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QStyle
+
+from uploader_gui.core.staging import StagedFile, staging_key
+from uploader_gui.core.validation import TYPE_LABELS, ValidationResult, human_size
+
+COLUMNS = ("Name", "Type", "Size", "Pages / dimensions", "Status")
+COL_NAME, COL_TYPE, COL_SIZE, COL_DETAILS, COL_STATUS = range(len(COLUMNS))
+
+#: Role carrying the row's state as text ("checking", "ready", "warning", "rejected").
+StateRole = Qt.ItemDataRole.UserRole + 1
+#: Role carrying the staged file's full path.
+PathRole = Qt.ItemDataRole.UserRole + 2
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+def _state(item: StagedFile) -> str:
+    if item.result is None:
+        return "checking"
+    if not item.result.ok:
+        return "rejected"
+    if item.result.warnings:
+        return "warning"
+    return "ready"
+
+
+def _details(res: ValidationResult | None) -> str:
+    if res is None:
+        return ""
+    if res.pages is not None:
+        return f"{res.pages} page" + ("" if res.pages == 1 else "s")
+    if res.width is not None and res.height is not None:
+        return f"{res.width} × {res.height} px"
+    return ""
+
+
+class StagingModel(QAbstractTableModel):
+    """Staged files, one row each, keyed by resolved path so none is staged twice."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._items: list[StagedFile] = []
+        self._rows: dict[str, int] = {}
+        self._icons: dict[str, QIcon] = {}
+
+    # ------------------------------------------------------------------ Qt API
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._items):
+            return None
+        item = self._items[index.row()]
+        col = index.column()
+        res = item.result
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_NAME:
+                return item.name
+            if col == COL_TYPE:
+                return TYPE_LABELS.get(res.type, "Unknown") if res and res.type else (
+                    "…" if res is None else "Unknown"
+                )
+            if col == COL_SIZE:
+                return human_size(res.size) if res and res.size is not None else ""
+            if col == COL_DETAILS:
+                return _details(res)
+            if col == COL_STATUS:
+                return "Checking…" if res is None else res.summary
+        elif role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
+            return self._icon(_state(item))
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_NAME:
+                return str(item.path)
+            if col == COL_STATUS and res is not None and res.problems:
+                return "\n".join(p.message for p in res.problems)
+        elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_SIZE, COL_DETAILS):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        elif role == StateRole:
+            return _state(item)
+        elif role == PathRole:
+            return str(item.path)
+        return None
+
+    # ------------------------------------------------------------------ ours
+
+    def _icon(self, state: str) -> QIcon:
+        if state not in self._icons:
+            style = QApplication.style()
+            pixmap = {
+                "checking": QStyle.StandardPixmap.SP_BrowserReload,
+                "ready": QStyle.StandardPixmap.SP_DialogApplyButton,
+                "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
+                "rejected": QStyle.StandardPixmap.SP_MessageBoxCritical,
+            }[state]
+            self._icons[state] = style.standardIcon(pixmap)
+        return self._icons[state]
+
+    def items(self) -> list[StagedFile]:
+        return list(self._items)
+
+    def contains(self, path: str | Path) -> bool:
+        return staging_key(path) in self._rows
+
+    def add_paths(self, paths: list[Path]) -> list[StagedFile]:
+        """Append files not already staged; return the new entries."""
+        fresh: list[StagedFile] = []
+        seen: set[str] = set()
+        for p in paths:
+            item = StagedFile(Path(p))
+            key = item.key
+            if key in self._rows or key in seen:
+                continue
+            seen.add(key)
+            fresh.append(item)
+        if not fresh:
+            return []
+        first = len(self._items)
+        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+        for offset, item in enumerate(fresh):
+            self._items.append(item)
+            self._rows[item.key] = first + offset
+        self.endInsertRows()
+        return fresh
+
+    def set_result(self, key: str, result: ValidationResult) -> bool:
+        row = self._rows.get(key)
+        if row is None:  # removed while it was being checked
+            return False
+        self._items[row].result = result
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        return True
+
+    def reset_results(self) -> None:
+        for item in self._items:
+            item.result = None
+        if self._items:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._items) - 1, len(COLUMNS) - 1))
+
+    def remove_rows(self, rows: list[int]) -> None:
+        for row in sorted(set(rows), reverse=True):
+            if 0 <= row < len(self._items):
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._items[row]
+                self.endRemoveRows()
+        self._reindex()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._items.clear()
+        self._rows.clear()
+        self.endResetModel()
+
+    def _reindex(self) -> None:
+        self._rows = {item.key: row for row, item in enumerate(self._items)}
+
+    def counts(self) -> dict[str, int]:
+        out = {"checking": 0, "ready": 0, "warning": 0, "rejected": 0}
+        for item in self._items:
+            out[_state(item)] += 1
+        return out
+
+    def ready_files(self) -> list[StagedFile]:
+        return [item for item in self._items if item.ready]
