@@ -12,7 +12,7 @@ from pathlib import Path
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_SCALE_FACTOR_ROUNDING_POLICY", "PassThrough")
 
-import pytest  # noqa: E402
+import pytest
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 

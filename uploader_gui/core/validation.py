@@ -16,6 +16,7 @@ Two entry points:
 
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing
 import os
@@ -196,7 +197,7 @@ def validate_file(
         _validate_into(Path(path), target, max_bytes, result)
     except MemoryError:
         result.problems.append(_memory_problem())
-    except Exception as exc:  # noqa: BLE001 - the validator must never crash
+    except Exception as exc:
         log.exception("validator failed on %s", path)
         result.problems.append(
             Problem(
@@ -223,7 +224,8 @@ def _validate_into(
                     "Check that you have permission to open it."))
         return
     if not stat.S_ISREG(st.st_mode):
-        add(Problem("not_a_file", "This is not a regular file. Only PDF, JPEG and PNG files can be uploaded."))
+        add(Problem("not_a_file",
+                    "This is not a regular file. Only PDF, JPEG and PNG files can be uploaded."))
         return
     result.size = st.st_size
     if st.st_size == 0:
@@ -663,11 +665,8 @@ def _worker_main(conn: Any, memory_cap: int) -> None:
     """Body of a helper process: validate whatever arrives until told to stop."""
     # Import the parsers before capping memory, so the cap bounds the work on
     # a file and not the interpreter's start-up.
-    import PIL.Image
-    import PIL.JpegImagePlugin
-    import PIL.PngImagePlugin
-    import pypdf
-    import pypdf.generic  # noqa: F401
+    for module in ("PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "pypdf", "pypdf.generic"):
+        importlib.import_module(module)
 
     try:
         import resource
