@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -194,11 +195,17 @@ class MainWindow(QMainWindow):
         self.upload_note.setWordWrap(True)
         up.addWidget(self.upload_note)
 
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setObjectName("details")
+
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(intro)
         layout.addLayout(buttons)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.details)
         layout.addWidget(self.upload_area)
         self.setCentralWidget(central)
 
@@ -255,6 +262,7 @@ class MainWindow(QMainWindow):
         self._runner.run(lambda: list(expand_paths(items)), self._expanded)
 
     def _expanded(self, paths: list[Path] | None, error: BaseException | None) -> None:
+        self.statusBar().clearMessage()
         if error is not None:
             self.statusBar().showMessage(f"Could not read that folder: {error}", 8000)
             return
@@ -322,7 +330,29 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ status
 
+    def _show_details(self) -> None:
+        """The full verdict of the selected file, since the table cell may be cut short."""
+        rows = self.selected_rows()
+        if len(rows) != 1:
+            self.details.setText(
+                f"{len(rows)} files selected." if rows else
+                "Select a file to see the full result of its check."
+            )
+            return
+        item = self.model.items()[rows[0]]
+        if item.result is None:
+            self.details.setText(f"<b>{escape(item.name)}</b>: being checked…")
+            return
+        lines = [f"<b>{escape(item.name)}</b> — {escape(str(item.path.parent))}"]
+        if not item.result.problems:
+            lines.append("Ready to upload.")
+        for p in item.result.problems:
+            label = "Caution" if p.severity == "warning" else "Not accepted"
+            lines.append(f"{label}: {escape(p.message)}")
+        self.details.setText("<br>".join(lines))
+
     def _update_actions(self, *args: Any) -> None:
+        self._show_details()
         has_rows = self.model.rowCount() > 0
         self.remove_button.setEnabled(bool(self.view.selectionModel().selectedRows()))
         self.clear_button.setEnabled(has_rows)
