@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -217,3 +218,15 @@ def bomb_png(path: Path, width: int = 40_000, height: int = 40_000) -> Path:
     data = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat)
             + _png_chunk(b"IEND", b""))
     return write(path, data)
+
+
+def big_pdf(path: Path, approx_bytes: int) -> Path:
+    """A valid one-page PDF of at least ``approx_bytes``: a page of incompressible noise."""
+    side = max(16, int((approx_bytes / 3) ** 0.5))
+    while True:
+        img = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+        buf = io.BytesIO()
+        img.save(buf, format="PDF", quality=95)
+        if buf.tell() >= approx_bytes:
+            return write(path, buf.getvalue())
+        side = int(side * max(1.05, (approx_bytes / buf.tell()) ** 0.5 * 1.02))

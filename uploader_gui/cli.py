@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(no credentials needed)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subparsers = sub.choices  # type: ignore[attr-defined]
 
     v = sub.add_parser(
         "validate",
@@ -49,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the size limit, in megabytes")
     v.add_argument("--json", action="store_true", help="print one JSON object per file")
     v.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+
+    from uploader_gui.send import add_send_parser
+
+    add_send_parser(sub)
 
     s = sub.add_parser(
         "sandbox",
@@ -69,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_validate(args, parser)
     if args.command == "sandbox":
         return cmd_sandbox(args)
+    if args.command == "send":
+        from uploader_gui.send import cmd_send
+
+        return cmd_send(args, parser.subparsers["send"])
     from uploader_gui.gui.app import run_gui
 
     return run_gui(sandbox=args.sandbox)

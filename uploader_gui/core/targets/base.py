@@ -1,0 +1,264 @@
+"""The small interface every target implements, and what travels through it."""
+
+from __future__ import annotations
+
+import abc
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from uploader_gui.core.transport import (
+    AUTH,
+    NOT_FOUND,
+    OUTCOME_UNKNOWN,
+    RATE_LIMITED,
+    REJECTED,
+    SERVER,
+    TOO_LARGE,
+    CancelFn,
+    ProgressFn,
+    Receipt,
+    Transport,
+    UploadError,
+    retry_after_seconds,
+    server_text,
+)
+
+KINDS = ("redox", "claros", "redcap")
+KIND_LABELS = {"redox": "Redox", "claros": "Claros Health", "redcap": "REDCap"}
+
+
+class Secret:
+    """A credential that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret(****)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:  # never pickled into a file or a child process
+        raise TypeError("secrets cannot be pickled")
+
+
+@dataclass
+class Credentials:
+    """Secrets a target needs. Only the ones for its auth kind are set."""
+
+    token: Secret | None = None  # Claros API key, or REDCap project token
+    redox_api_key: Secret | None = None
+    redox_secret: Secret | None = None
+    redox_private_key: Secret | None = None  # PEM text, for signed-JWT auth
+    platform_key: Secret | None = None  # Redox Platform API
+
+    def __repr__(self) -> str:
+        present = [k for k, v in self.__dict__.items() if v]
+        return f"Credentials(set={present})"
+
+
+@dataclass
+class TargetConfig:
+    """Where and how to reach one system (the non-secret part of a profile)."""
+
+    kind: str
+    base_url: str
+    name: str = ""
+    # Redox
+    blob_url: str | None = None
+    auth: str = "jwt"  # "jwt" or "legacy"
+    client_id: str | None = None
+    key_id: str | None = None
+    jwt_alg: str | None = None  # RS384 / ES384 / HS384; guessed from the key when None
+    test: bool = True
+    source_id: str | None = None
+    destinations: list[dict[str, str]] = dc_field(default_factory=list)
+    patient_id_type: str = "MR"
+    document_type: str = "Clinical Document"
+    platform_org_id: str | None = None
+    # REDCap
+    redcap_field: str | None = None
+    redcap_event: str | None = None
+    # all
+    size_limit: int | None = None
+    ca_bundle: str | None = None
+
+
+@dataclass
+class Destination:
+    """Which patient or record a document goes to, and as what."""
+
+    patient_id: str | None = None
+    patient_id_type: str | None = None
+    record: str | None = None
+    field: str | None = None
+    event: str | None = None
+    repeat_instance: int | None = None
+    document_type: str | None = None
+    destinations: list[str] = dc_field(default_factory=list)  # Redox destination IDs
+    description: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [], "")}
+
+
+@dataclass
+class Document:
+    """One file to send: already validated; ``document_id`` is kept across retries."""
+
+    path: Path
+    file_type: str  # "pdf" | "jpeg" | "png"
+    size: int
+    document_id: str = dc_field(default_factory=lambda: str(uuid.uuid4()))
+    upload_name: str | None = None
+
+    @property
+    def filename(self) -> str:
+        return self.upload_name or self.path.name
+
+
+class Target(abc.ABC):
+    """A system that receives documents."""
+
+    kind: str = ""
+
+    def __init__(self, config: TargetConfig, credentials: Credentials,
+                 transport: Transport | None = None) -> None:
+        self.config = config
+        self.credentials = credentials
+        self.transport = transport or Transport(ca_bundle=config.ca_bundle)
+
+    @abc.abstractmethod
+    def check(self, document: Document, destination: Destination) -> list[str]:
+        """Problems with sending this document there, in words; empty when it may go.
+
+        Cheap checks only; no network.
+        """
+
+    @abc.abstractmethod
+    def upload(
+        self,
+        document: Document,
+        destination: Destination,
+        progress: ProgressFn | None = None,
+        cancelled: CancelFn | None = None,
+    ) -> Receipt:
+        """Send one document once. Raises UploadError."""
+
+    @abc.abstractmethod
+    def test_connection(self) -> str:
+        """A harmless call that proves the address and credentials work. Returns a sentence."""
+
+    def prepare(self, destination: Destination) -> list[str]:
+        """Checks that need the network (e.g. does the record exist). Default: none."""
+        return []
+
+    def retry_decision(self, error: UploadError) -> str:
+        """'retry', 'fail' or 'unknown' for a failed attempt, per TARGETS.md."""
+        if error.kind in ("config", "tls", "proxy", "cancelled"):
+            return "fail"
+        if not error.reached_server:  # DNS, refused, connect timeout: nothing arrived
+            return "retry"
+        if error.http_status in (429, 503):
+            return "retry"
+        if error.kind == "network" and not error.body_sent:  # cut before the body was complete
+            return "retry"
+        if error.kind == OUTCOME_UNKNOWN:
+            return "unknown"
+        return "fail"
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def json_or_none(resp: requests.Response) -> Any:
+    try:
+        return resp.json()
+    except (ValueError, json.JSONDecodeError):
+        return None
+
+
+def kind_for_status(status: int) -> str:
+    if status in (401, 403):
+        return AUTH
+    if status == 404:
+        return NOT_FOUND
+    if status == 413:
+        return TOO_LARGE
+    if status == 429:
+        return RATE_LIMITED
+    if status >= 500:
+        return SERVER
+    return REJECTED
+
+
+def http_error(
+    resp: requests.Response,
+    message: str,
+    server_message: str | None = None,
+    kind: str | None = None,
+) -> UploadError:
+    return UploadError(
+        kind or kind_for_status(resp.status_code),
+        message,
+        http_status=resp.status_code,
+        server_message=server_message if server_message is not None else server_text(resp),
+        retry_after=retry_after_seconds(resp.headers.get("Retry-After")),
+        body_sent=True,
+    )
+
+
+def looks_like_html(resp: requests.Response) -> bool:
+    """The body is a web page. (Content-Type alone proves nothing: REDCap labels its
+    empty success replies text/html.)"""
+    head = resp.content[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
+
+
+def not_the_api(resp: requests.Response, what: str) -> UploadError:
+    """A 2xx whose body is not what the API documents: e.g. a proxy's login page."""
+    hint = (" It looks like a web page, perhaps a network login or proxy page."
+            if looks_like_html(resp) else "")
+    return UploadError(
+        OUTCOME_UNKNOWN,
+        f"{what} answered with something other than the expected reply.{hint} "
+        "Check the address in the profile; whether the document arrived is not known.",
+        http_status=resp.status_code,
+        server_message=server_text(resp),
+        body_sent=True,
+    )
+
+
+def redirect_error(resp: requests.Response) -> UploadError:
+    where = resp.headers.get("Location", "another address").split("?")[0]
+    return UploadError(
+        REJECTED,
+        f"The server tried to send the upload on to {where}. Uploads never follow redirects "
+        "(credentials could leak); check the address in the profile.",
+        http_status=resp.status_code,
+        server_message=server_text(resp),
+        body_sent=True,
+    )
+
+
+def mapping_str(d: Mapping[str, Any], key: str) -> str | None:
+    v = d.get(key)
+    return None if v is None else str(v)

@@ -1,0 +1,135 @@
+"""Claros Health: ``POST {base}/patients/{id}/pdf/`` with an X-API-Key (seed 003).
+
+Claros takes PDF only, and each POST creates a new document, so a failure
+after the whole body went out leaves the outcome unknown: never re-sent
+automatically.
+"""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+from uploader_gui.core.targets.base import (
+    Destination,
+    Document,
+    Target,
+    http_error,
+    json_or_none,
+    not_the_api,
+    redirect_error,
+)
+from uploader_gui.core.transport import (
+    CancelFn,
+    ProgressFn,
+    Receipt,
+    UploadError,
+    join_url,
+    server_text,
+)
+
+DEFAULT_LIMIT = 32 * 1024 * 1024
+PATIENT_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+class ClarosTarget(Target):
+    kind = "claros"
+
+    def check(self, document: Document, destination: Destination) -> list[str]:
+        problems = []
+        pid = (destination.patient_id or "").strip()
+        if not pid:
+            problems.append("Enter the Claros patient ID (a number).")
+        elif not PATIENT_ID.match(pid):
+            problems.append(f"“{pid}” is not a Claros patient ID: it must be a whole number "
+                            "such as 1234.")
+        if document.file_type != "pdf":
+            problems.append("Claros Health accepts PDF files only. Convert the image to a PDF "
+                            "first; your original stays as it is.")
+        if not document.filename.lower().endswith(".pdf"):
+            problems.append("The name sent to Claros must end in .pdf.")
+        limit = self.config.size_limit or DEFAULT_LIMIT
+        if document.size > limit:
+            problems.append(f"The file is larger than this Claros profile's limit of "
+                            f"{limit // (1024 * 1024)} MB.")
+        if not self.credentials.token:
+            problems.append("The Claros API key is not set for this profile.")
+        return problems
+
+    def _headers(self) -> dict[str, str]:
+        token = self.credentials.token
+        return {"X-API-Key": token.reveal() if token else "", "Accept": "application/json"}
+
+    def upload(
+        self,
+        document: Document,
+        destination: Destination,
+        progress: ProgressFn | None = None,
+        cancelled: CancelFn | None = None,
+    ) -> Receipt:
+        pid = (destination.patient_id or "").strip()
+        url = join_url(self.config.base_url, f"/patients/{pid}/pdf/")
+        resp = self.transport.upload(
+            url, file_field="file", path=document.path, filename=document.filename,
+            fields={"filename": document.filename}, headers=self._headers(),
+            content_type="application/pdf", progress=progress, cancelled=cancelled,
+        )
+        if 300 <= resp.status_code < 400:
+            raise redirect_error(resp)
+        body = json_or_none(resp)
+        if 200 <= resp.status_code < 300:
+            if not isinstance(body, dict) or not body.get("id"):
+                raise not_the_api(resp, "Claros Health")
+            return Receipt(
+                target=self.kind,
+                remote_id=str(body["id"]),
+                url=str(body["url"]) if body.get("url") else None,
+                http_status=resp.status_code,
+                server_message=server_text(resp),
+                extra={k: body[k] for k in ("filename", "created_at", "patient_id") if k in body},
+            )
+        raise self._error(resp, pid)
+
+    def _error(self, resp: requests.Response, pid: str) -> UploadError:
+        text = _claros_error_text(resp)
+        status = resp.status_code
+        lead = {
+            400: "Claros did not accept the file: it must be a valid PDF whose name ends in .pdf",
+            401: "Claros refused the API key of this profile. Check the key in the profile",
+            403: f"Patient {pid} belongs to another Claros account; you can only upload for "
+                 "your own patients",
+            404: f"Claros has no patient with ID {pid}. Check the patient ID",
+            413: "The file is too large for Claros",
+            429: "Claros is receiving too many requests; it will be tried again",
+        }.get(status, f"Claros had a problem (HTTP {status})")
+        message = f"{lead}. Claros said: {text}" if text else f"{lead}."
+        return http_error(resp, message, server_message=text or server_text(resp))
+
+    def retry_decision(self, error: UploadError) -> str:
+        # Each POST creates a document: once the whole body went out, a 5xx (other
+        # than 503) or a lost answer may mean it arrived. The user decides.
+        if error.http_status is not None and error.http_status >= 500 and error.http_status != 503:
+            return "unknown"
+        return super().retry_decision(error)
+
+    def test_connection(self) -> str:
+        resp = self.transport.request("GET", join_url(self.config.base_url, "/patients"),
+                                      headers=self._headers())
+        if resp.status_code in (401, 403):
+            raise http_error(resp, "Claros refused the API key of this profile.")
+        if resp.status_code >= 400 and resp.status_code != 404:
+            raise http_error(resp, f"Claros answered HTTP {resp.status_code}.")
+        return f"Connected to Claros Health at {self.config.base_url}: the API key was accepted."
+
+
+def _claros_error_text(resp: requests.Response) -> str:
+    body = json_or_none(resp)
+    if isinstance(body, dict):
+        for key in ("detail", "error", "message", "errors"):
+            if body.get(key):
+                value = body[key]
+                return value if isinstance(value, str) else str(value)
+    if isinstance(body, str):
+        return body
+    return ""

@@ -1,0 +1,314 @@
+"""REDCap: Import File into a file-upload field, with events and repeat instances (seed 004).
+
+Every call is a POST to the project's API endpoint with the token in the body.
+``returnFormat=json`` is always sent so errors come back as ``{"error": ...}``,
+which is shown verbatim. Success is any 200, including an empty body.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from uploader_gui.core.targets.base import (
+    Destination,
+    Document,
+    Target,
+    http_error,
+    json_or_none,
+    looks_like_html,
+    not_the_api,
+    redirect_error,
+)
+from uploader_gui.core.transport import (
+    REJECTED,
+    CancelFn,
+    ProgressFn,
+    Receipt,
+    UploadError,
+    server_text,
+)
+
+DEFAULT_LIMIT = 32 * 1024 * 1024
+TOKEN_SHAPE = re.compile(r"^[0-9A-Fa-f]{32}$")
+
+
+@dataclass
+class FileField:
+    name: str
+    form: str
+    label: str
+
+
+@dataclass
+class ProjectInfo:
+    """What discovery learned about a REDCap project."""
+
+    title: str
+    longitudinal: bool
+    has_repeating: bool
+    record_id_field: str
+    file_fields: dict[str, FileField] = field(default_factory=dict)
+    signature_fields: set[str] = field(default_factory=set)
+    other_fields: set[str] = field(default_factory=set)
+    events: dict[str, str] = field(default_factory=dict)  # unique name -> label
+    form_events: dict[str, list[str]] = field(default_factory=dict)  # form -> events
+    repeating: set[tuple[str, str]] = field(default_factory=set)  # (event or "", form or "")
+
+    def events_for(self, field_name: str) -> list[str]:
+        f = self.file_fields.get(field_name)
+        if f is None or not self.longitudinal:
+            return []
+        return list(self.form_events.get(f.form, []))
+
+
+class RedcapTarget(Target):
+    kind = "redcap"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._project: ProjectInfo | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return self.config.base_url
+
+    # ------------------------------------------------------------------ API calls
+
+    def _post(self, fields: dict[str, str]) -> requests.Response:
+        token = self.credentials.token
+        data = {"token": token.reveal() if token else "", "returnFormat": "json", **fields}
+        resp = self.transport.request("POST", self.url, data=data,
+                                      headers={"Accept": "application/json"})
+        if 300 <= resp.status_code < 400:
+            raise redirect_error(resp)
+        if resp.status_code != 200:
+            raise self._error(resp)
+        return resp
+
+    def _json(self, fields: dict[str, str]) -> Any:
+        resp = self._post({"format": "json", **fields})
+        body = json_or_none(resp)
+        if body is None:
+            raise not_the_api(resp, "REDCap")
+        if isinstance(body, dict) and "error" in body:
+            raise UploadError(REJECTED, f"REDCap said: {body['error']}", http_status=resp.status_code,
+                              server_message=str(body["error"]))
+        return body
+
+    def _error(self, resp: requests.Response) -> UploadError:
+        text = _redcap_error_text(resp)
+        status = resp.status_code
+        if status in (401, 403):
+            lead = "REDCap refused this profile's API token"
+        elif status == 404:
+            lead = "REDCap did not find that address or item"
+        elif status == 413:
+            lead = "The file is larger than this REDCap server accepts"
+        elif status >= 500:
+            lead = f"REDCap had a problem (HTTP {status})"
+        else:
+            lead = "REDCap did not accept the upload"
+        message = f"{lead}. REDCap said: {text}" if text else f"{lead} (HTTP {status})."
+        return http_error(resp, message, server_message=text or server_text(resp))
+
+    # ------------------------------------------------------------------ discovery
+
+    def project(self, refresh: bool = False) -> ProjectInfo:
+        with self._lock:
+            if self._project is None or refresh:
+                self._project = self._discover()
+            return self._project
+
+    def _discover(self) -> ProjectInfo:
+        info = self._json({"content": "project"})
+        if not isinstance(info, dict):
+            raise UploadError(REJECTED, "REDCap answered the project query in an unexpected way.")
+        metadata = self._json({"content": "metadata"})
+        if not isinstance(metadata, list) or not metadata:
+            raise UploadError(REJECTED, "REDCap returned no fields for this project.")
+        longitudinal = str(info.get("is_longitudinal", "0")) == "1"
+        has_repeating = str(info.get("has_repeating_instruments_or_events", "0")) == "1"
+        proj = ProjectInfo(
+            title=str(info.get("project_title", "")),
+            longitudinal=longitudinal,
+            has_repeating=has_repeating,
+            record_id_field=str(metadata[0].get("field_name", "record_id")),
+        )
+        for row in metadata:
+            if not isinstance(row, dict):
+                continue
+            name = str(row.get("field_name", ""))
+            if row.get("field_type") == "file":
+                if row.get("text_validation_type_or_show_slider_number") == "signature":
+                    proj.signature_fields.add(name)
+                else:
+                    proj.file_fields[name] = FileField(
+                        name, str(row.get("form_name", "")), str(row.get("field_label", "")))
+            else:
+                proj.other_fields.add(name)
+        if longitudinal:
+            events = self._json({"content": "event"})
+            proj.events = {str(e.get("unique_event_name")): str(e.get("event_name", ""))
+                           for e in events if isinstance(e, dict)}
+            mapping = self._json({"content": "formEventMapping"})
+            for m in mapping if isinstance(mapping, list) else []:
+                if isinstance(m, dict):
+                    proj.form_events.setdefault(str(m.get("form")), []).append(
+                        str(m.get("unique_event_name")))
+        if has_repeating:
+            try:
+                reps = self._json({"content": "repeatingFormsEvents"})
+            except UploadError:
+                reps = []
+            for r in reps if isinstance(reps, list) else []:
+                if isinstance(r, dict):
+                    proj.repeating.add((str(r.get("event_name") or ""), str(r.get("form_name") or "")))
+        return proj
+
+    def record_exists(self, record: str) -> bool:
+        proj = self.project()
+        rows = self._json({
+            "content": "record", "type": "flat", "records[0]": record,
+            "fields[0]": proj.record_id_field,
+        })
+        return isinstance(rows, list) and any(
+            isinstance(r, dict) and str(r.get(proj.record_id_field)) == record for r in rows)
+
+    # ------------------------------------------------------------------ checks
+
+    def check(self, document: Document, destination: Destination) -> list[str]:
+        problems = []
+        if not (destination.record or "").strip():
+            problems.append("Enter the REDCap record ID.")
+        if not (destination.field or self.config.redcap_field):
+            problems.append("Choose the REDCap file-upload field.")
+        if destination.repeat_instance is not None and destination.repeat_instance < 1:
+            problems.append("The repeat instance must be 1 or more.")
+        limit = self.config.size_limit or DEFAULT_LIMIT
+        if document.size > limit:
+            problems.append(f"The file is larger than this REDCap profile's limit of "
+                            f"{limit // (1024 * 1024)} MB.")
+        token = self.credentials.token
+        if not token:
+            problems.append("The REDCap API token is not set for this profile.")
+        elif not TOKEN_SHAPE.match(token.reveal()):
+            problems.append("The REDCap API token should be 32 letters and digits (0-9, A-F).")
+        return problems
+
+    def prepare(self, destination: Destination) -> list[str]:
+        """Check the field, the event and the record against the live project."""
+        proj = self.project()
+        field_name = destination.field or self.config.redcap_field or ""
+        event = destination.event or self.config.redcap_event
+        problems = []
+        if field_name in proj.signature_fields:
+            problems.append(f"“{field_name}” is a signature field; REDCap does not let the API "
+                            "upload signatures. Choose a file-upload field.")
+        elif field_name not in proj.file_fields:
+            kind = "is not a file-upload field" if field_name in proj.other_fields else \
+                "is not a field in this project"
+            choices = ", ".join(sorted(proj.file_fields)) or "none"
+            problems.append(f"“{field_name}” {kind}. File-upload fields: {choices}.")
+        elif proj.longitudinal:
+            allowed = proj.events_for(field_name)
+            if not event:
+                problems.append(f"This REDCap project is longitudinal: choose the event. "
+                                f"“{field_name}” can be used in: {', '.join(allowed) or 'no event'}.")
+            elif event not in proj.events:
+                problems.append(f"“{event}” is not an event of this project. Events: "
+                                f"{', '.join(proj.events)}.")
+            elif event not in allowed:
+                problems.append(f"“{field_name}” is not used in the event “{event}”. It can be "
+                                f"used in: {', '.join(allowed) or 'no event'}.")
+        if not problems and destination.record and not self.record_exists(destination.record.strip()):
+            problems.append(f"REDCap has no record “{destination.record.strip()}” in this project. "
+                            "Check the record ID.")
+        return problems
+
+    # ------------------------------------------------------------------ upload
+
+    def upload(
+        self,
+        document: Document,
+        destination: Destination,
+        progress: ProgressFn | None = None,
+        cancelled: CancelFn | None = None,
+    ) -> Receipt:
+        proj = self.project()
+        field_name = destination.field or self.config.redcap_field or ""
+        fields = {
+            "content": "file",
+            "action": "import",
+            "record": (destination.record or "").strip(),
+            "field": field_name,
+            "returnFormat": "json",
+        }
+        event = destination.event or self.config.redcap_event
+        if proj.longitudinal and event:
+            fields["event"] = event
+        if destination.repeat_instance is not None:
+            fields["repeat_instance"] = str(destination.repeat_instance)
+        token = self.credentials.token
+        fields = {"token": token.reveal() if token else "", **fields}
+        resp = self.transport.upload(
+            self.url, file_field="file", path=document.path, filename=document.filename,
+            fields=fields, headers={"Accept": "application/json"},
+            progress=progress, cancelled=cancelled,
+        )
+        if 300 <= resp.status_code < 400:
+            raise redirect_error(resp)
+        if resp.status_code != 200:
+            raise self._error(resp)
+        body = json_or_none(resp)
+        if isinstance(body, dict) and "error" in body:
+            raise UploadError(REJECTED, f"REDCap said: {body['error']}", http_status=200,
+                              server_message=str(body["error"]), body_sent=True)
+        if looks_like_html(resp):
+            raise not_the_api(resp, "REDCap")
+        where = f"record {fields['record']}, field {field_name}"
+        if "event" in fields:
+            where += f", event {fields['event']}"
+        if "repeat_instance" in fields:
+            where += f", instance {fields['repeat_instance']}"
+        return Receipt(
+            target=self.kind,
+            remote_id=where,
+            url=None,
+            http_status=resp.status_code,
+            server_message=server_text(resp),
+            extra={k: fields[k] for k in ("record", "field", "event", "repeat_instance") if k in fields},
+        )
+
+    def retry_decision(self, error: UploadError) -> str:
+        # An import replaces the field's file, so sending again is safe.
+        if error.http_status is not None and error.http_status >= 500:
+            return "retry"
+        if error.kind in ("network", "outcome_unknown") and error.reached_server:
+            return "retry"
+        return super().retry_decision(error)
+
+    def test_connection(self) -> str:
+        resp = self._post({"content": "version"})
+        version = resp.text.strip()[:40]
+        proj = self.project(refresh=True)
+        kind = "longitudinal" if proj.longitudinal else "classic"
+        return (f"Connected to REDCap {version} at {self.url}: project “{proj.title}” ({kind}), "
+                f"{len(proj.file_fields)} file-upload field(s).")
+
+
+def _redcap_error_text(resp: requests.Response) -> str:
+    body = json_or_none(resp)
+    if isinstance(body, dict) and body.get("error"):
+        return str(body["error"])
+    text = resp.text.strip()
+    match = re.search(r"<error>(.*?)</error>", text, re.S)
+    if match:
+        return match.group(1).strip()
+    return text[:500] if text and not looks_like_html(resp) else ""
+

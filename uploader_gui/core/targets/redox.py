@@ -1,0 +1,347 @@
+"""Redox: OAuth (signed JWT) or legacy key auth, blob upload, a Media.New message.
+
+Rule for where the file goes (TARGETS.md, seed 000): a file of 200 KB
+(200 * 1024 bytes) or more is uploaded to ``{blob}/upload`` and referenced by
+its URI in ``Media.FileContents``; a smaller file goes inline as base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import requests
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from uploader_gui.core.targets.base import (
+    Credentials,
+    Destination,
+    Document,
+    Target,
+    TargetConfig,
+    http_error,
+    json_or_none,
+    not_the_api,
+    redirect_error,
+)
+from uploader_gui.core.transport import (
+    AUTH,
+    CONFIG,
+    CancelFn,
+    ProgressFn,
+    Receipt,
+    Transport,
+    UploadError,
+    join_url,
+    server_text,
+)
+
+log = logging.getLogger(__name__)
+
+INLINE_LIMIT = 200 * 1024
+DEFAULT_LIMIT = 10 * 1024 * 1024
+ASSERTION_LIFETIME = 240  # seconds; Redox allows at most 5 minutes
+RENEW_MARGIN = 60  # renew a token this many seconds before it expires
+FILE_TYPES = {"pdf": "PDF", "jpeg": "JPG", "png": "PNG"}
+
+
+class RedoxTarget(Target):
+    kind = "redox"
+
+    def __init__(self, config: TargetConfig, credentials: Credentials,
+                 transport: Transport | None = None) -> None:
+        super().__init__(config, credentials, transport)
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._refresh_token: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def api(self) -> str:
+        return self.config.base_url.rstrip("/")
+
+    @property
+    def blob(self) -> str:
+        return (self.config.blob_url or self.config.base_url).rstrip("/")
+
+    # ------------------------------------------------------------------ checks
+
+    def check(self, document: Document, destination: Destination) -> list[str]:
+        problems = []
+        if not (destination.patient_id or "").strip():
+            problems.append("Enter the patient's identifier (for example the MRN).")
+        if not (destination.patient_id_type or self.config.patient_id_type):
+            problems.append("Choose the type of patient identifier (for example MR).")
+        if not (destination.destinations or self.config.destinations):
+            problems.append("Choose at least one Redox destination.")
+        if not (destination.document_type or self.config.document_type):
+            problems.append("Choose the document type.")
+        if document.file_type not in FILE_TYPES:
+            problems.append("Redox takes PDF, JPEG and PNG files only.")
+        limit = self.config.size_limit or DEFAULT_LIMIT
+        if document.size > limit:
+            problems.append(f"The file is larger than this Redox profile's limit of "
+                            f"{limit // (1024 * 1024)} MB.")
+        if self.config.auth == "jwt":
+            if not self.config.client_id or not self.config.key_id:
+                problems.append("The profile needs the Redox client ID and key ID.")
+            if not self.credentials.redox_private_key:
+                problems.append("The Redox private key is not set for this profile.")
+        else:
+            if not self.credentials.redox_api_key or not self.credentials.redox_secret:
+                problems.append("The Redox API key and secret are not set for this profile.")
+        return problems
+
+    # ------------------------------------------------------------------ auth
+
+    def _assertion(self, audience: str) -> str:
+        key_pem = self.credentials.redox_private_key
+        if not key_pem:
+            raise UploadError(CONFIG, "The Redox private key is not set.", reached_server=False)
+        alg = self.config.jwt_alg
+        key: Any
+        if alg == "HS384":
+            key = key_pem.reveal().encode()
+        else:
+            try:
+                key = load_pem_private_key(key_pem.reveal().encode(), password=None)
+            except (ValueError, TypeError):
+                raise UploadError(CONFIG, "The Redox private key could not be read. Paste the "
+                                  "whole PEM text, including the BEGIN and END lines.",
+                                  reached_server=False) from None
+            if alg is None:
+                if isinstance(key, rsa.RSAPrivateKey):
+                    alg = "RS384"
+                elif isinstance(key, ec.EllipticCurvePrivateKey):
+                    alg = "ES384"
+                else:
+                    raise UploadError(CONFIG, "The Redox private key must be an RSA or EC key.",
+                                      reached_server=False)
+        now = int(time.time())
+        claims = {
+            "iss": self.config.client_id,
+            "sub": self.config.client_id,
+            "aud": audience,
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, key, algorithm=alg, headers={"kid": self.config.key_id})
+
+    def _fetch_token(self) -> None:
+        if self.config.auth == "jwt":
+            url = join_url(self.api, "/v2/auth/token")
+            resp = self.transport.request("POST", url, data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": self._assertion(url),
+            })
+            body = json_or_none(resp)
+            if resp.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+                raise self._auth_failure(resp)
+            self._token = str(body["access_token"])
+            self._token_expires = time.monotonic() + float(body.get("expires_in", 300))
+            return
+        key, secret = self.credentials.redox_api_key, self.credentials.redox_secret
+        if not key or not secret:
+            raise UploadError(CONFIG, "The Redox API key and secret are not set.",
+                              reached_server=False)
+        resp = None
+        if self._refresh_token:
+            resp = self.transport.request("POST", join_url(self.api, "/auth/refreshToken"), json={
+                "apiKey": key.reveal(), "refreshToken": self._refresh_token})
+            if resp.status_code != 200:
+                self._refresh_token = None
+                resp = None
+        if resp is None:
+            resp = self.transport.request("POST", join_url(self.api, "/auth/authenticate"), json={
+                "apiKey": key.reveal(), "secret": secret.reveal()})
+        body = json_or_none(resp)
+        if resp.status_code != 200 or not isinstance(body, dict) or "accessToken" not in body:
+            raise self._auth_failure(resp)
+        self._token = str(body["accessToken"])
+        self._refresh_token = body.get("refreshToken") or self._refresh_token
+        self._token_expires = time.monotonic() + _seconds_until(body.get("expires"), 24 * 3600)
+
+    def _auth_failure(self, resp: requests.Response) -> UploadError:
+        text = _redox_error_text(resp)
+        return UploadError(
+            AUTH if resp.status_code < 500 else "server",
+            "Redox refused the credentials of this profile"
+            + (f": {text}" if text else f" (HTTP {resp.status_code}).")
+            + (" Check the client ID, key ID and private key." if self.config.auth == "jwt"
+               else " Check the API key and secret."),
+            http_status=resp.status_code,
+            server_message=server_text(resp),
+        )
+
+    def token(self, force: bool = False) -> str:
+        with self._lock:
+            if force or self._token is None or time.monotonic() > self._token_expires - RENEW_MARGIN:
+                self._fetch_token()
+            assert self._token is not None
+            return self._token
+
+    def _authed(self, call: Any) -> requests.Response:
+        """Run ``call(token)``; on a 401 get a new token once and try once more."""
+        resp = call(self.token())
+        if resp.status_code == 401:
+            log.info("Redox answered 401; renewing the token once")
+            resp = call(self.token(force=True))
+        return resp
+
+    # ------------------------------------------------------------------ upload
+
+    def upload(
+        self,
+        document: Document,
+        destination: Destination,
+        progress: ProgressFn | None = None,
+        cancelled: CancelFn | None = None,
+    ) -> Receipt:
+        if document.size >= INLINE_LIMIT:
+            uri = self._upload_blob(document, progress, cancelled)
+            contents, mode = uri, "blob"
+        else:
+            contents = base64.b64encode(document.path.read_bytes()).decode("ascii")
+            mode = "inline"
+            if progress:
+                progress(document.size, document.size)
+        message = self.media_message(document, destination, contents)
+        url = join_url(self.api, "/endpoint")
+        resp = self._authed(lambda tok: self.transport.request(
+            "POST", url, json=message, headers={"Authorization": f"Bearer {tok}"}))
+        body = json_or_none(resp)
+        if 300 <= resp.status_code < 400:
+            raise redirect_error(resp)
+        if resp.status_code != 200:
+            text = _redox_error_text(resp)
+            raise http_error(resp, _status_sentence(resp.status_code, text),
+                             server_message=text or server_text(resp))
+        if not isinstance(body, dict) or not isinstance(body.get("Meta"), dict):
+            raise not_the_api(resp, "Redox")
+        logs = body["Meta"].get("Logs") or []
+        log_ids = [str(entry.get("ID")) for entry in logs if isinstance(entry, dict) and entry.get("ID")]
+        return Receipt(
+            target=self.kind,
+            remote_id=document.document_id,
+            url=contents if mode == "blob" else None,
+            log_ids=log_ids,
+            http_status=resp.status_code,
+            server_message=server_text(resp),
+            extra={"mode": mode, "attempt_ids": [str(e.get("AttemptID")) for e in logs
+                                                 if isinstance(e, dict) and e.get("AttemptID")]},
+        )
+
+    def _upload_blob(self, document: Document, progress: ProgressFn | None,
+                     cancelled: CancelFn | None) -> str:
+        url = join_url(self.blob, "/upload")
+        resp = self._authed(lambda tok: self.transport.upload(
+            url, file_field="file", path=document.path, filename=document.filename,
+            headers={"Authorization": f"Bearer {tok}"}, progress=progress, cancelled=cancelled))
+        if 300 <= resp.status_code < 400:
+            raise redirect_error(resp)
+        body = json_or_none(resp)
+        if resp.status_code != 201 and not (200 <= resp.status_code < 300):
+            text = _redox_error_text(resp)
+            raise http_error(resp, _status_sentence(resp.status_code, text, blob=True),
+                             server_message=text or server_text(resp))
+        if not isinstance(body, dict) or not body.get("URI"):
+            raise not_the_api(resp, "The Redox file upload")
+        return str(body["URI"])
+
+    def media_message(self, document: Document, destination: Destination, contents: str) -> dict:
+        dest_ids = destination.destinations or [d["ID"] for d in self.config.destinations]
+        names = {d.get("ID"): d.get("Name", "") for d in self.config.destinations}
+        meta: dict[str, Any] = {
+            "DataModel": "Media",
+            "EventType": "New",
+            "EventDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "Test": bool(self.config.test),
+            "Destinations": [{"ID": d, **({"Name": names[d]} if names.get(d) else {})}
+                             for d in dest_ids],
+        }
+        if self.config.source_id:
+            meta["Source"] = {"ID": self.config.source_id}
+        media: dict[str, Any] = {
+            "FileType": FILE_TYPES[document.file_type],
+            "FileName": document.filename,
+            "FileContents": contents,
+            "DocumentType": destination.document_type or self.config.document_type,
+            "DocumentID": document.document_id,
+            "Availability": "Available",
+            "CreationDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+        if destination.description:
+            media["DocumentDescription"] = destination.description
+        return {
+            "Meta": meta,
+            "Patient": {"Identifiers": [{
+                "ID": (destination.patient_id or "").strip(),
+                "IDType": destination.patient_id_type or self.config.patient_id_type,
+            }]},
+            "Media": media,
+        }
+
+    # ------------------------------------------------------------------ other calls
+
+    def test_connection(self) -> str:
+        self.token(force=True)
+        kind = "signed JWT (OAuth 2.0)" if self.config.auth == "jwt" else "legacy API key"
+        return f"Connected to Redox at {self.api}: the {kind} credentials were accepted."
+
+    def retry_decision(self, error: UploadError) -> str:
+        # Redox asks clients to retry 5xx; DocumentID stays the same on every attempt.
+        if error.http_status is not None and error.http_status >= 500:
+            return "retry"
+        if error.kind == "outcome_unknown":
+            return "retry"
+        return super().retry_decision(error)
+
+
+def _redox_error_text(resp: requests.Response) -> str:
+    body = json_or_none(resp)
+    if isinstance(body, dict):
+        if body.get("errorDetail"):
+            return str(body["errorDetail"])
+        meta = body.get("Meta")
+        if isinstance(meta, dict) and isinstance(meta.get("Errors"), list):
+            texts = [str(e.get("Text")) for e in meta["Errors"] if isinstance(e, dict) and e.get("Text")]
+            if texts:
+                return "; ".join(texts)
+        for key in ("error_description", "error", "message"):
+            if body.get(key):
+                return str(body[key])
+    return ""
+
+
+def _status_sentence(status: int, text: str, blob: bool = False) -> str:
+    what = "the file upload" if blob else "the document"
+    lead = {
+        400: f"Redox did not accept {what}",
+        401: "Redox refused this profile's credentials",
+        403: "Redox refused access",
+        404: "Redox did not find that address",
+        413: "The file is too large for Redox (10 MB at most)",
+        429: "Redox is receiving too many requests; it will be tried again",
+    }.get(status, f"Redox had a problem (HTTP {status})")
+    return f"{lead}: {text}" if text else f"{lead}."
+
+
+def _seconds_until(expires: Any, default: float) -> float:
+    if not expires:
+        return default
+    try:
+        when = datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    except ValueError:
+        return default

@@ -1,0 +1,431 @@
+"""The one HTTP layer every target uses.
+
+* one ``requests.Session`` with TLS verification always on, through the OS
+  trust store (``truststore``), or a profile's own CA bundle;
+* HTTPS required except on loopback;
+* connect and read timeouts, and a User-Agent with the app's version;
+* uploads streamed from disk with a fresh multipart encoder per attempt, never
+  following redirects, reporting progress and honouring a cancel check;
+* errors turned into :class:`UploadError` with a kind, the HTTP status and the
+  server's own message, and never a secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import mimetypes
+import ssl
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+import requests
+import truststore
+from requests.adapters import HTTPAdapter
+from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+
+from uploader_gui import __version__
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"uploader-gui/{__version__} (+clinic document uploader)"
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 130.0  # Redox answers within 120 s or gives a 504
+
+ProgressFn = Callable[[int, int], None]
+CancelFn = Callable[[], bool]
+
+# The kinds an upload error can have. Each target decides which are retried.
+AUTH = "auth"
+NOT_FOUND = "not_found"
+TOO_LARGE = "too_large"
+REJECTED = "rejected"
+SERVER = "server"
+RATE_LIMITED = "rate_limited"
+NETWORK = "network"
+OUTCOME_UNKNOWN = "outcome_unknown"
+CANCELLED = "cancelled"
+TLS = "tls"
+PROXY = "proxy"
+CONFIG = "config"
+
+
+class UploadError(Exception):
+    """A failed request, typed, carrying the server's own message and never a secret."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        http_status: int | None = None,
+        server_message: str | None = None,
+        retry_after: float | None = None,
+        body_sent: bool = False,
+        reached_server: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.http_status = http_status
+        self.server_message = server_message
+        self.retry_after = retry_after
+        #: The whole request body went out (matters for Claros: a retry may duplicate).
+        self.body_sent = body_sent
+        #: False when nothing reached the server (DNS, refused, connect timeout).
+        self.reached_server = reached_server
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UploadCancelled(UploadError):
+    def __init__(self) -> None:
+        super().__init__(CANCELLED, "The upload was cancelled.", reached_server=False)
+
+
+class InsecureURLError(UploadError):
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            CONFIG,
+            f"The address {safe_url(url)} does not use HTTPS. Patient documents may only be "
+            "sent over HTTPS (plain http:// is allowed only to this computer, for the sandbox).",
+            reached_server=False,
+        )
+
+
+@dataclass
+class Receipt:
+    """What the receiving system said when it accepted a document."""
+
+    target: str
+    remote_id: str | None = None
+    url: str | None = None
+    log_ids: list[str] = field(default_factory=list)
+    http_status: int | None = None
+    server_message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "remote_id": self.remote_id,
+            "url": self.url,
+            "log_ids": list(self.log_ids),
+            "http_status": self.http_status,
+            "server_message": self.server_message,
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure_url(url: str) -> None:
+    """Refuse anything but https://, except http:// to this computer."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UploadError(CONFIG, f"“{safe_url(url)}” is not a web address (it must start with "
+                          "https://).", reached_server=False)
+    raise InsecureURLError(url)
+
+
+def safe_url(url: str) -> str:
+    """The URL without user info or query string (which could carry a secret)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url.split("?")[0]
+
+
+def join_url(base: str, path: str) -> str:
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+class _TLSAdapter(HTTPAdapter):
+    """Hands urllib3 our SSL context: the OS trust store, or a CA bundle."""
+
+    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
+        self._context = context
+        super().__init__(max_retries=0, **kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["ssl_context"] = self._context
+        return super().proxy_manager_for(*args, **kwargs)
+
+
+def make_ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    if ca_bundle:
+        ctx = ssl.create_default_context(cafile=ca_bundle)
+    else:
+        ctx = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+# --------------------------------------------------------------------------- transport
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+class Transport:
+    """One HTTP session shared by a target's calls."""
+
+    def __init__(
+        self,
+        *,
+        ca_bundle: str | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
+        self.timeout = (connect_timeout, read_timeout)
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        adapter = _TLSAdapter(make_ssl_context(ca_bundle))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", HTTPAdapter(max_retries=0))
+        self.ca_bundle = ca_bundle
+
+    def close(self) -> None:
+        self.session.close()
+
+    # ------------------------------------------------------------------ plain calls
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: Any = None,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] | None = None,
+    ) -> requests.Response:
+        """A small request (auth, JSON message, discovery). Raises UploadError on transport failure."""
+        require_secure_url(url)
+        try:
+            return self.session.request(
+                method, url, headers=dict(headers or {}), data=data, json=json, params=params,
+                timeout=timeout or self.timeout, allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise self._translate(exc, url, body_sent=False, sending_body=False) from None
+
+    # ------------------------------------------------------------------ uploads
+
+    def upload(
+        self,
+        url: str,
+        *,
+        file_field: str,
+        path: Path,
+        filename: str,
+        fields: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        progress: ProgressFn | None = None,
+        cancelled: CancelFn | None = None,
+    ) -> requests.Response:
+        """POST a multipart body streamed from disk. A fresh encoder every call."""
+        require_secure_url(url)
+        ctype = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        with _open(path) as fh:
+            parts: dict[str, Any] = dict(fields or {})
+            parts[file_field] = (filename, fh, ctype)
+            encoder = MultipartEncoder(fields=parts)
+            total = encoder.len
+            state = {"sent": 0}
+
+            def on_read(monitor: MultipartEncoderMonitor) -> None:
+                state["sent"] = monitor.bytes_read
+                if cancelled is not None and cancelled():
+                    raise UploadCancelled()
+                if progress is not None:
+                    progress(monitor.bytes_read, total)
+
+            monitor = MultipartEncoderMonitor(encoder, on_read)
+            hdrs = {**dict(headers or {}), "Content-Type": monitor.content_type}
+            try:
+                resp = self.session.post(
+                    url, data=monitor, headers=hdrs, timeout=self.timeout, allow_redirects=False
+                )
+            except UploadCancelled:
+                raise
+            except requests.RequestException as exc:
+                raise self._translate(exc, url, body_sent=state["sent"] >= total,
+                                      sending_body=True) from None
+            except OSError as exc:  # a reset surfacing outside requests' wrappers
+                raise self._translate(exc, url, body_sent=state["sent"] >= total,
+                                      sending_body=True) from None
+        if cancelled is not None and cancelled():
+            # The response came back anyway; the caller decides what that means.
+            log.info("upload to %s finished after a cancel request", safe_url(url))
+        return resp
+
+    # ------------------------------------------------------------------ errors
+
+    def _translate(
+        self, exc: BaseException, url: str, *, body_sent: bool, sending_body: bool
+    ) -> UploadError:
+        where = safe_url(url)
+        text = _describe(exc)
+        if isinstance(exc, requests.exceptions.ProxyError):
+            return UploadError(PROXY, f"The proxy server refused the connection to {where}. "
+                               "Check the proxy settings or ask your IT department.",
+                               reached_server=False)
+        if isinstance(exc, requests.exceptions.SSLError):
+            return UploadError(TLS, tls_problem_text(text, where), reached_server=False)
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return UploadError(NETWORK, f"Could not reach {where}: the connection timed out. "
+                               "Check the network connection and try again.", reached_server=False)
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return UploadError(
+                OUTCOME_UNKNOWN if body_sent or not sending_body else NETWORK,
+                f"{where} did not answer in time. The document may or may not have arrived.",
+                body_sent=body_sent,
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError) and _never_connected(exc):
+            return UploadError(NETWORK, f"Could not connect to {where} ({text}). Check the "
+                               "network connection and the address, then try again.",
+                               reached_server=False)
+        if not sending_body:
+            return UploadError(NETWORK, f"The connection to {where} was lost ({text}). "
+                               "Check the network connection and try again.")
+        if not body_sent:
+            return UploadError(
+                NETWORK,
+                f"The connection to {where} was cut while the file was being sent ({text}). "
+                "The server may have refused the upload.",
+                body_sent=False,
+            )
+        return UploadError(
+            OUTCOME_UNKNOWN,
+            f"The connection to {where} was lost after the file was sent ({text}); "
+            "whether it arrived is not known.",
+            body_sent=True,
+        )
+
+
+def tls_problem_text(detail: str, where: str) -> str:
+    low = detail.lower()
+    if "expired" in low:
+        why = "its security certificate has expired"
+    elif "hostname" in low or "doesn't match" in low or "not valid for" in low:
+        why = "its security certificate is for a different address"
+    elif "self signed" in low or "self-signed" in low or "unknown ca" in low or \
+            "unable to get local issuer" in low or "not trusted" in low:
+        why = "its security certificate is not issued by an authority this computer trusts"
+    else:
+        why = "a secure (TLS) connection could not be established"
+    return (f"Could not connect securely to {where}: {why}. The upload was not sent. If your "
+            "organisation uses its own certificate authority, ask IT to install it or set the "
+            "profile's CA bundle.")
+
+
+def _describe(exc: BaseException) -> str:
+    """A short cause without URLs' query strings (which might carry a token)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    last = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        last = cur
+        cur = cur.__cause__ or cur.__context__ or (
+            cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
+        )
+        if cur is not None and hasattr(cur, "reason") and isinstance(cur.reason, BaseException):
+            cur = cur.reason
+    name = type(last).__name__
+    if isinstance(last, ssl.SSLError | ssl.CertificateError):
+        return f"{name}: {getattr(last, 'verify_message', '') or last}"
+    if isinstance(last, OSError) and last.strerror:
+        return f"{name}: {last.strerror}"
+    return name
+
+
+def _never_connected(exc: BaseException) -> bool:
+    import urllib3.exceptions as u3
+
+    cur: Any = exc
+    seen: set[int] = set()
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, u3.NewConnectionError | u3.NameResolutionError | ConnectionRefusedError):
+            return True
+        nxt = getattr(cur, "reason", None)
+        if nxt is None and getattr(cur, "args", None):
+            nxt = cur.args[0] if isinstance(cur.args[0], BaseException) else None
+        cur = nxt or cur.__cause__ or cur.__context__
+    return False
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[BinaryIO]:
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        raise UploadError(CONFIG, f"The file {path.name} is no longer there. It was not sent.",
+                          reached_server=False) from None
+    except OSError as exc:
+        raise UploadError(CONFIG, f"The file {path.name} cannot be read ({exc.strerror}). "
+                          "It was not sent.", reached_server=False) from None
+    try:
+        yield fh
+    finally:
+        fh.close()
+
+
+def server_text(resp: requests.Response, limit: int = 2000) -> str:
+    """The response body as text, cut to a sane length, for the details pane."""
+    try:
+        text = resp.text
+    except (UnicodeDecodeError, LookupError):
+        text = repr(resp.content[:limit])
+    return text[:limit]

@@ -1,0 +1,590 @@
+"""One local HTTP server that emulates Redox, Claros Health and REDCap (Qt-free, stdlib only).
+
+Start it from Python::
+
+    with Sandbox(tmp_path) as sb:
+        requests.post(f"{sb.url}/api/", data={"token": sb.credentials["redcap_token"], ...})
+        sb.received("redcap")
+
+or as ``uploader-gui sandbox`` (``main``). It binds loopback only. Routes, error shapes
+and demo data are described in ``redox.py``, ``redox_auth.py``, ``claros.py``,
+``redcap.py``, ``redcap_projects.py``, ``accounts.py`` and ``faults.py``.
+
+Control routes for other processes (never faulted, no authentication, loopback only):
+``POST /_sandbox/faults`` (JSON: ``path`` plus the ``add_fault`` keywords),
+``DELETE /_sandbox/faults``, ``POST /_sandbox/expire-tokens``,
+``GET /_sandbox/received[?target=...]``, ``GET /_sandbox/credentials``,
+``GET /_sandbox/requests`` and ``GET /_sandbox/blobs``.
+
+Transport behaviour shared by every route: HTTP/1.1 with keep-alive, bodies by
+Content-Length or chunked. When a route answers before reading the whole body (401,
+413, ...), a remainder of up to 1 MiB is read and dropped so the connection stays
+usable; a larger one gets ``Connection: close`` and is drained for at most 2 s (64 MiB)
+after the answer, then the socket is closed, which a client still sending may see as
+a reset or a broken pipe, as with a real server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import os
+import re
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from . import accounts
+from .claros import ClarosService
+from .exchange import TARGETS, Exchange, FileStore, Response, json_response
+from .faults import Fault, FaultBook, make_fault
+from .multipart import BodyError, BodyReader
+from .redcap import RedcapService
+from .redox import RedoxService
+
+DEFAULT_PORT = 8765
+SMALL_REMAINDER = 1024 * 1024  # unread body bytes we drain to keep a connection alive
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 64 * 1024 * 1024
+CONTROL_PREFIX = "/_sandbox/"
+FAULT_KEYS = {"method", "times", "status", "body", "headers", "retry_after", "action", "delay"}
+_HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+class Service(Protocol):
+    target: str
+
+    def owns(self, path: str) -> bool: ...
+
+    def handle(self, ex: Exchange) -> Response: ...
+
+    def error(self, ex: Exchange, status: int, message: str) -> Response: ...
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Sandbox:
+    """The emulator. See the module docstring; ``start()`` returns ``self``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token_ttl: float = 300.0,
+        claros_limit: int = 32 * 1024 * 1024,
+        redcap_limit: int = 32 * 1024 * 1024,
+        redox_limit: int = 10 * 1024 * 1024,
+        *,
+        redcap_import_reply: str = "empty",
+        verbose: bool = False,
+    ) -> None:
+        if not is_loopback(host):
+            raise ValueError(f"The sandbox only binds loopback addresses, not {host!r}.")
+        if redcap_import_reply not in ("empty", "seed"):
+            raise ValueError('redcap_import_reply must be "empty" or "seed"')
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.host = "127.0.0.1" if host == "localhost" else host
+        self.port = port
+        self.verbose = verbose
+        self._keys = accounts.load_or_generate_keys(self.data_dir)
+        self.store = FileStore(self.data_dir)
+        self.redox = RedoxService(
+            self.store,
+            self._keys.public_keys(),
+            token_ttl=token_ttl,
+            size_limit=redox_limit,
+            public_url="",
+        )
+        self.claros = ClarosService(self.store, size_limit=claros_limit, public_url="")
+        self.redcap = RedcapService(self.store, size_limit=redcap_limit, import_reply=redcap_import_reply)
+        self._services: tuple[Service, ...] = (self.redox, self.claros, self.redcap)
+        self.body_cap = max(claros_limit, redcap_limit, redox_limit) + 1024 * 1024
+        self._faults = FaultBook()
+        self._log_lock = threading.Lock()
+        self._requests: list[dict[str, Any]] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._url: str | None = None
+        self.stopping = threading.Event()
+
+    # --- life cycle ------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        if self._server is not None:
+            raise RuntimeError("The sandbox is already running.")
+        server_class = _Server6 if ":" in self.host else _Server
+        server = server_class((self.host, self.port), _Handler)
+        server.sandbox = self
+        port = server.server_address[1]
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        self._url = f"http://{shown}:{port}"
+        self.redox.public_url = self._url
+        self.claros.public_url = self._url
+        self.stopping.clear()
+        accounts.write_credentials_file(self.data_dir, self.credentials)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"sandbox-{port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self.stopping.set()
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("The sandbox has no URL until start() is called.")
+        return self._url
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- inspection --------------------------------------------------------------------
+    @property
+    def credentials(self) -> dict[str, Any]:
+        return accounts.build_credentials(self._url, self._keys)
+
+    def received(self, target: str | None = None) -> list[dict[str, Any]]:
+        """Every stored document (oldest first), optionally of one target.
+
+        Redox entries are accepted Media messages (a blob uploaded but never sent is in
+        ``blobs()``, not here).
+        """
+        if target is not None and target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
+        return self.store.entries(target)
+
+    def blobs(self) -> list[dict[str, Any]]:
+        """Files uploaded to Redox's ``/upload``, whether or not a message used them."""
+        return self.redox.blobs()
+
+    @property
+    def requests_log(self) -> list[dict[str, Any]]:
+        """Every request seen: method, path (no query), status (None: no answer), target."""
+        with self._log_lock:
+            return [dict(r) for r in self._requests]
+
+    def log_request(self, method: str, path: str, status: int | None, target: str | None) -> None:
+        with self._log_lock:
+            self._requests.append({"method": method, "path": path, "status": status, "target": target})
+        if self.verbose:
+            shown = "no answer" if status is None else str(status)
+            print(f"{method} {path} -> {shown}", flush=True)
+
+    @property
+    def log_settle_seconds(self) -> float:
+        """How long a Redox log stays ``pending`` before it reads ``succeeded``."""
+        return self.redox.log_settle_seconds
+
+    @log_settle_seconds.setter
+    def log_settle_seconds(self, value: float) -> None:
+        self.redox.log_settle_seconds = value
+
+    # --- control -----------------------------------------------------------------------
+    def add_fault(
+        self,
+        path_regex: str,
+        *,
+        method: str | None = "POST",
+        times: int = 1,
+        status: int | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        retry_after: float | int | str | None = None,
+        action: str | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        self._faults.add(
+            make_fault(
+                path_regex,
+                method=method,
+                times=times,
+                status=status,
+                body=body,
+                headers=headers,
+                retry_after=retry_after,
+                action=action,
+                delay=delay,
+            )
+        )
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def expire_tokens(self) -> int:
+        """Void every Redox access token issued so far; how many there were."""
+        return self.redox.tokens.expire_all()
+
+    # --- routing (called by the handler) -----------------------------------------------
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        if path.startswith(CONTROL_PREFIX):
+            return None
+        return self._faults.take(method, path)
+
+    def service_for(self, path: str) -> Service | None:
+        return next((s for s in self._services if s.owns(path)), None)
+
+    def control(self, ex: Exchange) -> Response:
+        route = (ex.method, ex.path.rstrip("/"))
+        if route == ("GET", "/_sandbox/received"):
+            try:
+                return json_response(200, self.received(ex.query_value("target")))
+            except ValueError as exc:
+                return json_response(400, {"error": str(exc)})
+        if route == ("GET", "/_sandbox/credentials"):
+            return json_response(200, self.credentials)
+        if route == ("GET", "/_sandbox/requests"):
+            return json_response(200, self.requests_log)
+        if route == ("GET", "/_sandbox/blobs"):
+            return json_response(200, self.blobs())
+        if route == ("POST", "/_sandbox/expire-tokens"):
+            return json_response(200, {"ok": True, "expired": self.expire_tokens()})
+        if route == ("DELETE", "/_sandbox/faults"):
+            self.clear_faults()
+            return json_response(200, {"ok": True})
+        if route == ("POST", "/_sandbox/faults"):
+            return self._control_add_fault(ex)
+        return json_response(404, {"error": f"No sandbox control route {ex.method} {ex.path}."})
+
+    def _control_add_fault(self, ex: Exchange) -> Response:
+        try:
+            spec = ex.read_json(64 * 1024)
+        except BodyError as exc:
+            return json_response(400, {"error": str(exc)})
+        if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+            return json_response(400, {"error": 'Send a JSON object with at least "path".'})
+        unknown = set(spec) - FAULT_KEYS - {"path"}
+        if unknown:
+            return json_response(400, {"error": f"Unknown fault keys: {sorted(unknown)}"})
+        kwargs = {k: v for k, v in spec.items() if k != "path"}
+        try:
+            self.add_fault(spec["path"], **kwargs)
+        except (TypeError, ValueError) as exc:
+            return json_response(400, {"error": str(exc)})
+        return json_response(201, {"ok": True, "pending": self._faults.pending()})
+
+
+class _Abort(Exception):
+    """The connection was closed on purpose; nothing more to send."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+    sandbox: Sandbox
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError | _Abort):
+            return  # clients hanging up (or being hung up on) is routine here
+        super().handle_error(request, client_address)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "uploader-gui-sandbox/1"
+    timeout = 60  # seconds of silence before an idle connection is dropped
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: the sandbox logs requests itself, without query strings."""
+
+    def handle(self) -> None:
+        with contextlib.suppress(_Abort):
+            super().handle()
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    # --- one request -------------------------------------------------------------------
+    def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        split = urlsplit(self.path)
+        path = split.path or "/"
+        control = path.startswith(CONTROL_PREFIX)
+        service = None if control else sandbox.service_for(path)
+        target = "sandbox" if control else (service.target if service else None)
+        self._log_target = (path, target)
+        reader = self._body_reader(sandbox.body_cap)
+        if reader is None:
+            return
+        ex = self._exchange(path, split.query, reader)
+        fault = sandbox.take_fault(self.command, path)
+        if fault is not None:
+            reader = self._apply_fault(fault, ex, service)
+            if reader is None:
+                return
+            ex.reader = reader
+        try:
+            if control:
+                response = sandbox.control(ex)
+            elif service is not None:
+                response = service.handle(ex)
+            else:
+                response = json_response(404, {"error": f"No route for {path}."})
+        except Exception:  # noqa: BLE001 - one bad request must not kill the server
+            traceback.print_exc(file=sys.stderr)
+            message = "The sandbox failed to handle this request (see its console)."
+            response = service.error(ex, 500, message) if service else json_response(500, {"error": message})
+        self._respond(response, ex.reader)
+
+    def _body_reader(self, cap: int) -> BodyReader | None:
+        encoding = (self.headers.get("Transfer-Encoding") or "").lower()
+        chunked = "chunked" in encoding
+        length = 0
+        raw_length = self.headers.get("Content-Length")
+        if not chunked and raw_length is not None:
+            try:
+                length = int(raw_length)
+                if length < 0:
+                    raise ValueError(raw_length)
+            except ValueError:
+                self._write(json_response(400, {"error": "Bad Content-Length."}), close=True)
+                return None
+        return BodyReader(self.rfile, length, chunked=chunked, cap=cap)
+
+    def _exchange(self, path: str, query: str, reader: BodyReader) -> Exchange:
+        sandbox = self.server.sandbox
+        host = self.headers.get("Host") or ""
+        base_url = f"http://{host}" if _HOST_HEADER.match(host) else sandbox.url
+        return Exchange(
+            method=self.command,
+            path=path,
+            query=query,
+            headers=self.headers,
+            reader=reader,
+            base_url=base_url,
+            temp_dir=sandbox.store.temp_dir,
+        )
+
+    def _apply_fault(self, fault: Fault, ex: Exchange, service: Service | None) -> BodyReader | None:
+        """Carry out a fault; the reader to go on with, or None when the request is done."""
+        reader = ex.reader
+        try:
+            if fault.action == "reset_before_body":
+                self._abort(reset=True)
+            elif fault.action == "reset_mid_body":
+                half = reader.length // 2 if reader.length is not None else 64 * 1024
+                reader.discard(max(half, 1))
+                self._abort(reset=True)
+            elif fault.action == "reset_after_body":
+                reader.drain()
+                self._abort(reset=False)
+            elif fault.action == "hang":
+                reader = reader.spool(self.server.sandbox.store.temp_dir)
+                self._pause(fault.delay)
+                if fault.status is None:
+                    return reader
+            elif fault.status is None:  # a delay alone: slow, then normal
+                self._pause(fault.delay)
+                return reader
+            else:
+                reader.drain()
+                self._pause(fault.delay)
+        except BodyError:
+            self._abort(reset=True)
+        self._respond(self._fault_response(fault, ex, service), reader)
+        return None
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, unless the sandbox stops meanwhile (then drop the connection)."""
+        if seconds > 0 and self.server.sandbox.stopping.wait(seconds):
+            self._abort(reset=True)
+
+    def _fault_response(self, fault: Fault, ex: Exchange, service: Service | None) -> Response:
+        assert fault.status is not None
+        if fault.body is None:
+            try:
+                phrase = HTTPStatus(fault.status).phrase
+            except ValueError:
+                phrase = "Error"
+            message = f"{phrase} (injected by the sandbox)."
+            response = (
+                service.error(ex, fault.status, message)
+                if service
+                else json_response(fault.status, {"error": message})
+            )
+        elif isinstance(fault.body, bytes):
+            response = Response(fault.status, fault.body, "application/octet-stream")
+        elif isinstance(fault.body, str):
+            kind = "application/json" if fault.body.lstrip()[:1] in ("{", "[") else "text/plain"
+            response = Response(fault.status, fault.body.encode("utf-8"), kind)
+        else:
+            response = json_response(fault.status, fault.body)
+        response.headers.update(fault.headers)
+        if fault.retry_after is not None:
+            response.headers["Retry-After"] = fault.retry_after
+        return response
+
+    def _respond(self, response: Response, reader: BodyReader) -> None:
+        close = False
+        if not reader.finished:
+            remaining = None if reader.length is None else reader.length - reader.consumed
+            if remaining is not None and remaining <= SMALL_REMAINDER:
+                try:
+                    reader.drain()
+                except BodyError:
+                    close = True
+            else:
+                close = True
+        self._write(response, close=close)
+        if close and not reader.finished:
+            with contextlib.suppress(BodyError, OSError):
+                reader.drain(max_bytes=LINGER_BYTES, deadline=time.monotonic() + LINGER_SECONDS)
+
+    def _write(self, response: Response, *, close: bool) -> None:
+        path, target = getattr(self, "_log_target", (self.path, None))
+        self.server.sandbox.log_request(self.command, path, response.status, target)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            if response.content_type:
+                self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(response.body)
+        except OSError:
+            self.close_connection = True
+
+    def _abort(self, *, reset: bool) -> None:
+        """Close the connection without an answer (RST when ``reset``)."""
+        path, target = getattr(self, "_log_target", (self.path, None))
+        self.server.sandbox.log_request(self.command, path, None, target)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            if reset:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            for stream in (self.rfile, self.wfile):
+                with contextlib.suppress(OSError, ValueError):
+                    stream.close()
+            self.connection.close()
+        raise _Abort
+
+
+def _default_data_dir() -> Path:
+    home = os.environ.get("UPLOADER_GUI_HOME")
+    if home:
+        return Path(home) / "sandbox"
+    return Path(tempfile.mkdtemp(prefix="uploader-gui-sandbox-"))
+
+
+def _print_summary(sb: Sandbox) -> None:
+    creds = sb.credentials
+    destinations = ", ".join(f"{d['Name']} = {d['ID']}" for d in creds["redox_destinations"])
+    lines = [
+        f"uploader-gui sandbox listening on {sb.url}",
+        f"  data directory:  {sb.data_dir}",
+        f"  credentials:     {sb.data_dir / accounts.CREDENTIALS_FILE} (includes the PEM keys)",
+        "",
+        f"Claros   base URL {creds['claros_base_url']}  X-API-Key {creds['claros_api_key']}",
+        f"         patients {creds['claros_patient_ids']} (2001: another account)",
+        f"REDCap   API URL  {creds['redcap_api_url']}",
+        f"         classic token      {creds['redcap_token']}",
+        f"         longitudinal token {creds['redcap_longitudinal_token']}",
+        f"Redox    API/blob URL {creds['redox_api_url']}",
+        f"         OAuth client {creds['redox_client_id']}, kids {creds['redox_rsa_kid']} (RS384) "
+        f"and {creds['redox_ec_kid']} (ES384)",
+        f"         legacy key {creds['redox_api_key']} / secret {creds['redox_secret']}",
+        f"         destinations: {destinations}",
+        f"         Platform API: org {creds['redox_org_id']}, "
+        f"client {creds['redox_platform_client_id']} (same kids)",
+        "",
+        "Press Ctrl-C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="uploader-gui sandbox",
+        description="Run a local emulator of the Redox, Claros Health and REDCap APIs.",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8765)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="where received files go (default: $UPLOADER_GUI_HOME/sandbox or a temp dir)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host):
+        print(f"Refusing to listen on {args.host}: the sandbox binds loopback only.", file=sys.stderr)
+        return 2
+    data_dir = args.data if args.data is not None else _default_data_dir()
+    try:
+        sandbox = Sandbox(data_dir, host=args.host, port=args.port, verbose=True).start()
+    except OSError as exc:
+        print(f"Cannot start the sandbox on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    _print_summary(sandbox)
+    try:
+        while sandbox.running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("Stopping the sandbox.", flush=True)
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
