@@ -26,7 +26,7 @@ from uploader_gui.core.targets import (
     TargetConfig,
     make_target,
 )
-from uploader_gui.core.transport import UploadError
+from uploader_gui.core.transport import UploadError, require_secure_url
 from uploader_gui.core.validation import IsolatedValidator, expand_paths, size_limit
 
 ENV_TOKEN = "UPLOADER_GUI_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -144,10 +144,12 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
     absent = [p for p in args.paths if not os.path.lexists(p)]
     if absent:
         parser.error("no such file or folder: " + ", ".join(absent))
-    try:
-        target = make_target(cfg, creds)
-    except UploadError as err:
-        parser.error(str(err))
+    for url in filter(None, (cfg.base_url, cfg.blob_url)):
+        try:
+            require_secure_url(url)  # before any connection is made
+        except UploadError as err:
+            parser.error(err.message)
+    target = make_target(cfg, creds)
     policy = RetryPolicy(base=args.retry_base, cap=args.retry_cap, max_attempts=args.max_attempts)
     destination = destination_from_args(args)
     files = list(expand_paths(args.paths))

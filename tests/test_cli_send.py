@@ -1,0 +1,122 @@
+"""`uploader-gui send` as a subprocess against the sandbox: exit codes, JSON, no secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import filemaker as fm
+import pytest
+
+from uploader_gui.sandbox import Sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+EHR = "0b4f8a52-2d2e-4f7e-9a55-5d1f3c0e7a11"
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    with Sandbox(tmp_path_factory.mktemp("sandbox")) as sb:
+        yield sb
+
+
+def send(*args: str, env: dict[str, str], home: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("UPLOADER_GUI_")}
+    return subprocess.run(
+        [sys.executable, "-m", "uploader_gui", "send", *args],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+        env={**clean, "UPLOADER_GUI_HOME": str(home), **env},
+    )
+
+
+def rows(proc: subprocess.CompletedProcess[str]) -> list[dict]:
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_send_claros(sandbox, tmp_path: Path, app_home: Path) -> None:
+    good = fm.good_pdf(tmp_path / "letter.pdf")
+    photo = fm.good_png(tmp_path / "photo.png")
+    proc = send("--target", "claros", "--url", sandbox.url, "--patient", "1002", "--json",
+                str(good), str(photo), env={"UPLOADER_GUI_TOKEN": "sandbox-claros-key"},
+                home=app_home)
+    assert proc.returncode == 1, proc.stderr
+    sent, rejected = rows(proc)
+    assert sent["status"] == "sent" and sent["attempts"] == 1 and sent["remote_id"]
+    assert set(sent) == {"path", "status", "remote_id", "url", "log_ids", "http_status",
+                         "error", "attempts"}
+    assert rejected["status"] == "rejected" and "PDF files only" in rejected["error"]
+    stored = [r for r in sandbox.received("claros") if r["filename"] == "letter.pdf"]
+    assert stored[-1]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
+    assert "sandbox-claros-key" not in proc.stdout + proc.stderr
+
+
+def test_send_redcap_all_ok_exit_zero(sandbox, tmp_path: Path, app_home: Path) -> None:
+    files = [fm.good_pdf(tmp_path / "a.pdf"), fm.good_jpeg(tmp_path / "b.jpg")]
+    token = sandbox.credentials["redcap_longitudinal_token"]
+    proc = send("--target", "redcap", "--url", sandbox.url + "/api/", "--record", "102",
+                "--field", "lab_report", "--event", "baseline_arm_1", *map(str, files),
+                env={"UPLOADER_GUI_TOKEN": token}, home=app_home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 of 2 file(s) sent." in proc.stdout
+    assert token not in proc.stdout + proc.stderr
+
+
+def test_send_redcap_wrong_event_rejected_before_sending(sandbox, tmp_path: Path, app_home) -> None:
+    before = len(sandbox.received("redcap"))
+    proc = send("--target", "redcap", "--url", sandbox.url + "/api/", "--record", "102",
+                "--field", "lab_report", "--event", "week_4_arm_1", "--json",
+                str(fm.good_pdf(tmp_path / "a.pdf")),
+                env={"UPLOADER_GUI_TOKEN": sandbox.credentials["redcap_longitudinal_token"]},
+                home=app_home)
+    assert proc.returncode == 1
+    assert rows(proc)[0]["status"] == "rejected"
+    assert "not used in the event" in rows(proc)[0]["error"]
+    assert len(sandbox.received("redcap")) == before
+
+
+def test_send_redox_jwt(sandbox, tmp_path: Path, app_home: Path) -> None:
+    c = sandbox.credentials
+    proc = send("--target", "redox", "--url", sandbox.url, "--patient", "MRN-9",
+                "--patient-id-type", "MR", "--destination", EHR, "--document-type", "Referral",
+                "--json", str(fm.big_pdf(tmp_path / "scan.pdf", 250_000)),
+                env={"UPLOADER_GUI_REDOX_CLIENT_ID": "sandbox-client",
+                     "UPLOADER_GUI_REDOX_KEY_ID": "sandbox-ec",
+                     "UPLOADER_GUI_REDOX_PRIVATE_KEY": c["redox_ec_private_key"]},
+                home=app_home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [row] = rows(proc)
+    assert row["status"] == "sent" and len(row["log_ids"]) == 1 and row["url"]
+    assert "PRIVATE KEY" not in proc.stdout + proc.stderr
+
+
+def test_send_failure_reports_server_message(sandbox, tmp_path: Path, app_home: Path) -> None:
+    proc = send("--target", "claros", "--url", sandbox.url, "--patient", "2001", "--json",
+                str(fm.good_pdf(tmp_path / "a.pdf")),
+                env={"UPLOADER_GUI_TOKEN": "sandbox-claros-key"}, home=app_home)
+    assert proc.returncode == 1
+    [row] = rows(proc)
+    assert row["status"] == "failed" and row["http_status"] == 403
+    assert "another Claros account" in row["error"]
+
+
+def test_send_usage_errors(sandbox, tmp_path: Path, app_home: Path) -> None:
+    pdf = str(fm.good_pdf(tmp_path / "a.pdf"))
+    no_creds = send("--target", "claros", "--url", sandbox.url, "--patient", "1", pdf,
+                    env={}, home=app_home)
+    assert no_creds.returncode == 2 and "UPLOADER_GUI_TOKEN" in no_creds.stderr
+    no_url = send("--target", "claros", pdf, env={"UPLOADER_GUI_TOKEN": "k"}, home=app_home)
+    assert no_url.returncode == 2
+    no_profile = send("--profile", "front-desk", pdf, env={}, home=app_home)
+    assert no_profile.returncode == 2 and "no profile named" in no_profile.stderr
+
+
+def test_send_refuses_plain_http_to_another_host(tmp_path: Path, app_home: Path) -> None:
+    proc = send("--target", "claros", "--url", "http://claros.example.org", "--patient", "1",
+                "--json", str(fm.good_pdf(tmp_path / "a.pdf")),
+                env={"UPLOADER_GUI_TOKEN": "k"}, home=app_home)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "does not use HTTPS" in proc.stderr
