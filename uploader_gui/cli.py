@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_send(args, parser.subparsers["send"])
     from uploader_gui.gui.app import run_gui
 
-    return run_gui(sandbox=args.sandbox)
+    return run_gui(use_sandbox=args.sandbox)
 
 
 # --------------------------------------------------------------------------- validate

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
 from uploader_gui.core.paths import config_dir
-from uploader_gui.core.targets.base import KINDS, TargetConfig
+from uploader_gui.core.targets.base import KINDS, Credentials, Destination, TargetConfig
 
 PROFILES_FILE = "profiles.json"
+
+
+@dataclass
+class Profile:
+    """A target configuration, the secrets it uses in this session, and the usual destination."""
+
+    config: TargetConfig
+    credentials: Credentials
+    defaults: Destination = dc_field(default_factory=Destination)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
 _ALLOWED = {f.name for f in fields(TargetConfig)}
 
 

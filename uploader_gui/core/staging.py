@@ -15,6 +15,9 @@ class StagedFile:
 
     path: Path
     result: ValidationResult | None = None
+    #: queued / uploading / sent / failed / unknown / cancelled / rejected (by the target), or None
+    upload_state: str | None = None
+    upload_message: str = ""
 
     @property
     def key(self) -> str:
@@ -30,7 +33,9 @@ class StagedFile:
 
     @property
     def ready(self) -> bool:
-        return self.result is not None and self.result.ok
+        """Checked, acceptable, and not already sent or on its way."""
+        return (self.result is not None and self.result.ok
+                and self.upload_state not in ("sent", "queued", "uploading"))
 
     @property
     def rejected(self) -> bool:

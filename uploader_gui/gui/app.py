@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
@@ -32,14 +33,31 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_gui(sandbox: bool = False) -> int:
+def run_gui(use_sandbox: bool = False) -> int:
     from uploader_gui.core.logging_setup import configure_logging
     from uploader_gui.gui.main_window import MainWindow
 
     configure_logging()
     app = make_app()
-    window = MainWindow()
+    sandbox = None
+    profiles = []
+    banner = ""
+    if use_sandbox:
+        from uploader_gui.core.paths import data_dir
+        from uploader_gui.sandbox import Sandbox
+        from uploader_gui.sandbox.profiles import sandbox_profiles
+
+        sandbox = Sandbox(data_dir() / "sandbox").start()
+        profiles = sandbox_profiles(sandbox.url, sandbox.credentials)
+        banner = (
+            "<b>Sandbox mode</b>: uploads go to a built-in test system on this computer, "
+            f"not to any real clinic system. Received files are kept in "
+            f"{escape(str(data_dir() / 'sandbox'))}."
+        )
+    window = MainWindow(profiles=profiles, banner=banner)
     window.show()
     code = app.exec()
     window.shutdown()
+    if sandbox is not None:
+        sandbox.stop()
     return int(code)

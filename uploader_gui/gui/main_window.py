@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from uploader_gui import APP_NAME
+from uploader_gui.core.profiles import Profile
 from uploader_gui.core.staging import staging_key
 from uploader_gui.core.validation import (
     TARGET_LABELS,
@@ -46,6 +46,7 @@ from uploader_gui.core.validation import (
 from uploader_gui.gui.icons import app_icon
 from uploader_gui.gui.staging_model import COL_NAME, COL_STATUS, StagingModel
 from uploader_gui.gui.tasks import TaskRunner
+from uploader_gui.gui.upload_panel import UploadPanel
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ class MainWindow(QMainWindow):
     #: Emitted whenever the counts in the status bar change: (ready, rejected, checking).
     countsChanged = Signal(int, int, int)
 
-    def __init__(self, validator: IsolatedValidator | None = None) -> None:
+    def __init__(self, validator: IsolatedValidator | None = None,
+                 profiles: list[Profile] | None = None, banner: str = "") -> None:
         super().__init__()
         self.setWindowTitle("Clinic Document Uploader")
         self.setWindowIcon(app_icon())
@@ -185,15 +187,15 @@ class MainWindow(QMainWindow):
         )
         intro.setWordWrap(True)
 
-        self.upload_area = QFrame()
-        self.upload_area.setFrameShape(QFrame.Shape.StyledPanel)
-        up = QVBoxLayout(self.upload_area)
-        self.upload_note = QLabel(
-            "Sending is not set up in this version yet: files are checked here, and "
-            "nothing is uploaded."
-        )
-        self.upload_note.setWordWrap(True)
-        up.addWidget(self.upload_note)
+        self.upload_panel = UploadPanel(profiles or [])
+        self.upload_area = self.upload_panel
+        self.upload_panel.fileState.connect(self._upload_state)
+        self.upload_panel.profile_combo.currentIndexChanged.connect(self._profile_changed)
+
+        self.banner = QLabel(banner)
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(bool(banner))
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.details = QLabel()
         self.details.setWordWrap(True)
@@ -202,6 +204,7 @@ class MainWindow(QMainWindow):
 
         central = QWidget()
         layout = QVBoxLayout(central)
+        layout.addWidget(self.banner)
         layout.addWidget(intro)
         layout.addLayout(buttons)
         layout.addWidget(self.view, 1)
@@ -226,6 +229,7 @@ class MainWindow(QMainWindow):
                     self.fontMetrics().height() * 36)
         self._update_counts()
         self._update_actions()
+        self._profile_changed()
 
     # ------------------------------------------------------------------ drops on the window
 
@@ -357,15 +361,31 @@ class MainWindow(QMainWindow):
         self.remove_button.setEnabled(bool(self.view.selectionModel().selectedRows()))
         self.clear_button.setEnabled(has_rows)
 
+    def _upload_state(self, key: str, state: str, message: str) -> None:
+        self.model.set_upload_state(key, state, message)
+        self._update_counts()
+
+    def _profile_changed(self) -> None:
+        """Check files against the chosen profile's system and its size limit."""
+        profile = self.upload_panel.current_profile()
+        if profile is None:
+            return
+        index = self.target_combo.findData(profile.config.kind)
+        if index >= 0 and index != self.target_combo.currentIndex():
+            self.target_combo.setCurrentIndex(index)
+
     def _update_counts(self) -> None:
         c = self.model.counts()
         ready = c["ready"] + c["warning"]
         parts = [f"{ready} ready", f"{c['rejected']} rejected"]
+        if c["sent"]:
+            parts.append(f"{c['sent']} sent")
         if c["checking"]:
             parts.append(f"{c['checking']} checking…")
         self.count_label.setText(" · ".join(parts))
         self._update_actions()
         self.countsChanged.emit(ready, c["rejected"], c["checking"])
+        self.upload_panel.set_ready_files(self.model.ready_files())
 
     def counts(self) -> dict[str, int]:
         return self.model.counts()

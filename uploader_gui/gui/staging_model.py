@@ -23,7 +23,12 @@ PathRole = Qt.ItemDataRole.UserRole + 2
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 
+UPLOAD_STATES = ("queued", "uploading", "sent", "failed", "unknown", "cancelled", "rejected")
+
+
 def _state(item: StagedFile) -> str:
+    if item.upload_state in UPLOAD_STATES:
+        return "not_sent" if item.upload_state in ("failed", "rejected") else item.upload_state
     if item.result is None:
         return "checking"
     if not item.result.ok:
@@ -85,12 +90,16 @@ class StagingModel(QAbstractTableModel):
             if col == COL_DETAILS:
                 return _details(res)
             if col == COL_STATUS:
+                if item.upload_state:
+                    return item.upload_message
                 return "Checking…" if res is None else res.summary
         elif role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
             return self._icon(_state(item))
         elif role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_NAME:
                 return str(item.path)
+            if col == COL_STATUS and item.upload_state:
+                return item.upload_message
             if col == COL_STATUS and res is not None and res.problems:
                 return "\n".join(p.message for p in res.problems)
         elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_SIZE, COL_DETAILS):
@@ -107,6 +116,12 @@ class StagingModel(QAbstractTableModel):
         if state not in self._icons:
             style = QApplication.style()
             pixmap = {
+                "queued": QStyle.StandardPixmap.SP_ArrowUp,
+                "uploading": QStyle.StandardPixmap.SP_ArrowUp,
+                "sent": QStyle.StandardPixmap.SP_DialogYesButton,
+                "not_sent": QStyle.StandardPixmap.SP_MessageBoxCritical,
+                "unknown": QStyle.StandardPixmap.SP_MessageBoxQuestion,
+                "cancelled": QStyle.StandardPixmap.SP_DialogCancelButton,
                 "checking": QStyle.StandardPixmap.SP_BrowserReload,
                 "ready": QStyle.StandardPixmap.SP_DialogApplyButton,
                 "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
@@ -150,6 +165,15 @@ class StagingModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
         return True
 
+    def set_upload_state(self, key: str, state: str, message: str) -> bool:
+        row = self._rows.get(key)
+        if row is None:
+            return False
+        item = self._items[row]
+        item.upload_state, item.upload_message = state, message
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        return True
+
     def reset_results(self) -> None:
         for item in self._items:
             item.result = None
@@ -174,9 +198,18 @@ class StagingModel(QAbstractTableModel):
         self._rows = {item.key: row for row, item in enumerate(self._items)}
 
     def counts(self) -> dict[str, int]:
-        out = {"checking": 0, "ready": 0, "warning": 0, "rejected": 0}
+        out = {"checking": 0, "ready": 0, "warning": 0, "rejected": 0, "sent": 0}
         for item in self._items:
-            out[_state(item)] += 1
+            if item.upload_state == "sent":
+                out["sent"] += 1
+            elif item.result is None:
+                out["checking"] += 1
+            elif not item.result.ok:
+                out["rejected"] += 1
+            elif item.result.warnings:
+                out["warning"] += 1
+            else:
+                out["ready"] += 1
         return out
 
     def ready_files(self) -> list[StagedFile]:

@@ -1,0 +1,108 @@
+"""Uploading from the window to the sandbox, the way a newcomer does in --sandbox mode."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import filemaker as fm
+import pytest
+from PySide6.QtCore import Qt
+
+from uploader_gui.gui.main_window import MainWindow
+from uploader_gui.gui.staging_model import COL_NAME, COL_STATUS, StateRole
+from uploader_gui.sandbox import Sandbox
+from uploader_gui.sandbox.profiles import sandbox_profiles
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    with Sandbox(tmp_path_factory.mktemp("sandbox")) as sb:
+        yield sb
+
+
+@pytest.fixture
+def window(qtbot, validator, sandbox):
+    w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
+                   banner="Sandbox mode")
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def rows(window: MainWindow) -> dict[str, tuple[str, str]]:
+    m = window.model
+    return {m.index(r, COL_NAME).data(): (m.index(r, COL_STATUS).data(StateRole),
+                                          m.index(r, COL_STATUS).data())
+            for r in range(m.rowCount())}
+
+
+def pick(window: MainWindow, name: str) -> None:
+    combo = window.upload_panel.profile_combo
+    combo.setCurrentIndex(combo.findData(name))
+
+
+def test_sandbox_profiles_upload_to_claros(qtbot, window: MainWindow, sandbox, tmp_path: Path) -> None:
+    pdf = fm.good_pdf(tmp_path / "referral-gui.pdf", pages=2)
+    png = fm.good_png(tmp_path / "photo-gui.png")
+    pick(window, "Sandbox Claros")
+    assert window.current_target() == "claros"
+    window.add_paths([pdf, png])
+    qtbot.waitUntil(lambda: window.counts()["checking"] == 0 and window.model.rowCount() == 2,
+                    timeout=30_000)
+    panel = window.upload_panel
+    assert panel.upload_button.isEnabled() and panel.upload_button.text() == "Upload 2 files"
+    assert panel.patient.text() == "1001"
+    qtbot.mouseClick(panel.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: rows(window)["referral-gui.pdf"][0] == "sent", timeout=30_000)
+    state = rows(window)
+    assert state["photo-gui.png"][0] == "not_sent"
+    assert "PDF files only" in state["photo-gui.png"][1]
+    assert state["referral-gui.pdf"][1].startswith("Sent to Sandbox Claros; id pdf_")
+    [stored] = [r for r in sandbox.received("claros") if r["filename"] == "referral-gui.pdf"]
+    assert stored["sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest()
+    assert "1 sent" in window.count_label.text()
+    # A sent file is not offered again; the refused image stays, for another profile.
+    qtbot.waitUntil(lambda: not panel.busy)
+    assert [f.name for f in window.model.ready_files()] == ["photo-gui.png"]
+    assert panel.upload_button.text() == "Upload 1 file"
+
+
+def test_redcap_and_redox_from_the_window(qtbot, window: MainWindow, sandbox, tmp_path: Path) -> None:
+    pdf = fm.good_pdf(tmp_path / "lab-gui.pdf")
+    window.add_paths([pdf])
+    qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
+    pick(window, "Sandbox REDCap")
+    qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
+    qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: rows(window)["lab-gui.pdf"][0] == "sent", timeout=30_000)
+    assert [r for r in sandbox.received("redcap") if r["filename"] == "lab-gui.pdf"]
+
+    jpg = fm.good_jpeg(tmp_path / "wound-gui.jpg")
+    window.add_paths([jpg])
+    pick(window, "Sandbox Redox")
+    qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
+    qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: rows(window)["wound-gui.jpg"][0] == "sent", timeout=30_000)
+    assert "Redox log" in rows(window)["wound-gui.jpg"][1]
+
+
+def test_server_error_is_shown_on_the_row(qtbot, window: MainWindow, sandbox, tmp_path: Path) -> None:
+    pick(window, "Sandbox Claros")
+    window.add_paths([fm.good_pdf(tmp_path / "other-account.pdf")])
+    qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
+    window.upload_panel.patient.setText("2001")
+    qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: rows(window)["other-account.pdf"][0] == "not_sent", timeout=30_000)
+    assert "another Claros account" in rows(window)["other-account.pdf"][1]
+
+
+def test_no_profiles_means_no_upload(qtbot, validator, tmp_path: Path) -> None:
+    w = MainWindow(validator=validator)
+    qtbot.addWidget(w)
+    w.add_paths([fm.good_pdf(tmp_path / "a.pdf")])
+    qtbot.waitUntil(lambda: w.counts()["ready"] == 1, timeout=30_000)
+    assert not w.upload_panel.upload_button.isEnabled()
+    assert "--sandbox" in w.upload_panel.message.text()
+    w.shutdown()
