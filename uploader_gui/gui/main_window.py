@@ -348,7 +348,9 @@ class MainWindow(QMainWindow):
             self.details.setText(f"<b>{escape(item.name)}</b>: being checked…")
             return
         lines = [f"<b>{escape(item.name)}</b> — {escape(str(item.path.parent))}"]
-        if not item.result.problems:
+        if item.upload_state:
+            lines.append(escape(item.upload_message))
+        elif not item.result.problems:
             lines.append("Ready to upload.")
         for p in item.result.problems:
             label = "Caution" if p.severity == "warning" else "Not accepted"

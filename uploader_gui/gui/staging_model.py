@@ -118,7 +118,7 @@ class StagingModel(QAbstractTableModel):
             pixmap = {
                 "queued": QStyle.StandardPixmap.SP_ArrowUp,
                 "uploading": QStyle.StandardPixmap.SP_ArrowUp,
-                "sent": QStyle.StandardPixmap.SP_DialogYesButton,
+                "sent": QStyle.StandardPixmap.SP_DialogApplyButton,
                 "not_sent": QStyle.StandardPixmap.SP_MessageBoxCritical,
                 "unknown": QStyle.StandardPixmap.SP_MessageBoxQuestion,
                 "cancelled": QStyle.StandardPixmap.SP_DialogCancelButton,

@@ -66,6 +66,7 @@ class UploadPanel(QFrame):
         self._busy = False
         self._targets: dict[str, Target] = {}
         self._ready: list[StagedFile] = []
+        self._refused = 0
 
         self.profile_combo = QComboBox()
         for p in profiles:
@@ -205,12 +206,14 @@ class UploadPanel(QFrame):
         destination = self.destination()
         target = self._target(profile)
         jobs: list[tuple[str, Document]] = []
+        self._refused = 0
         for item in files:
             res = item.result
             assert res is not None and res.type is not None and res.size is not None
             document = Document(path=item.path, file_type=res.type, size=res.size)
             problems = target.check(document, destination)
             if problems:
+                self._refused += 1
                 self.fileState.emit(item.key, "rejected", " ".join(problems))
                 continue
             jobs.append((item.key, document))
@@ -283,8 +286,9 @@ class UploadPanel(QFrame):
         for key, state, text in outcomes:
             self.fileState.emit(key, state, text)
         sent = sum(1 for _, s, _ in outcomes if s == "sent")
-        self.message.setText(f"{sent} of {len(outcomes)} file(s) sent." + (
-            " Files that were not sent show why in the list." if sent < len(outcomes) else ""))
+        tried = len(outcomes) + self._refused
+        self.message.setText(f"{sent} of {tried} file(s) sent." + (
+            " Files that were not sent show why in the list." if sent < tried else ""))
         self._update_button()
         self.finished.emit(sent, len(outcomes) - sent)
 

@@ -34,6 +34,7 @@ Redox Platform API
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -83,9 +84,14 @@ class SigningKeys:
         ec_key = ec.generate_private_key(ec.SECP384R1())
         return cls(rsa_pem=_pem(rsa_key), ec_pem=_pem(ec_key))
 
+    @functools.cached_property
     def public_keys(self) -> dict[str, Any]:
         """kid -> public key object, as PyJWT wants it for verification."""
-        rsa_key = serialization.load_pem_private_key(self.rsa_pem.encode(), password=None)
+        # The keys are our own (made here, or read back from our credentials.json); the
+        # slow RSA consistency check adds nothing but start-up time.
+        rsa_key = serialization.load_pem_private_key(
+            self.rsa_pem.encode(), password=None, unsafe_skip_rsa_key_validation=True
+        )
         ec_key = serialization.load_pem_private_key(self.ec_pem.encode(), password=None)
         if not isinstance(rsa_key, rsa.RSAPrivateKey):
             raise ValueError("the stored RSA key is not an RSA key")
@@ -108,8 +114,8 @@ def load_or_generate_keys(data_dir: Path) -> SigningKeys:
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         stored = json.loads(path.read_text(encoding="utf-8"))
         keys = SigningKeys(rsa_pem=stored["redox_rsa_private_key"], ec_pem=stored["redox_ec_private_key"])
-        keys.public_keys()  # raises if either key is unusable
-        return keys
+        if keys.public_keys:  # loading them raises ValueError if either is unusable
+            return keys
     return SigningKeys.generate()
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from .multipart import BodyReader, MalformedBody, MultipartForm, boundary_of
@@ -20,6 +20,7 @@ from .multipart import parse_multipart as _parse_multipart
 from .multipart import parse_urlencoded as _parse_urlencoded
 
 TARGETS = ("redox", "claros", "redcap")
+CONTROL_PREFIX = "/_sandbox/"  # the sandbox's own control routes
 # Multipart framing around a file: a body may exceed the file limit by this much before
 # it is refused on its Content-Length alone, without reading it.
 MULTIPART_SLACK = 64 * 1024
@@ -36,6 +37,18 @@ class Response:
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps(payload).encode("utf-8")
     return Response(status, body, "application/json", dict(headers or {}))
+
+
+class Service(Protocol):
+    """One emulated API: which paths it owns, how it answers, its error shape."""
+
+    target: str
+
+    def owns(self, path: str) -> bool: ...
+
+    def handle(self, ex: Exchange) -> Response: ...
+
+    def error(self, ex: Exchange, status: int, message: str) -> Response: ...
 
 
 def utc_now() -> datetime:

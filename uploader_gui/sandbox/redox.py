@@ -16,16 +16,7 @@ Routes (all at the root of the sandbox's one port; the "blob host" is the same h
   ``Required field missing - Media.FileName in Media:New``), 401, 403, 413. Success 200
   echoes ``Meta`` with ``Logs`` (one ``{"ID", "AttemptID"}`` per destination) and
   ``Message.ID``. Only Media.New is emulated; any other data model is a 400.
-* ``GET /platform/v1/organizations/{orgId}/logs[/{logId}]`` (platform token). Single:
-  ``{"meta": {"version"}, "payload": {"result": log}}``; list: ``{"meta": {"version",
-  "page": {"currentPage", "pageType", "pageSize", "totalRecords", "totalPages",
-  "links": {"self", "first", "next"?, "prev"?}}}, "payload": {"results": [...]}}``,
-  newest first, paged with ``_page``/``_count`` (``page``/``pageSize`` also accepted;
-  at most 50 per page, more is a 400). A log's status (``status`` and
-  ``attempts.latest.status``) is ``pending`` until ``log_settle_seconds`` after it was
-  created, ``succeeded`` after. Errors: ``{"meta": {"version"}, "payload": {"error":
-  {"code": <status>, "message": "..."}}}`` (401 no token, 403 not a platform token or
-  another organisation, 404 unknown log or route, 400 bad filter).
+* ``GET /platform/v1/organizations/{orgId}/logs[/{logId}]``: see ``redox_platform``.
 """
 
 from __future__ import annotations
@@ -33,14 +24,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import math
 import re
 import threading
-import time
 import uuid
-from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from . import accounts
 from .exchange import (
@@ -51,18 +38,15 @@ from .exchange import (
     Response,
     iso_z,
     json_response,
-    parse_iso,
     utc_now,
 )
 from .multipart import BodyError, BodyTooLarge
 from .redox_auth import Grant, TokenDesk, oauth_error, redox_error
+from .redox_platform import PlatformLogs, platform_error
 
 INLINE_LIMIT = 200 * 1024  # decoded FileContents must be smaller than this
 MEDIA_FILE_TYPES = {"PDF", "JPG", "JPEG", "PNG"}
-PLATFORM_VERSION = "1.0.0"
-MAX_PAGE_SIZE = 50
 
-_PLATFORM_LOGS = re.compile(r"^/platform/v1/organizations/(?P<org>[^/]+)/logs(?:/(?P<log>[^/]+))?/?$")
 _BLOB = re.compile(r"^/blob/(?P<id>[A-Za-z0-9_-]+)$")
 
 
@@ -83,10 +67,9 @@ class RedoxService:
         self.tokens = TokenDesk(public_keys, token_ttl)
         self.size_limit = size_limit
         self.public_url = public_url
-        self.log_settle_seconds = 1.0
+        self.platform = PlatformLogs()
         self._lock = threading.Lock()
         self._blobs: dict[str, dict[str, Any]] = {}  # blob id -> record
-        self._logs: list[dict[str, Any]] = []  # platform log records, oldest first
 
     def owns(self, path: str) -> bool:
         return path in ("/upload", "/endpoint") or path.startswith(self.prefixes)
@@ -108,7 +91,7 @@ class RedoxService:
         if match := _BLOB.match(path):
             return self._get_blob(ex, match["id"])
         if path.startswith("/platform/"):
-            return self._platform(ex)
+            return self.platform.handle(ex, self.tokens.grant_for(ex.bearer_token()))
         return redox_error(404, f"No Redox route at {path}.")
 
     def error(self, ex: Exchange, status: int, message: str) -> Response:
@@ -266,20 +249,15 @@ class RedoxService:
         for dest in meta["Destinations"]:
             log = {"ID": str(uuid.uuid4()), "AttemptID": str(uuid.uuid4())}
             logs.append(log)
-            with self._lock:
-                self._logs.append(
-                    {
-                        "id": log["ID"],
-                        "attempt_id": log["AttemptID"],
-                        "created": now,
-                        "data_model": meta["DataModel"],
-                        "event_type": meta["EventType"],
-                        "source": grant.principal,
-                        "destination_id": dest["ID"],
-                        "destination_name": accounts.REDOX_DESTINATIONS[dest["ID"]],
-                        "created_mono": time.monotonic(),
-                    }
-                )
+            self.platform.add(
+                log_id=log["ID"],
+                attempt_id=log["AttemptID"],
+                created=now,
+                data_model=meta["DataModel"],
+                event_type=meta["EventType"],
+                source=grant.principal,
+                destination_id=dest["ID"],
+            )
         earlier = self.store.find(target="redox", source=grant.principal, document_id=media["DocumentID"])
         identifiers = [dict(i) for i in patient["Identifiers"]]
         self.store.add(
@@ -310,148 +288,6 @@ class RedoxService:
         reply_meta["Message"] = {"ID": number}
         reply_meta.setdefault("EventDateTime", iso_z(now, millis=True))
         return json_response(200, {"Meta": reply_meta})
-
-    # --- Platform API ----------------------------------------------------------------
-    def _platform(self, ex: Exchange) -> Response:
-        match = _PLATFORM_LOGS.match(ex.path)
-        if match is None:
-            return platform_error(404, f"No Platform API route at {ex.path}.")
-        if ex.method != "GET":
-            return platform_error(405, "Use GET.")
-        grant = self.tokens.grant_for(ex.bearer_token())
-        if grant is None:
-            return platform_error(401, "Missing, invalid or expired access token.")
-        if grant.kind != "platform":
-            return platform_error(
-                403, "This token belongs to a source; the Platform API needs a user-level API key."
-            )
-        if match["org"] != accounts.REDOX_ORG_ID:
-            return platform_error(403, f"You do not have access to organization {match['org']}.")
-        if match["log"]:
-            with self._lock:
-                record = next((r for r in self._logs if r["id"] == match["log"]), None)
-            if record is None:
-                return platform_error(404, f"Log {match['log']} was not found.")
-            return json_response(
-                200, {"meta": {"version": PLATFORM_VERSION}, "payload": {"result": self._log_view(record)}}
-            )
-        try:
-            return self._list_logs(ex)
-        except BadRequest as exc:
-            return platform_error(exc.status, exc.message)
-
-    def _list_logs(self, ex: Exchange) -> Response:
-        page = _int_param(ex, ("_page", "page"), default=1, minimum=1)
-        count = _int_param(ex, ("_count", "pageSize"), default=MAX_PAGE_SIZE, minimum=1)
-        if count > MAX_PAGE_SIZE:
-            raise BadRequest(400, f"The maximum page size is {MAX_PAGE_SIZE}.")
-        bounds = {}
-        for name in ("createdAfter", "createdBefore", "updatedAfter", "updatedBefore"):
-            value = ex.query_value(name)
-            if value:
-                try:
-                    bounds[name] = parse_iso(value)
-                except ValueError as exc:
-                    raise BadRequest(400, f"{name} must be an ISO 8601 date-time.") from exc
-        data_model = (ex.query_value("dataModel") or "").lower()
-        event_type = (ex.query_value("eventType") or "").lower()
-        with self._lock:
-            records = list(reversed(self._logs))
-        views = []
-        for record in records:
-            view = self._log_view(record)
-            created, updated = record["created"], parse_iso(view["updatedAt"])
-            if data_model and view["dataModel"].lower() != data_model:
-                continue
-            if event_type and view["eventType"].lower() != event_type:
-                continue
-            if "createdAfter" in bounds and created < bounds["createdAfter"]:
-                continue
-            if "createdBefore" in bounds and created > bounds["createdBefore"]:
-                continue
-            if "updatedAfter" in bounds and updated < bounds["updatedAfter"]:
-                continue
-            if "updatedBefore" in bounds and updated > bounds["updatedBefore"]:
-                continue
-            views.append(view)
-        total = len(views)
-        pages = max(1, math.ceil(total / count))
-        results = views[(page - 1) * count : page * count]
-        filters = {k: v[0] for k, v in ex.query.items() if k not in ("_page", "_count", "page", "pageSize")}
-
-        def link(number: int) -> str:
-            query = urlencode({**filters, "_page": number, "_count": count})
-            return f"{ex.path}?{query}"
-
-        links = {"self": link(page), "first": link(1)}
-        if page < pages:
-            links["next"] = link(page + 1)
-        if 1 < page <= pages:
-            links["prev"] = link(page - 1)
-        meta = {
-            "version": PLATFORM_VERSION,
-            "page": {
-                "currentPage": page,
-                "pageType": "offset",
-                "pageSize": count,
-                "totalRecords": total,
-                "totalPages": pages,
-                "links": links,
-            },
-        }
-        return json_response(200, {"meta": meta, "payload": {"results": results}})
-
-    def _log_view(self, record: dict[str, Any]) -> dict[str, Any]:
-        settled = time.monotonic() - record["created_mono"] >= self.log_settle_seconds
-        status = "succeeded" if settled else "pending"
-        created = record["created"]
-        updated = created + timedelta(seconds=self.log_settle_seconds) if settled else created
-        organization = {"id": accounts.REDOX_ORG_ID, "name": "Sandbox Organization"}
-        return {
-            "id": record["id"],
-            "createdAt": iso_z(created, millis=True),
-            "updatedAt": iso_z(updated, millis=True),
-            "dataModel": record["data_model"],
-            "eventType": record["event_type"],
-            "status": status,
-            "type": "send",
-            "source": {"id": record["source"], "name": record["source"], "organization": organization},
-            "destination": {
-                "id": record["destination_id"],
-                "name": record["destination_name"],
-                "organization": organization,
-            },
-            "attempts": {
-                "total": 1,
-                "latest": {
-                    "id": record["attempt_id"],
-                    "attemptAt": iso_z(created, millis=True),
-                    "status": status,
-                },
-            },
-        }
-
-
-def platform_error(status: int, message: str) -> Response:
-    return json_response(
-        status,
-        {"meta": {"version": PLATFORM_VERSION}, "payload": {"error": {"code": status, "message": message}}},
-    )
-
-
-def _int_param(ex: Exchange, names: tuple[str, ...], *, default: int, minimum: int) -> int:
-    for name in names:
-        raw = ex.query_value(name)
-        if raw is None or raw == "":
-            continue
-        try:
-            value = int(raw)
-        except ValueError as exc:
-            raise BadRequest(400, f"{name} must be an integer.") from exc
-        if value < minimum:
-            raise BadRequest(400, f"{name} must be at least {minimum}.")
-        return value
-    return default
 
 
 def _sha256(data: bytes) -> str:
