@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from uploader_gui.core.validation import ValidationResult
@@ -18,10 +18,13 @@ class StagedFile:
     #: queued / uploading / sent / failed / unknown / cancelled / rejected (by the target), or None
     upload_state: str | None = None
     upload_message: str = ""
+    key_cache: str | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
-        return staging_key(self.path)
+        if self.key_cache is None:
+            self.key_cache = staging_key(self.path)
+        return self.key_cache
 
     @property
     def name(self) -> str:

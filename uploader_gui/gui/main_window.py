@@ -44,7 +44,14 @@ from uploader_gui.core.validation import (
     expand_paths,
 )
 from uploader_gui.gui.icons import app_icon
-from uploader_gui.gui.staging_model import COL_NAME, COL_STATUS, StagingModel
+from uploader_gui.gui.staging_model import (
+    COL_DETAILS,
+    COL_NAME,
+    COL_SIZE,
+    COL_STATUS,
+    COL_TYPE,
+    StagingModel,
+)
 from uploader_gui.gui.tasks import TaskRunner
 from uploader_gui.gui.upload_panel import UploadPanel
 
@@ -52,7 +59,7 @@ log = logging.getLogger(__name__)
 
 FILE_FILTER = "Documents (*.pdf *.PDF *.jpg *.JPG *.jpeg *.JPEG *.png *.PNG);;All files (*)"
 #: Rows added to the model per event-loop turn when a large folder arrives.
-ADD_CHUNK = 250
+ADD_CHUNK = 100
 
 
 def local_paths_from_mime(mime: Any) -> list[Path]:
@@ -138,16 +145,28 @@ class MainWindow(QMainWindow):
         self._owns_validator = validator is None
         self._runner = TaskRunner(self, workers=2)
         self._generation = 0
-        self._pending_add: list[Path] = []
+        self._checks_running = 0
+        self._pending_add: list[tuple[Path, str]] = []
+
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(50)
+        self._counts_timer.timeout.connect(self._refresh_counts)
 
         self.model = StagingModel(self)
         self.view = StagingView()
         self.view.setModel(self.model)
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Interactive)
+        # Fixed, font-based widths: ResizeToContents re-measures every row on every
+        # change, which stalls the window when thousands of verdicts arrive.
+        em = self.fontMetrics().horizontalAdvance("M")
+        widths = {COL_NAME: 22, COL_TYPE: 8, COL_SIZE: 6, COL_DETAILS: 9}
+        for col, ems in widths.items():
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(col, em * ems)
         header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(COL_NAME, self.fontMetrics().horizontalAdvance("M" * 22))
+        self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + em // 2)
+        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.view.filesDropped.connect(self.add_paths)
         self.view.selectionModel().selectionChanged.connect(self._update_actions)
 
@@ -227,8 +246,7 @@ class MainWindow(QMainWindow):
                             self.fontMetrics().height() * 25)
         self.resize(self.fontMetrics().horizontalAdvance("M") * 80,
                     self.fontMetrics().height() * 36)
-        self._update_counts()
-        self._update_actions()
+        self._refresh_counts()
         self._profile_changed()
 
     # ------------------------------------------------------------------ drops on the window
@@ -263,9 +281,11 @@ class MainWindow(QMainWindow):
         if not items:
             return
         self.statusBar().showMessage("Looking for files…", 2000)
-        self._runner.run(lambda: list(expand_paths(items)), self._expanded)
+        self._runner.run(
+            lambda: [(p, staging_key(p)) for p in expand_paths(items)], self._expanded
+        )
 
-    def _expanded(self, paths: list[Path] | None, error: BaseException | None) -> None:
+    def _expanded(self, paths: list[tuple[Path, str]] | None, error: BaseException | None) -> None:
         self.statusBar().clearMessage()
         if error is not None:
             self.statusBar().showMessage(f"Could not read that folder: {error}", 8000)
@@ -301,17 +321,23 @@ class MainWindow(QMainWindow):
                     "internal_error",
                     "This file could not be checked. Remove it and add it again.",
                 ))
+            self._checks_running -= 1
             self.model.set_result(key, result)
-            self._update_counts()
+            if self._checks_running == 0:
+                self._refresh_counts()  # the last verdict: show the final counts at once
+            else:
+                self._update_counts()
 
+        self._checks_running += 1
         self._runner.run(self._validator.validate, done, path, target)
 
     def _target_changed(self) -> None:
         self._generation += 1
+        self._checks_running = 0  # results of the old generation are ignored
         self.model.reset_results()
         for item in self.model.items():
             self._check(item.key, item.path)
-        self._update_counts()
+        self._refresh_counts()
 
     # ------------------------------------------------------------------ removing
 
@@ -322,12 +348,12 @@ class MainWindow(QMainWindow):
         rows = self.selected_rows()
         if rows:
             self.model.remove_rows(rows)
-            self._update_counts()
+            self._refresh_counts()
 
     def clear_all(self) -> None:
         self._pending_add.clear()
         self.model.clear()
-        self._update_counts()
+        self._refresh_counts()
 
     def is_staged(self, path: str | Path) -> bool:
         return staging_key(path) in {i.key for i in self.model.items()}
@@ -365,7 +391,7 @@ class MainWindow(QMainWindow):
 
     def _upload_state(self, key: str, state: str, message: str) -> None:
         self.model.set_upload_state(key, state, message)
-        self._update_counts()
+        self._refresh_counts()
 
     def _profile_changed(self) -> None:
         """Check files against the chosen profile's system and its size limit."""
@@ -377,6 +403,11 @@ class MainWindow(QMainWindow):
             self.target_combo.setCurrentIndex(index)
 
     def _update_counts(self) -> None:
+        """Refresh the counts soon; many verdicts arriving together cause one refresh."""
+        if not self._counts_timer.isActive():
+            self._counts_timer.start()
+
+    def _refresh_counts(self) -> None:
         c = self.model.counts()
         ready = c["ready"] + c["warning"]
         parts = [f"{ready} ready", f"{c['rejected']} rejected"]

@@ -136,12 +136,19 @@ class StagingModel(QAbstractTableModel):
     def contains(self, path: str | Path) -> bool:
         return staging_key(path) in self._rows
 
-    def add_paths(self, paths: list[Path]) -> list[StagedFile]:
-        """Append files not already staged; return the new entries."""
+    def add_paths(self, paths: list[Path] | list[tuple[Path, str]]) -> list[StagedFile]:
+        """Append files not already staged; return the new entries.
+
+        Entries may come with their staging key already computed (off the UI
+        thread: it resolves symlinks, which touches the disk).
+        """
         fresh: list[StagedFile] = []
         seen: set[str] = set()
-        for p in paths:
-            item = StagedFile(Path(p))
+        for entry in paths:
+            if isinstance(entry, tuple):
+                item = StagedFile(Path(entry[0]), key_cache=entry[1])
+            else:
+                item = StagedFile(Path(entry))
             key = item.key
             if key in self._rows or key in seen:
                 continue
