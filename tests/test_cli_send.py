@@ -44,10 +44,12 @@ def test_send_claros(sandbox, tmp_path: Path, app_home: Path) -> None:
                 str(good), str(photo), env={"UPLOADER_GUI_TOKEN": "sandbox-claros-key"},
                 home=app_home)
     assert proc.returncode == 1, proc.stderr
-    sent, rejected = rows(proc)
+    by_name = {Path(r["path"]).name: r for r in rows(proc)}
+    sent, rejected = by_name["letter.pdf"], by_name["photo.png"]
     assert sent["status"] == "sent" and sent["attempts"] == 1 and sent["remote_id"]
     assert set(sent) == {"path", "status", "remote_id", "url", "log_ids", "http_status",
-                         "error", "attempts"}
+                         "error", "attempts", "job_id"}
+    assert isinstance(sent["job_id"], int) and rejected["job_id"] is None
     assert rejected["status"] == "rejected" and "PDF files only" in rejected["error"]
     stored = [r for r in sandbox.received("claros") if r["filename"] == "letter.pdf"]
     assert stored[-1]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()

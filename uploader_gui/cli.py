@@ -51,9 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print one JSON object per file")
     v.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
 
+    from uploader_gui.history_cli import add_history_parsers
     from uploader_gui.send import add_send_parser
 
     add_send_parser(sub)
+    add_history_parsers(sub)
 
     s = sub.add_parser(
         "sandbox",
@@ -78,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from uploader_gui.send import cmd_send
 
         return cmd_send(args, parser.subparsers["send"])
+    if args.command in ("history", "resume"):
+        from uploader_gui import history_cli
+
+        handler = history_cli.cmd_history if args.command == "history" else history_cli.cmd_resume
+        return handler(args, parser.subparsers[args.command])
     from uploader_gui.gui.app import run_gui
 
     return run_gui(use_sandbox=args.sandbox)

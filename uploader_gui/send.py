@@ -9,13 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
+from uploader_gui.core.history import HistoryError, HistoryStore
+from uploader_gui.core.jobs import FAILED, FINAL, SENT, Job, sha256_of
 from uploader_gui.core.profiles import load_profiles
-from uploader_gui.core.retry import FAILED, SENT, RetryPolicy, deliver
+from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.targets import (
     KINDS,
     Credentials,
@@ -69,6 +74,7 @@ def add_send_parser(sub: Any) -> None:
     s.add_argument("--max-attempts", type=int, default=5, help="attempts per file (default 5)")
     s.add_argument("--retry-base", type=float, default=1.0, help="backoff base, seconds")
     s.add_argument("--retry-cap", type=float, default=30.0, help="backoff cap, seconds")
+    s.add_argument("--concurrency", type=int, default=3, help="uploads at once, 1-8 (default 3)")
     s.add_argument("--json", action="store_true", help="print one JSON object per file")
     s.add_argument("paths", nargs="+", metavar="PATH")
 
@@ -154,20 +160,93 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
     destination = destination_from_args(args)
     files = list(expand_paths(args.paths))
     limit = cfg.size_limit or size_limit(cfg.kind)
-    results = []
+    history = open_history(parser)
+    printer = _Printer(args.json, out)
     checks = _NetworkChecks(target, destination)
+    jobs: list[Job] = []
     try:
         with IsolatedValidator(workers=1) as validator:
             for path in files:
-                row = _send_one(target, validator, path, limit, destination, policy, checks)
-                results.append(row)
-                out(json.dumps(row, ensure_ascii=False) if args.json else _line(row))
+                job_or_row = _stage_one(target, validator, path, limit, destination, checks,
+                                        args.profile)
+                if isinstance(job_or_row, Job):
+                    jobs.append(job_or_row)
+                else:
+                    printer.row(job_or_row)
     finally:
         target.close()
-    if not args.json:
-        sent = sum(r["status"] == SENT for r in results)
-        out(f"\n{sent} of {len(results)} file(s) sent.")
-    return 0 if results and all(r["status"] == SENT for r in results) else 1
+    deliver_jobs(history, jobs, lambda _job: creds, policy, args.concurrency, printer)
+    history.close()
+    return printer.finish()
+
+
+def open_history(parser: argparse.ArgumentParser) -> HistoryStore:
+    try:
+        store = HistoryStore()
+    except HistoryError as err:
+        parser.exit(2, f"uploader-gui: {err}\n")
+    if store.recovered_from is not None:
+        print(f"uploader-gui: the upload history was damaged; it was moved to "
+              f"{store.recovered_from} and a new one was started.", file=sys.stderr)
+    store.mark_interrupted()
+    return store
+
+
+def deliver_jobs(history: HistoryStore, jobs: list[Job], credentials_for: Callable[[Job], Credentials],
+                 policy: RetryPolicy, concurrency: int, printer: _Printer) -> None:
+    """Queue the jobs, print each as it ends, and stop cleanly on Ctrl+C."""
+    if not jobs:
+        return
+    done: dict[int, Job] = {}
+    lock = threading.Lock()
+
+    class Listener(DispatcherListener):
+        def job_changed(self, job: Job) -> None:
+            if job.status in FINAL and job.id is not None:
+                with lock:
+                    if job.id not in done:
+                        done[job.id] = job
+                        printer.job(job)
+
+    dispatcher = Dispatcher(history, credentials_for, concurrency=concurrency, policy=policy,
+                            listener=Listener())
+    try:
+        for job in jobs:
+            dispatcher.submit(job)
+        dispatcher.wait_idle()
+    except KeyboardInterrupt:
+        dispatcher.shutdown(cancel=True)
+        printer.out("Stopped: uploads in progress were cancelled.")
+        raise SystemExit(130) from None
+    dispatcher.shutdown(cancel=False)
+
+
+class _Printer:
+    def __init__(self, as_json: bool, out: Callable[[str], None]) -> None:
+        self.as_json = as_json
+        self.out = out
+        self.rows: list[dict[str, Any]] = []
+
+    def row(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        self.out(json.dumps(row, ensure_ascii=False) if self.as_json else _line(row))
+
+    def job(self, job: Job) -> None:
+        self.row(job_row(job))
+
+    def finish(self) -> int:
+        if not self.as_json:
+            sent = sum(r["status"] == SENT for r in self.rows)
+            self.out(f"\n{sent} of {len(self.rows)} file(s) sent.")
+        return 0 if self.rows and all(r["status"] == SENT for r in self.rows) else 1
+
+
+def job_row(job: Job) -> dict[str, Any]:
+    return {
+        "path": job.path, "status": job.status, "remote_id": job.remote_id, "url": job.url,
+        "log_ids": list(job.log_ids), "http_status": job.http_status, "error": job.error,
+        "attempts": job.attempts, "job_id": job.id,
+    }
 
 
 class _NetworkChecks:
@@ -189,18 +268,19 @@ class _NetworkChecks:
                 self.error = err
 
 
-def _send_one(
+def _stage_one(
     target: Target,
     validator: IsolatedValidator,
     path: Path,
     limit: int,
     destination: Destination,
-    policy: RetryPolicy,
     checks: _NetworkChecks,
-) -> dict[str, Any]:
+    profile: str | None,
+) -> Job | dict[str, Any]:
+    """Validate and check one file; a Job when it may go, else the row that says why not."""
     row: dict[str, Any] = {
         "path": str(path), "status": "rejected", "remote_id": None, "url": None, "log_ids": [],
-        "http_status": None, "error": None, "attempts": 0,
+        "http_status": None, "error": None, "attempts": 0, "job_id": None,
     }
     res = validator.validate(path, target.kind, limit)
     if not res.ok:
@@ -219,16 +299,16 @@ def _send_one(
     if checks.problems:
         row["error"] = " ".join(checks.problems)
         return row
-    result = deliver(target, document, destination, policy)
-    row["attempts"] = len(result.attempts)
-    row["status"] = result.status
-    if result.receipt is not None:
-        r = result.receipt
-        row.update(remote_id=r.remote_id, url=r.url, log_ids=r.log_ids, http_status=r.http_status)
-    if result.error is not None:
-        row["error"] = result.error.message
-        row["http_status"] = result.error.http_status
-    return row
+    try:
+        digest = sha256_of(path)
+    except OSError as exc:
+        row["error"] = f"The file could not be read ({exc.strerror})."
+        return row
+    return Job(
+        path=str(path.resolve()), name=path.name, size=res.size, sha256=digest,
+        file_type=res.type, pages=res.pages, target=target.kind, destination=destination,
+        target_config=target.config, profile=profile,
+    )
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import mimetypes
+import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 import truststore
+import urllib3
 from requests.adapters import HTTPAdapter
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
@@ -214,6 +217,88 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+# --------------------------------------------------------------------------- cancel
+
+
+class CancelToken:
+    """Cancels one upload from any thread, within a fraction of a second.
+
+    Calling the token answers "cancelled?" (it is a ``CancelFn``). :meth:`cancel`
+    also shuts down the socket of the request in flight, so a send blocked on a
+    slow server or a wait for its answer ends at once, without waiting for the
+    server or a timeout.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._conns: set[Any] = set()
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+    def cancel(self) -> None:
+        self._event.set()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            _shutdown(conn)
+
+    def bind(self, conn: Any) -> None:
+        with self._lock:
+            self._conns.add(conn)
+        if self._event.is_set():
+            _shutdown(conn)
+
+    def unbind(self, conn: Any) -> None:
+        with self._lock:
+            self._conns.discard(conn)
+
+
+def _shutdown(conn: Any) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+_active = threading.local()
+
+
+class _AbortableMixin:
+    """Lets the CancelToken of this thread's upload reach the connection in use."""
+
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        token: CancelToken | None = getattr(_active, "token", None)
+        if token is None:
+            return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+        token.bind(conn)
+        try:
+            return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+        finally:
+            token.unbind(conn)
+
+
+class _AbortableHTTPPool(_AbortableMixin, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _AbortableHTTPSPool(_AbortableMixin, urllib3.HTTPSConnectionPool):
+    pass
+
+
+_POOLS = {"http": _AbortableHTTPPool, "https": _AbortableHTTPSPool}
+
+
 class Transport:
     """One HTTP session shared by a target's calls."""
 
@@ -228,8 +313,11 @@ class Transport:
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         adapter = _TLSAdapter(make_ssl_context(ca_bundle))
+        plain = HTTPAdapter(max_retries=0)
+        for a in (adapter, plain):
+            a.poolmanager.pool_classes_by_scheme = _POOLS
         self.session.mount("https://", adapter)
-        self.session.mount("http://", HTTPAdapter(max_retries=0))
+        self.session.mount("http://", plain)
         self.ca_bundle = ca_bundle
 
     def close(self) -> None:
@@ -292,18 +380,22 @@ class Transport:
 
             monitor = MultipartEncoderMonitor(encoder, on_read)
             hdrs = {**dict(headers or {}), "Content-Type": monitor.content_type}
+            token = cancelled if isinstance(cancelled, CancelToken) else None
+            _active.token = token
             try:
                 resp = self.session.post(
                     url, data=monitor, headers=hdrs, timeout=self.timeout, allow_redirects=False
                 )
             except UploadCancelled:
                 raise
-            except requests.RequestException as exc:
+            except (requests.RequestException, OSError) as exc:
+                # OSError: a reset surfacing outside requests' wrappers.
+                if cancelled is not None and cancelled():
+                    raise UploadCancelled() from None
                 raise self._translate(exc, url, body_sent=state["sent"] >= total,
                                       sending_body=True) from None
-            except OSError as exc:  # a reset surfacing outside requests' wrappers
-                raise self._translate(exc, url, body_sent=state["sent"] >= total,
-                                      sending_body=True) from None
+            finally:
+                _active.token = None
         if cancelled is not None and cancelled():
             # The response came back anyway; the caller decides what that means.
             log.info("upload to %s finished after a cancel request", safe_url(url))

@@ -1,0 +1,322 @@
+"""The upload queue: a pool of worker threads that deliver jobs and record every step.
+
+Qt-free. The GUI and the CLI both use it; the GUI listens through
+:class:`DispatcherListener` and batches what it hears onto the UI thread.
+
+Rules kept here:
+* a job and its attempt are written to the history *before* a byte is sent;
+* the file is hashed again before sending: if it changed or vanished since
+  it was staged, the job fails and nothing is sent;
+* retries follow the target's own rules (``core.retry``), each attempt a fresh
+  request;
+* cancel aborts an upload in flight by closing its connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from uploader_gui.core.history import HistoryStore
+from uploader_gui.core.jobs import (
+    CANCELLED,
+    FAILED,
+    FINAL,
+    QUEUED,
+    SENT,
+    UNKNOWN,
+    UPLOADING,
+    AttemptRecord,
+    Job,
+    config_to_json,
+    sha256_of,
+)
+from uploader_gui.core.retry import Attempt, RetryPolicy, deliver
+from uploader_gui.core.targets import Credentials, Document, Target, TargetConfig, make_target
+from uploader_gui.core.transport import CancelToken
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 3
+MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 8
+
+CredentialsFor = Callable[[Job], Credentials]
+
+
+class DispatcherListener:
+    """Called from worker threads. Implementations must be quick and thread-safe."""
+
+    def job_changed(self, job: Job) -> None:
+        pass
+
+    def job_progress(self, job_id: int, sent: int, total: int) -> None:
+        pass
+
+
+@dataclass
+class _Running:
+    job: Job
+    token: CancelToken = field(default_factory=CancelToken)
+    sent: int = 0
+    total: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        history: HistoryStore,
+        credentials_for: CredentialsFor,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        policy: RetryPolicy | None = None,
+        listener: DispatcherListener | None = None,
+        target_factory: Callable[[TargetConfig, Credentials], Target] = make_target,
+    ) -> None:
+        self.history = history
+        self.credentials_for = credentials_for
+        self.policy = policy or RetryPolicy()
+        self.listener = listener or DispatcherListener()
+        self._target_factory = target_factory
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._running: dict[int, _Running] = {}
+        self._waiting: set[int] = set()
+        self._cancelled_waiting: set[int] = set()
+        self._targets: dict[str, Target] = {}
+        self._workers: list[threading.Thread] = []
+        self._resume = threading.Event()
+        self._resume.set()
+        self._idle = threading.Condition(self._lock)
+        self._stopping = False
+        self._concurrency = 0
+        self.set_concurrency(concurrency)
+
+    # ------------------------------------------------------------------ control
+
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
+    def set_concurrency(self, n: int) -> None:
+        n = max(MIN_CONCURRENCY, min(MAX_CONCURRENCY, int(n)))
+        with self._lock:
+            extra = n - self._concurrency
+            self._concurrency = n
+        if extra > 0:
+            for _ in range(extra):
+                t = threading.Thread(target=self._work, name="uploader-worker", daemon=True)
+                self._workers.append(t)
+                t.start()
+        else:
+            for _ in range(-extra):
+                self._queue.put(None)  # one worker retires per sentinel
+
+    def pause(self) -> None:
+        """Start no new upload; uploads in flight finish."""
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    def submit(self, job: Job) -> Job:
+        """Record the job (if new) and queue it. Returns it with its history id."""
+        if job.id is None:
+            job.status = QUEUED
+            self.history.add_job(job)
+        elif job.status != QUEUED:
+            self.history.update_job(job, new_status=QUEUED)
+        assert job.id is not None
+        with self._lock:
+            self._waiting.add(job.id)
+        self.listener.job_changed(job)
+        self._queue.put(job.id)
+        return job
+
+    def cancel(self, job_id: int) -> None:
+        with self._lock:
+            running = self._running.get(job_id)
+            if running is None and job_id in self._waiting:
+                self._cancelled_waiting.add(job_id)
+        if running is not None:
+            running.token.cancel()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            self._cancelled_waiting |= self._waiting
+            tokens = [r.token for r in self._running.values()]
+        for token in tokens:
+            token.cancel()
+
+    def active_count(self) -> int:
+        with self._lock:
+            return len(self._waiting) + len(self._running)
+
+    def progress(self) -> tuple[int, int, int]:
+        """(bytes sent, bytes in total, jobs in flight) for the uploads running now."""
+        with self._lock:
+            runs = list(self._running.values())
+        return sum(r.sent for r in runs), sum(r.total for r in runs), len(runs)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._waiting or self._running:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(left if left is not None else 0.5)
+        return True
+
+    def shutdown(self, cancel: bool = True, timeout: float = 5.0) -> None:
+        if cancel:
+            self.cancel_all()
+        self._stopping = True
+        self._resume.set()
+        for _ in self._workers:
+            self._queue.put(None)
+        end = time.monotonic() + timeout
+        for t in self._workers:
+            t.join(max(0.0, end - time.monotonic()))
+        for target in self._targets.values():
+            target.close()
+
+    # ------------------------------------------------------------------ work
+
+    def _target_for(self, job: Job) -> Target:
+        key = config_to_json(job.target_config) + "|" + (job.profile or "")
+        with self._lock:
+            target = self._targets.get(key)
+        if target is None:
+            target = self._target_factory(job.target_config, self.credentials_for(job))
+            with self._lock:
+                self._targets.setdefault(key, target)
+                target = self._targets[key]
+        return target
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            while not self._resume.wait(0.2):
+                if self._stopping:
+                    return
+            try:
+                self._run(job_id)
+            except Exception:
+                log.exception("upload job %s failed unexpectedly", job_id)
+                job = self.history.get(job_id)
+                if job is not None and job.status not in FINAL:
+                    job.error = "An unexpected problem stopped this upload; see the log."
+                    job.finished = time.time()
+                    self.history.update_job(job, new_status=FAILED)
+                    self.listener.job_changed(job)
+            finally:
+                with self._idle:
+                    self._waiting.discard(job_id)
+                    self._running.pop(job_id, None)
+                    self._cancelled_waiting.discard(job_id)
+                    self._idle.notify_all()
+
+    def _finish(self, job: Job, status: str, error: str | None = None) -> None:
+        job.finished = time.time()
+        if error is not None:
+            job.error = error
+        self.history.update_job(job, new_status=status)
+        self.listener.job_changed(job)
+
+    def _run(self, job_id: int) -> None:
+        job = self.history.get(job_id)
+        if job is None or job.status != QUEUED:
+            return
+        with self._lock:
+            if job_id in self._cancelled_waiting:
+                cancelled_early = True
+            else:
+                cancelled_early = False
+                run = _Running(job=job, total=job.size)
+                self._running[job_id] = run
+            self._waiting.discard(job_id)
+        if cancelled_early:
+            self._finish(job, CANCELLED, "Cancelled before it was sent.")
+            return
+
+        # Never send different bytes from the ones that were checked.
+        path = Path(job.path)
+        try:
+            digest = sha256_of(path)
+        except FileNotFoundError:
+            self._finish(job, FAILED, f"The file {job.name} is no longer where it was staged. "
+                         "It was not sent; add it again.")
+            return
+        except OSError as exc:
+            self._finish(job, FAILED, f"The file {job.name} cannot be read ({exc.strerror}). "
+                         "It was not sent.")
+            return
+        if digest != job.sha256:
+            self._finish(job, FAILED, f"The file {job.name} changed after it was checked. It was "
+                         "not sent; add it again so the new version is checked.")
+            return
+
+        job.started = time.time()
+        job.error = None
+        self.history.update_job(job, new_status=UPLOADING)
+        self.listener.job_changed(job)
+
+        target = self._target_for(job)
+        document = Document(path=path, file_type=job.file_type, size=job.size,
+                            document_id=job.document_id)
+        records: dict[int, AttemptRecord] = {}
+
+        def on_attempt(a: Attempt) -> None:
+            rec = records.get(a.number)
+            if rec is None:
+                rec = AttemptRecord(job_id=job_id, number=a.number, started=a.started)
+                records[a.number] = rec
+                job.attempts += 1
+                job.began_sending = True
+                self.history.add_attempt(rec)  # written before the request goes out
+                self.history.update_job(job)
+                self.listener.job_changed(job)
+                return
+            rec.ended, rec.bytes_sent = a.ended, a.bytes_sent
+            rec.http_status, rec.error, rec.decision = a.http_status, a.error, a.decision
+            self.history.update_attempt(rec)
+
+        def on_progress(sent: int, total: int) -> None:
+            run.sent, run.total = sent, total
+            job.bytes_sent = sent
+            self.listener.job_progress(job_id, sent, total)
+
+        result = deliver(target, document, job.destination, self.policy, progress=on_progress,
+                         cancelled=run.token, on_attempt=on_attempt,
+                         sleep=lambda s, _c: not run.token.wait(s))
+        if result.receipt is not None:
+            r = result.receipt
+            job.remote_id, job.url, job.log_ids = r.remote_id, r.url, list(r.log_ids)
+            job.http_status, job.server_message = r.http_status, r.server_message
+        if result.error is not None:
+            job.http_status = result.error.http_status
+            job.server_message = result.error.server_message
+        status = {"sent": SENT, "failed": FAILED, "unknown": UNKNOWN,
+                  "cancelled": CANCELLED}[result.status]
+        error = None
+        if result.error is not None and status != SENT:
+            error = result.error.message
+        if status == CANCELLED:
+            if run.total and run.sent >= run.total:
+                status = UNKNOWN
+                error = ("Cancelled after the whole file had gone out, so whether it arrived is "
+                         "not known. Check in the receiving system before sending it again.")
+            else:
+                error = "Cancelled while it was being sent; it was not delivered."
+        self._finish(job, status, error)

@@ -1,0 +1,441 @@
+"""The history of every upload and every attempt, in SQLite.
+
+* WAL mode with a busy timeout; the file is created with mode 0600.
+* A schema version with numbered migrations; the file is copied aside
+  before a migration runs.
+* ``PRAGMA quick_check`` at start-up: a corrupt file is moved aside, a fresh
+  one is created, and :attr:`HistoryStore.recovered_from` says where the old one is.
+* One writer: every write goes through one connection under a short lock
+  (never held across network calls). Reads use their own connections.
+* No secrets, ever: jobs hold target settings without credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from uploader_gui.core.jobs import (
+    ACTIVE,
+    FINAL,
+    INTERRUPTED,
+    AttemptRecord,
+    Job,
+    check_transition,
+    config_from_json_text,
+    config_to_json,
+)
+from uploader_gui.core.paths import data_dir
+from uploader_gui.core.targets.base import Destination
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "history.sqlite3"
+BUSY_TIMEOUT_MS = 5000
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            uid TEXT NOT NULL UNIQUE,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            started REAL,
+            finished REAL,
+            path TEXT NOT NULL,
+            name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            file_type TEXT NOT NULL,
+            pages INTEGER,
+            profile TEXT,
+            target TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            dest_key TEXT NOT NULL,
+            target_config TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            bytes_sent INTEGER NOT NULL DEFAULT 0,
+            began_sending INTEGER NOT NULL DEFAULT 0,
+            owner TEXT,
+            remote_id TEXT,
+            url TEXT,
+            log_ids TEXT NOT NULL DEFAULT '[]',
+            http_status INTEGER,
+            server_message TEXT,
+            error TEXT
+        );
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            started REAL NOT NULL,
+            ended REAL,
+            bytes_sent INTEGER NOT NULL DEFAULT 0,
+            http_status INTEGER,
+            error TEXT,
+            decision TEXT
+        );
+        CREATE INDEX jobs_created ON jobs(created);
+        CREATE INDEX jobs_status ON jobs(status);
+        CREATE INDEX jobs_sha_dest ON jobs(sha256, target, dest_key);
+        CREATE INDEX attempts_job ON attempts(job_id);
+    """),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+JOB_COLUMNS = (
+    "uid", "created", "updated", "started", "finished", "path", "name", "size", "sha256",
+    "file_type", "pages", "profile", "target", "destination", "dest_key", "target_config",
+    "status", "attempts", "bytes_sent", "began_sending", "owner", "remote_id", "url", "log_ids",
+    "http_status", "server_message", "error",
+)
+
+
+def _process_owner() -> str:
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time (Linux), so a reused PID is not taken for a live owner."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+PROCESS_OWNER = _process_owner()
+
+
+def owner_alive(owner: str | None) -> bool:
+    if not owner or owner == PROCESS_OWNER:
+        return False if not owner else True
+    try:
+        host, pid_text, started = owner.split(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return started == "?" or _start_time(pid) == started
+
+
+class HistoryError(Exception):
+    """A problem the user can act on (disk full, file locked), in words."""
+
+
+def history_path() -> Path:
+    return data_dir() / DB_NAME
+
+
+def _job_row(job: Job) -> dict[str, Any]:
+    return {
+        "uid": job.uid, "created": job.created, "updated": job.updated, "started": job.started,
+        "finished": job.finished, "path": job.path, "name": job.name, "size": job.size,
+        "sha256": job.sha256, "file_type": job.file_type, "pages": job.pages,
+        "profile": job.profile, "target": job.target,
+        "destination": json.dumps(job.destination.to_json(), sort_keys=True),
+        "dest_key": job.dest_key, "target_config": config_to_json(job.target_config),
+        "status": job.status, "attempts": job.attempts, "bytes_sent": job.bytes_sent,
+        "began_sending": int(job.began_sending),
+        "owner": PROCESS_OWNER if job.status in ACTIVE else job.owner,
+        "remote_id": job.remote_id, "url": job.url,
+        "log_ids": json.dumps(job.log_ids), "http_status": job.http_status,
+        "server_message": job.server_message, "error": job.error,
+    }
+
+
+def _job_from_row(row: sqlite3.Row) -> Job:
+    dest = Destination(**json.loads(row["destination"]))
+    return Job(
+        id=row["id"], uid=row["uid"], created=row["created"], updated=row["updated"],
+        started=row["started"], finished=row["finished"], path=row["path"], name=row["name"],
+        size=row["size"], sha256=row["sha256"], file_type=row["file_type"], pages=row["pages"],
+        profile=row["profile"], target=row["target"], destination=dest,
+        target_config=config_from_json_text(row["target_config"]), status=row["status"],
+        attempts=row["attempts"], bytes_sent=row["bytes_sent"],
+        began_sending=bool(row["began_sending"]), owner=row["owner"],
+        remote_id=row["remote_id"], url=row["url"],
+        log_ids=json.loads(row["log_ids"] or "[]"), http_status=row["http_status"],
+        server_message=row["server_message"], error=row["error"],
+    )
+
+
+class HistoryStore:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path else history_path()
+        self.recovered_from: Path | None = None
+        self.backup_path: Path | None = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._writer = self._open()
+
+    # ------------------------------------------------------------------ opening
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                               isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
+        else:
+            self._check_integrity()
+        try:
+            conn = self._connect()
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(_explain(exc, self.path)) from None
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                os.chmod(p, 0o600)
+        return conn
+
+    def _check_integrity(self) -> None:
+        problem = None
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                rows = conn.execute("PRAGMA quick_check").fetchall()
+                if rows != [("ok",)]:
+                    problem = "; ".join(str(r[0]) for r in rows[:3])
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+        if problem is None:
+            return
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.stem}.corrupt-{stamp}{self.path.suffix}")
+        log.error("history database %s failed its check (%s); moving it to %s",
+                  self.path, problem, aside)
+        os.replace(self.path, aside)
+        for suffix in ("-wal", "-shm"):
+            side = Path(str(self.path) + suffix)
+            if side.exists():
+                os.replace(side, Path(str(aside) + suffix))
+        self.recovered_from = aside
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HistoryError(
+                f"The upload history at {self.path} was written by a newer version of this "
+                "app. Update the app, or move that file away to start a new history."
+            )
+        pending = [(n, sql) for n, sql in MIGRATIONS if n > version]
+        if not pending:
+            return
+        if version > 0:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            self.backup_path = self.path.with_name(f"{self.path.stem}.v{version}-{stamp}.bak")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            shutil.copy2(self.path, self.backup_path)
+            os.chmod(self.backup_path, 0o600)
+        for number, sql in pending:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(None, (s.strip() for s in sql.split(";"))):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            log.info("history database migrated to version %d", number)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._writer
+                    self._writer.execute("COMMIT")
+                except BaseException:
+                    self._writer.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                raise HistoryError(_explain(exc, self.path)) from None
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ------------------------------------------------------------------ writes
+
+    def add_job(self, job: Job) -> Job:
+        row = _job_row(job)
+        cols = ", ".join(JOB_COLUMNS)
+        marks = ", ".join(f":{c}" for c in JOB_COLUMNS)
+        with self._write() as conn:
+            cur = conn.execute(f"INSERT INTO jobs ({cols}) VALUES ({marks})", row)  # noqa: S608
+            job.id = cur.lastrowid
+        return job
+
+    def update_job(self, job: Job, *, new_status: str | None = None) -> Job:
+        """Save a job; with ``new_status`` the move is checked against the state machine."""
+        assert job.id is not None
+        if new_status is not None and new_status != job.status:
+            check_transition(job.status, new_status)
+            job.status = new_status
+        job.updated = time.time()
+        row = _job_row(job)
+        sets = ", ".join(f"{c} = :{c}" for c in JOB_COLUMNS if c not in ("uid", "created"))
+        with self._write() as conn:
+            conn.execute(f"UPDATE jobs SET {sets} WHERE id = :id", {**row, "id": job.id})  # noqa: S608
+        return job
+
+    def add_attempt(self, attempt: AttemptRecord) -> AttemptRecord:
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO attempts (job_id, number, started, ended, bytes_sent, http_status, "
+                "error, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (attempt.job_id, attempt.number, attempt.started, attempt.ended,
+                 attempt.bytes_sent, attempt.http_status, attempt.error, attempt.decision),
+            )
+            attempt.id = cur.lastrowid
+        return attempt
+
+    def update_attempt(self, attempt: AttemptRecord) -> None:
+        assert attempt.id is not None
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE attempts SET ended = ?, bytes_sent = ?, http_status = ?, error = ?, "
+                "decision = ? WHERE id = ?",
+                (attempt.ended, attempt.bytes_sent, attempt.http_status, attempt.error,
+                 attempt.decision, attempt.id),
+            )
+
+    def mark_interrupted(self) -> list[int]:
+        """At start-up: jobs left queued or uploading by a process that has died.
+
+        Jobs owned by another running copy of the app (the window and a
+        scripted ``send`` at the same time) are left alone.
+        """
+        with self._write() as conn:
+            rows = conn.execute("SELECT id, owner FROM jobs WHERE status IN (?, ?)",
+                                tuple(sorted(ACTIVE))).fetchall()
+            ids = [r["id"] for r in rows if not owner_alive(r["owner"])]
+            for job_id in ids:
+                conn.execute(
+                    "UPDATE jobs SET status = ?, updated = ?, error = COALESCE(error, ?) "
+                    "WHERE id = ?",
+                    (INTERRUPTED, time.time(), "The app closed before this upload finished.",
+                     job_id),
+                )
+        return ids
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, job_id: int) -> Job | None:
+        row = self._reader().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job_from_row(row) if row else None
+
+    def jobs(
+        self,
+        *,
+        status: str | list[str] | None = None,
+        limit: int | None = None,
+        since: float | None = None,
+        search: str | None = None,
+    ) -> list[Job]:
+        where, params = [], []
+        if status:
+            statuses = [status] if isinstance(status, str) else list(status)
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            params += statuses
+        if since is not None:
+            where.append("created >= ?")
+            params.append(since)
+        if search:
+            where.append("(name LIKE ? OR dest_key LIKE ? OR remote_id LIKE ?)")
+            params += [f"%{search}%"] * 3
+        sql = "SELECT * FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_job_from_row(r) for r in self._reader().execute(sql, params)]
+
+    def attempts(self, job_id: int) -> list[AttemptRecord]:
+        rows = self._reader().execute(
+            "SELECT * FROM attempts WHERE job_id = ? ORDER BY number, id", (job_id,)).fetchall()
+        return [AttemptRecord(id=r["id"], job_id=r["job_id"], number=r["number"],
+                              started=r["started"], ended=r["ended"], bytes_sent=r["bytes_sent"],
+                              http_status=r["http_status"], error=r["error"],
+                              decision=r["decision"]) for r in rows]
+
+    def find_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
+        rows = self._reader().execute(
+            "SELECT * FROM jobs WHERE sha256 = ? AND target = ? AND dest_key = ? AND status = 'sent' "
+            "ORDER BY created DESC", (sha256, target, dest_key)).fetchall()
+        return [_job_from_row(r) for r in rows]
+
+    def count(self) -> int:
+        return int(self._reader().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+    def final_states(self) -> frozenset[str]:
+        return FINAL
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> str:
+    text = str(exc).lower()
+    if "disk" in text and "full" in text:
+        return (f"The disk holding the upload history ({path.parent}) is full. Free some space "
+                "and try again; nothing was sent without being recorded.")
+    if "locked" in text or "busy" in text:
+        return (f"The upload history ({path}) is locked by another program. Close other copies "
+                "of this app and try again.")
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return f"The upload history ({path}) cannot be written. Check the folder's permissions."
+    return f"The upload history ({path}) could not be used: {exc}."
+
+
+def job_json_with_attempts(store: HistoryStore, job: Job) -> dict[str, Any]:
+    data = job.to_json()
+    assert job.id is not None
+    data["attempt_log"] = [asdict(a) for a in store.attempts(job.id)]
+    return data

@@ -1,0 +1,197 @@
+"""Jobs: one file going to one destination, and the states it passes through.
+
+``queued → uploading → sent | failed | cancelled | unknown``. ``interrupted``
+is what start-up finds for a job that was ``queued`` or ``uploading`` when the
+process died.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uploader_gui.core.targets.base import Destination, TargetConfig
+
+QUEUED = "queued"
+UPLOADING = "uploading"
+SENT = "sent"
+FAILED = "failed"
+CANCELLED = "cancelled"
+UNKNOWN = "unknown"
+INTERRUPTED = "interrupted"
+
+STATES = (QUEUED, UPLOADING, SENT, FAILED, CANCELLED, UNKNOWN, INTERRUPTED)
+FINAL = frozenset({SENT, FAILED, CANCELLED, UNKNOWN})
+ACTIVE = frozenset({QUEUED, UPLOADING})
+
+STATE_LABELS = {
+    QUEUED: "Waiting",
+    UPLOADING: "Uploading",
+    SENT: "Sent",
+    FAILED: "Failed",
+    CANCELLED: "Cancelled",
+    UNKNOWN: "Outcome unknown",
+    INTERRUPTED: "Interrupted",
+}
+
+#: Legal moves. Resending a failed/unknown/interrupted/cancelled job queues it again.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    QUEUED: frozenset({UPLOADING, CANCELLED, FAILED, INTERRUPTED}),
+    UPLOADING: frozenset({SENT, FAILED, CANCELLED, UNKNOWN, INTERRUPTED}),
+    SENT: frozenset(),
+    FAILED: frozenset({QUEUED}),
+    CANCELLED: frozenset({QUEUED}),
+    UNKNOWN: frozenset({QUEUED}),
+    INTERRUPTED: frozenset({QUEUED, CANCELLED}),
+}
+
+
+class IllegalTransition(ValueError):
+    pass
+
+
+def check_transition(old: str, new: str) -> None:
+    if new not in TRANSITIONS.get(old, frozenset()):
+        raise IllegalTransition(f"a job cannot go from {old} to {new}")
+
+
+def sha256_of(path: Path, chunk: int = 1024 * 1024) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def destination_key(kind: str, dest: Destination) -> str:
+    """A short text naming who or where a document went: for search and duplicates."""
+    if kind == "redcap":
+        parts = [f"record {dest.record or ''}", dest.field or ""]
+        if dest.event:
+            parts.append(dest.event)
+        if dest.repeat_instance:
+            parts.append(f"#{dest.repeat_instance}")
+        return " / ".join(p for p in parts if p)
+    return f"patient {dest.patient_id or ''}".strip()
+
+
+@dataclass
+class AttemptRecord:
+    job_id: int
+    number: int
+    started: float
+    ended: float | None = None
+    bytes_sent: int = 0
+    http_status: int | None = None
+    error: str | None = None
+    decision: str | None = None
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Job:
+    """Everything the app knows about one document's journey. Never holds a secret."""
+
+    path: str
+    name: str
+    size: int
+    sha256: str
+    file_type: str
+    target: str
+    destination: Destination
+    target_config: TargetConfig
+    profile: str | None = None
+    pages: int | None = None
+    status: str = QUEUED
+    uid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    attempts: int = 0
+    bytes_sent: int = 0
+    remote_id: str | None = None
+    url: str | None = None
+    log_ids: list[str] = field(default_factory=list)
+    http_status: int | None = None
+    server_message: str | None = None
+    error: str | None = None
+    #: True once any attempt began: for Claros, an interrupted job may then have arrived.
+    began_sending: bool = False
+    #: host:pid:start of the process that queued it (to tell a live owner from a dead one)
+    owner: str | None = None
+    id: int | None = None
+
+    @property
+    def dest_key(self) -> str:
+        return destination_key(self.target, self.destination)
+
+    @property
+    def document_id(self) -> str:
+        """Kept across retries and resumes (Redox's DocumentID)."""
+        return self.uid
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "uid": self.uid,
+            "path": self.path,
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+            "type": self.file_type,
+            "pages": self.pages,
+            "profile": self.profile,
+            "target": self.target,
+            "destination": self.destination.to_json(),
+            "destination_text": self.dest_key,
+            "status": self.status,
+            "attempts": self.attempts,
+            "remote_id": self.remote_id,
+            "url": self.url,
+            "log_ids": list(self.log_ids),
+            "http_status": self.http_status,
+            "error": self.error,
+            "created": _iso(self.created),
+            "finished": _iso(self.finished),
+        }
+
+    def safe_to_resume(self) -> bool:
+        """Whether an interrupted job may be sent again without asking.
+
+        Redox (same DocumentID) and REDCap (an import replaces) are safe.
+        Claros creates a document per POST: only a job that never began
+        sending is safe.
+        """
+        if self.status != INTERRUPTED:
+            return False
+        return self.target != "claros" or not self.began_sending
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t)) + _tz(t)
+
+
+def _tz(t: float) -> str:
+    offset = time.localtime(t).tm_gmtoff or 0
+    sign = "+" if offset >= 0 else "-"
+    offset = abs(offset)
+    return f"{sign}{offset // 3600:02d}:{offset % 3600 // 60:02d}"
+
+
+def config_to_json(config: TargetConfig) -> str:
+    return json.dumps(asdict(config), sort_keys=True)
+
+
+def config_from_json_text(text: str) -> TargetConfig:
+    return TargetConfig(**json.loads(text))

@@ -1,0 +1,96 @@
+"""`uploader-gui history` and `uploader-gui resume`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from uploader_gui.core.jobs import INTERRUPTED, STATE_LABELS, STATES, UNKNOWN, Job
+from uploader_gui.core.retry import RetryPolicy
+from uploader_gui.core.targets import Credentials
+from uploader_gui.send import _Printer, credentials_from_env, deliver_jobs, open_history
+
+
+def add_history_parsers(sub: Any) -> None:
+    h = sub.add_parser("history", help="list uploads and their outcomes",
+                       description="Print the upload history, newest first.")
+    h.add_argument("--json", action="store_true", help="one JSON object per job")
+    h.add_argument("--status", choices=STATES, action="append",
+                   help="only jobs in this state (repeatable)")
+    h.add_argument("--search", help="file name, patient or record, or remote id contains this")
+    h.add_argument("--limit", type=int, help="at most this many jobs")
+
+    r = sub.add_parser(
+        "resume", help="send again the uploads that were interrupted",
+        description="Re-send jobs that were interrupted when the app stopped. Claros jobs that "
+        "had begun sending, and jobs whose outcome is unknown, may already have arrived: they "
+        "are only re-sent with --include-unknown. Exit status 0 only when every job was sent.",
+    )
+    r.add_argument("--include-unknown", action="store_true",
+                   help="also re-send jobs that may already have arrived (risk of a duplicate)")
+    r.add_argument("--concurrency", type=int, default=3)
+    r.add_argument("--json", action="store_true")
+
+
+def cmd_history(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                out: Callable[[str], None] = print) -> int:
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    store = open_history(parser)
+    jobs = store.jobs(status=args.status, limit=args.limit, search=args.search)
+    for job in jobs:
+        out(json.dumps(history_row(job), ensure_ascii=False) if args.json else _line(job))
+    if not args.json:
+        out(f"{len(jobs)} job(s).")
+    store.close()
+    return 0
+
+
+def history_row(job: Job) -> dict[str, Any]:
+    data = job.to_json()
+    data["destination"] = job.dest_key
+    data["destination_fields"] = job.destination.to_json()
+    data.pop("destination_text", None)
+    return data
+
+
+def _line(job: Job) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.created))
+    status = STATE_LABELS.get(job.status, job.status)
+    text = f"#{job.id:<5} {when}  {status:<16} {job.target:<7} {job.dest_key:<24} {job.name}"
+    if job.remote_id:
+        text += f"  [{job.remote_id}]"
+    if job.error and job.status != "sent":
+        text += f"\n       {job.error}"
+    return text
+
+
+def cmd_resume(args: argparse.Namespace, parser: argparse.ArgumentParser,
+               out: Callable[[str], None] = print) -> int:
+    store = open_history(parser)
+    wanted = [INTERRUPTED] + ([UNKNOWN] if args.include_unknown else [])
+    candidates = sorted(store.jobs(status=wanted), key=lambda j: j.id or 0)
+    jobs = [j for j in candidates if args.include_unknown or j.safe_to_resume()]
+    held = [j for j in candidates if j not in jobs]
+    printer = _Printer(args.json, out)
+    for job in held:
+        if not args.json:
+            out(f"HELD      {job.path}\n          Job #{job.id} went to Claros and may have "
+                "arrived; check, then use --include-unknown to send it again.")
+    if not jobs:
+        if not args.json:
+            out("Nothing to resume.")
+        store.close()
+        return 0 if not held else 1
+    env = credentials_from_env()
+
+    def credentials_for(job: Job) -> Credentials:
+        return env
+
+    deliver_jobs(store, jobs, credentials_for, RetryPolicy(), args.concurrency, printer)
+    store.close()
+    code = printer.finish()
+    return code if not held else 1
