@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -39,9 +40,10 @@ def test_validate_json_mixed_folder(tmp_path: Path, app_home: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     rows = {Path(r["path"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
     assert set(rows) == {"letter.pdf", "photo.png", "script.pdf", "empty.pdf"}
+    letter = folder / "letter.pdf"
     assert rows["letter.pdf"] == {
-        "path": str(folder / "letter.pdf"), "ok": True, "type": "pdf",
-        "size": (folder / "letter.pdf").stat().st_size, "pages": 2, "problems": [],
+        "path": str(letter), "ok": True, "type": "pdf", "size": letter.stat().st_size,
+        "pages": 2, "problems": [], "sha256": hashlib.sha256(letter.read_bytes()).hexdigest(),
     }
     assert (rows["photo.png"]["width"], rows["photo.png"]["height"]) == (30, 20)
     assert rows["script.pdf"]["problems"][0]["code"] == "pdf_active_content"

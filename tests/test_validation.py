@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -138,11 +139,12 @@ def test_expand_paths_walks_folders_and_skips_hidden(tmp_path: Path) -> None:
 
 def test_json_shape(tmp_path: Path) -> None:
     pdf = validate_file(fm.good_pdf(tmp_path / "a.pdf")).to_json()
-    assert set(pdf) == {"path", "ok", "type", "size", "pages", "problems"}
+    assert set(pdf) == {"path", "ok", "type", "size", "pages", "problems", "sha256"}
+    assert pdf["sha256"] == hashlib.sha256((tmp_path / "a.pdf").read_bytes()).hexdigest()
     png = validate_file(fm.good_png(tmp_path / "a.png")).to_json()
-    assert set(png) == {"path", "ok", "type", "size", "width", "height", "problems"}
+    assert set(png) == {"path", "ok", "type", "size", "width", "height", "problems", "sha256"}
     bad = validate_file(fm.write(tmp_path / "x.bin", b"\x00\x01")).to_json()
-    assert bad["type"] is None and bad["ok"] is False
+    assert bad["type"] is None and bad["ok"] is False and "sha256" not in bad
     assert bad["problems"][0]["code"] == "unsupported_type"
     roundtrip = ValidationResult.from_json(json.loads(json.dumps(validate_file(
         fm.attachment_pdf(tmp_path / "att.pdf")).to_json())))

@@ -16,6 +16,7 @@ Two entry points:
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import multiprocessing
@@ -96,6 +97,9 @@ class ValidationResult:
     height: int | None = None
     problems: list[Problem] = field(default_factory=list)
     elapsed: float = 0.0
+    #: SHA-256 of the bytes that were checked (of an acceptable file), so that a
+    #: changed file is never sent in place of the one that was checked.
+    sha256: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -131,6 +135,8 @@ class ValidationResult:
             out["width"] = self.width
             out["height"] = self.height
         out["problems"] = [p.to_json() for p in self.problems]
+        if self.sha256:
+            out["sha256"] = self.sha256
         return out
 
     @classmethod
@@ -286,6 +292,19 @@ def _validate_into(
         _check_pdf(path, result)
     else:
         _check_image(path, kind, result)
+    if result.ok:
+        result.sha256 = _sha256(path)
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1024 * 1024):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- PDF

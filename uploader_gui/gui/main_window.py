@@ -23,18 +23,23 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from uploader_gui import APP_NAME
+from uploader_gui.core.history import HistoryError, HistoryStore
 from uploader_gui.core.profiles import Profile
+from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import staging_key
 from uploader_gui.core.validation import (
     TARGET_LABELS,
@@ -43,6 +48,7 @@ from uploader_gui.core.validation import (
     ValidationResult,
     expand_paths,
 )
+from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
 from uploader_gui.gui.staging_model import (
     COL_DETAILS,
@@ -50,9 +56,11 @@ from uploader_gui.gui.staging_model import (
     COL_SIZE,
     COL_STATUS,
     COL_TYPE,
+    ProgressDelegate,
     StagingModel,
 )
 from uploader_gui.gui.tasks import TaskRunner
+from uploader_gui.gui.upload_controller import UploadController
 from uploader_gui.gui.upload_panel import UploadPanel
 
 log = logging.getLogger(__name__)
@@ -136,7 +144,9 @@ class MainWindow(QMainWindow):
     countsChanged = Signal(int, int, int)
 
     def __init__(self, validator: IsolatedValidator | None = None,
-                 profiles: list[Profile] | None = None, banner: str = "") -> None:
+                 profiles: list[Profile] | None = None, banner: str = "",
+                 history: HistoryStore | bool | None = True,
+                 policy: RetryPolicy | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Clinic Document Uploader")
         self.setWindowIcon(app_icon())
@@ -156,6 +166,7 @@ class MainWindow(QMainWindow):
         self.model = StagingModel(self)
         self.view = StagingView()
         self.view.setModel(self.model)
+        self.view.setItemDelegateForColumn(COL_STATUS, ProgressDelegate(self.view))
         header = self.view.horizontalHeader()
         # Fixed, font-based widths: ResizeToContents re-measures every row on every
         # change, which stalls the window when thousands of verdicts arrive.
@@ -206,10 +217,28 @@ class MainWindow(QMainWindow):
         )
         intro.setWordWrap(True)
 
+        self.history_problem = ""
+        if history is True:
+            history = self._open_history()
+        self.history: HistoryStore | None = history or None
         self.upload_panel = UploadPanel(profiles or [])
         self.upload_area = self.upload_panel
-        self.upload_panel.fileState.connect(self._upload_state)
         self.upload_panel.profile_combo.currentIndexChanged.connect(self._profile_changed)
+        self.uploads = UploadController(profiles or [], self.history, self, policy=policy)
+        self.uploads.rowState.connect(self._upload_state)
+        self.uploads.rowProgress.connect(self.model.set_upload_progress)
+        self.uploads.throughputChanged.connect(self.upload_panel.show_throughput)
+        self.uploads.message.connect(self.upload_panel.message.setText)
+        self.upload_panel.uploadRequested.connect(self.start_upload)
+        self.upload_panel.cancelAllRequested.connect(self.uploads.cancel_all)
+        self.upload_panel.pauseToggled.connect(self.uploads.pause)
+        if self.history is None:
+            self.upload_panel.set_unavailable(self.history_problem or
+                                              "Sending is off: the upload history cannot be used.")
+
+        self.history_panel = HistoryPanel(self.history)
+        self.uploads.jobsChanged.connect(self.history_panel.jobs_changed)
+        self.history_panel.resendRequested.connect(self.resend)
 
         self.banner = QLabel(banner)
         self.banner.setWordWrap(True)
@@ -221,14 +250,37 @@ class MainWindow(QMainWindow):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setObjectName("details")
 
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addWidget(self.banner)
+        self.interrupted_bar = QFrame()
+        self.interrupted_bar.setFrameShape(QFrame.Shape.StyledPanel)
+        bar = QHBoxLayout(self.interrupted_bar)
+        self.interrupted_label = QLabel()
+        self.interrupted_label.setWordWrap(True)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.clicked.connect(self.resume_interrupted)
+        self.review_button = QPushButton("Review")
+        self.review_button.clicked.connect(self.review_interrupted)
+        bar.addWidget(self.interrupted_label, 1)
+        bar.addWidget(self.resume_button)
+        bar.addWidget(self.review_button)
+        self.interrupted_bar.setVisible(False)
+
+        staging = QWidget()
+        layout = QVBoxLayout(staging)
         layout.addWidget(intro)
         layout.addLayout(buttons)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.details)
         layout.addWidget(self.upload_area)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(staging, "Send")
+        self.tabs.addTab(self.history_panel, "History")
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.banner)
+        outer.addWidget(self.interrupted_bar)
+        outer.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         self.count_label = QLabel()
@@ -248,6 +300,68 @@ class MainWindow(QMainWindow):
                     self.fontMetrics().height() * 36)
         self._refresh_counts()
         self._profile_changed()
+        self.history_panel.load()
+        self._show_interrupted()
+
+    # ------------------------------------------------------------------ history, uploads
+
+    def _open_history(self) -> HistoryStore | None:
+        try:
+            store = HistoryStore()
+        except HistoryError as err:
+            self.history_problem = str(err)
+            log.error("history unavailable: %s", err)
+            return None
+        store.mark_interrupted()
+        if store.recovered_from is not None:
+            self.history_problem = ""
+            QTimer.singleShot(0, lambda: QMessageBox.warning(
+                self, "Upload history repaired",
+                "The upload history was damaged, so a new one was started. The old file was "
+                f"kept at:\n{store.recovered_from}"))
+        return store
+
+    def _show_interrupted(self) -> None:
+        jobs = self.uploads.interrupted_jobs()
+        if not jobs:
+            self.interrupted_bar.setVisible(False)
+            return
+        held = sum(not j.safe_to_resume() for j in jobs)
+        text = (f"{len(jobs)} upload{'s were' if len(jobs) != 1 else ' was'} interrupted when "
+                "the app closed.")
+        if held:
+            text += (f" {held} of them went to Claros and may already have arrived: review "
+                     "those before sending them again.")
+        self.interrupted_label.setText(text)
+        self.resume_button.setEnabled(held < len(jobs))
+        self.interrupted_bar.setVisible(True)
+
+    def resume_interrupted(self) -> None:
+        """Send again the interrupted jobs that are safe to repeat; never Claros in-flight ones."""
+        jobs = [j for j in self.uploads.interrupted_jobs() if j.safe_to_resume()]
+        problems = self.uploads.resend([j.id for j in jobs if j.id is not None])
+        if problems:
+            QMessageBox.information(self, "Some uploads were not resumed", "\n".join(problems))
+        self.interrupted_bar.setVisible(False)
+        self.tabs.setCurrentWidget(self.history_panel)
+
+    def review_interrupted(self) -> None:
+        self.tabs.setCurrentWidget(self.history_panel)
+        combo = self.history_panel.status_filter
+        combo.setCurrentIndex(combo.findData("interrupted"))
+        self.interrupted_bar.setVisible(False)
+
+    def resend(self, job_ids: list[int]) -> None:
+        problems = self.uploads.resend(job_ids)
+        if problems:
+            QMessageBox.information(self, "Not sent again", "\n".join(problems))
+
+    def start_upload(self) -> None:
+        profile = self.upload_panel.current_profile()
+        files = self.model.ready_files()
+        if profile is None or not files:
+            return
+        self.uploads.upload(files, profile, self.upload_panel.destination())
 
     # ------------------------------------------------------------------ drops on the window
 
@@ -411,6 +525,8 @@ class MainWindow(QMainWindow):
         c = self.model.counts()
         ready = c["ready"] + c["warning"]
         parts = [f"{ready} ready", f"{c['rejected']} rejected"]
+        if c["sending"]:
+            parts.append(f"{c['sending']} sending")
         if c["sent"]:
             parts.append(f"{c['sent']} sent")
         if c["checking"]:
@@ -418,7 +534,7 @@ class MainWindow(QMainWindow):
         self.count_label.setText(" · ".join(parts))
         self._update_actions()
         self.countsChanged.emit(ready, c["rejected"], c["checking"])
-        self.upload_panel.set_ready_files(self.model.ready_files())
+        self.upload_panel.set_ready_count(c["ready"] + c["warning"])
 
     def counts(self) -> dict[str, int]:
         return self.model.counts()
@@ -426,10 +542,26 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.uploads.active:
+            answer = QMessageBox.question(
+                self, "Uploads are running",
+                f"{self.uploads.active} upload(s) are still running or waiting. Close anyway? "
+                "They are stopped, and the history keeps them so they can be resumed later.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
+        self.uploads.shutdown()
+        self.history_panel.shutdown()
         self._runner.shutdown()
         if self._owns_validator:
             self._validator.close()
+        if self.history is not None:
+            self.history.close()
+            self.history = None

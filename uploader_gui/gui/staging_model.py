@@ -6,8 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QStyle
+from PySide6.QtGui import QIcon, QPainter
+from PySide6.QtWidgets import (
+    QApplication,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+)
 
 from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.validation import TYPE_LABELS, ValidationResult, human_size
@@ -19,6 +25,8 @@ COL_NAME, COL_TYPE, COL_SIZE, COL_DETAILS, COL_STATUS = range(len(COLUMNS))
 StateRole = Qt.ItemDataRole.UserRole + 1
 #: Role carrying the staged file's full path.
 PathRole = Qt.ItemDataRole.UserRole + 2
+#: Role carrying the fraction sent (0..1) while a file uploads, else None.
+ProgressRole = Qt.ItemDataRole.UserRole + 3
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -56,6 +64,7 @@ class StagingModel(QAbstractTableModel):
         self._items: list[StagedFile] = []
         self._rows: dict[str, int] = {}
         self._icons: dict[str, QIcon] = {}
+        self._progress: dict[str, float] = {}
 
     # ------------------------------------------------------------------ Qt API
 
@@ -106,6 +115,8 @@ class StagingModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         elif role == StateRole:
             return _state(item)
+        elif role == ProgressRole:
+            return self._progress.get(item.key) if item.upload_state == "uploading" else None
         elif role == PathRole:
             return str(item.path)
         return None
@@ -172,12 +183,21 @@ class StagingModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
         return True
 
+    def set_upload_progress(self, fractions: dict[str, float]) -> None:
+        for key, fraction in fractions.items():
+            row = self._rows.get(key)
+            if row is not None and self._items[row].upload_state == "uploading":
+                self._progress[key] = fraction
+                self.dataChanged.emit(self.index(row, COL_STATUS), self.index(row, COL_STATUS))
+
     def set_upload_state(self, key: str, state: str, message: str) -> bool:
         row = self._rows.get(key)
         if row is None:
             return False
         item = self._items[row]
         item.upload_state, item.upload_message = state, message
+        if state != "uploading":
+            self._progress.pop(key, None)
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
         return True
 
@@ -205,10 +225,12 @@ class StagingModel(QAbstractTableModel):
         self._rows = {item.key: row for row, item in enumerate(self._items)}
 
     def counts(self) -> dict[str, int]:
-        out = {"checking": 0, "ready": 0, "warning": 0, "rejected": 0, "sent": 0}
+        out = {"checking": 0, "ready": 0, "warning": 0, "rejected": 0, "sent": 0, "sending": 0}
         for item in self._items:
             if item.upload_state == "sent":
                 out["sent"] += 1
+            elif item.upload_state in ("queued", "uploading"):
+                out["sending"] += 1
             elif item.result is None:
                 out["checking"] += 1
             elif not item.result.ok:
@@ -221,3 +243,21 @@ class StagingModel(QAbstractTableModel):
 
     def ready_files(self) -> list[StagedFile]:
         return [item for item in self._items if item.ready]
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws a progress bar in the status cell of a file that is uploading."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        fraction = index.data(ProgressRole)
+        if fraction is None:
+            super().paint(painter, option, index)
+            return
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
+        bar.minimum, bar.maximum = 0, 1000
+        bar.progress = int(1000 * max(0.0, min(1.0, fraction)))
+        bar.text = f"Uploading… {int(100 * fraction)}%"
+        bar.textVisible = True
+        bar.state = option.state
+        QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)

@@ -1,0 +1,233 @@
+"""Turns "upload these staged files there" into jobs on the queue, and reports back.
+
+Owns the upload queue (``core.dispatcher``) and its bridge to Qt. Everything
+slow (the target's network checks, writing the jobs to the history) runs on a
+worker thread; results come back as signals on the UI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from uploader_gui.core.dispatcher import Dispatcher
+from uploader_gui.core.history import HistoryStore
+from uploader_gui.core.jobs import FINAL, INTERRUPTED, STATE_LABELS, Job
+from uploader_gui.core.profiles import Profile
+from uploader_gui.core.retry import RetryPolicy
+from uploader_gui.core.staging import StagedFile
+from uploader_gui.core.targets import Credentials, Destination, Document, make_target
+from uploader_gui.core.transport import UploadError
+from uploader_gui.gui.queue_bridge import QueueBridge
+from uploader_gui.gui.tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+
+class UploadController(QObject):
+    #: (staging key, state, message) for rows of the staging table.
+    rowState = Signal(str, str, str)
+    #: {staging key: fraction sent} for rows uploading now.
+    rowProgress = Signal(object)
+    #: jobs that changed (for the history panel).
+    jobsChanged = Signal(list)
+    throughputChanged = Signal(object)
+    #: a sentence for the user about the batch as a whole.
+    message = Signal(str)
+
+    def __init__(self, profiles: list[Profile], history: HistoryStore | None,
+                 parent: QObject | None = None, *, concurrency: int = 3,
+                 policy: RetryPolicy | None = None) -> None:
+        super().__init__(parent)
+        self.profiles = {p.name: p for p in profiles}
+        self.history = history
+        self._runner = TaskRunner(self, workers=1)
+        self._uid_to_key: dict[str, str] = {}
+        self._key_to_job: dict[str, int] = {}
+        self.bridge = QueueBridge(self)
+        self.dispatcher: Dispatcher | None = None
+        if history is not None:
+            self.dispatcher = Dispatcher(history, self._credentials_for, concurrency=concurrency,
+                                         policy=policy or RetryPolicy(), listener=self.bridge)
+            self.bridge.dispatcher = self.dispatcher
+        self.bridge.jobsChanged.connect(self._jobs_changed)
+        self.bridge.progressChanged.connect(self._progress_changed)
+        self.bridge.throughputChanged.connect(self.throughputChanged)
+
+    def _credentials_for(self, job: Job) -> Credentials:
+        profile = self.profiles.get(job.profile or "")
+        return profile.credentials if profile else Credentials()
+
+    @property
+    def active(self) -> int:
+        return self.dispatcher.active_count() if self.dispatcher else 0
+
+    # ------------------------------------------------------------------ new uploads
+
+    def upload(self, files: list[StagedFile], profile: Profile, destination: Destination) -> int:
+        """Queue the files; return how many were accepted for sending."""
+        if self.dispatcher is None:
+            self.message.emit("Uploading is not possible because the history cannot be written.")
+            return 0
+        target = make_target(profile.config, profile.credentials)
+        jobs: list[Job] = []
+        for item in files:
+            res = item.result
+            if res is None or res.type is None or res.size is None or not res.sha256:
+                continue
+            document = Document(path=item.path, file_type=res.type, size=res.size)
+            problems = target.check(document, destination)
+            if problems:
+                self.rowState.emit(item.key, "rejected", " ".join(problems))
+                continue
+            job = Job(path=str(item.path), name=item.name, size=res.size, sha256=res.sha256,
+                      file_type=res.type, pages=res.pages, target=profile.config.kind,
+                      destination=destination, target_config=profile.config,
+                      profile=profile.name)
+            self._uid_to_key[job.uid] = item.key
+            jobs.append(job)
+            self.rowState.emit(item.key, "queued", "Waiting to be checked with "
+                               f"{profile.name}…")
+        if not jobs:
+            target.close()
+            self.message.emit("Nothing was sent: the reasons are shown in the list.")
+            return 0
+        self.message.emit(f"Sending {len(jobs)} file(s) to {profile.name}…")
+        self._runner.run(self._prepare_and_submit, self._submitted, target, destination, jobs)
+        return len(jobs)
+
+    def _prepare_and_submit(self, target: Any, destination: Destination,
+                            jobs: list[Job]) -> tuple[list[Job], str | None]:
+        """Worker thread: the target's network checks, then every job into the history."""
+        try:
+            problems = target.prepare(destination)
+        except UploadError as err:
+            return jobs, err.message
+        finally:
+            target.close()
+        if problems:
+            return jobs, " ".join(problems)
+        assert self.dispatcher is not None
+        for job in jobs:
+            self.dispatcher.submit(job)
+        return jobs, None
+
+    def _submitted(self, outcome: tuple[list[Job], str | None] | None,
+                   error: BaseException | None) -> None:
+        if error is not None or outcome is None:
+            log.error("could not queue uploads: %r", error)
+            self.message.emit(f"The uploads could not be started: {error}")
+            return
+        jobs, problem = outcome
+        if problem:
+            for job in jobs:
+                key = self._uid_to_key.pop(job.uid, None)
+                if key:
+                    self.rowState.emit(key, "rejected", problem)
+            self.message.emit("Nothing was sent: " + problem)
+            return
+        for job in jobs:
+            key = self._uid_to_key.get(job.uid)
+            if key and job.id is not None:
+                self._key_to_job[key] = job.id
+
+    # ------------------------------------------------------------------ queue events
+
+    def _jobs_changed(self, jobs: list[Job]) -> None:
+        self.jobsChanged.emit(jobs)
+        for job in jobs:
+            key = self._uid_to_key.get(job.uid)
+            if key is None:
+                continue
+            self.rowState.emit(key, _row_state(job), _row_message(job))
+        if self.dispatcher is not None and self.dispatcher.active_count() == 0 and any(
+                j.status in FINAL for j in jobs):
+            self.message.emit("All uploads have finished. See the History tab for details.")
+
+    def _progress_changed(self, progress: dict[int, tuple[int, int]]) -> None:
+        by_id = {job_id: key for key, job_id in self._key_to_job.items()}
+        out = {}
+        for job_id, (sent, total) in progress.items():
+            key = by_id.get(job_id)
+            if key and total:
+                out[key] = sent / total
+        if out:
+            self.rowProgress.emit(out)
+
+    # ------------------------------------------------------------------ control
+
+    def cancel_keys(self, keys: list[str]) -> None:
+        if self.dispatcher is None:
+            return
+        for key in keys:
+            job_id = self._key_to_job.get(key)
+            if job_id is not None:
+                self.dispatcher.cancel(job_id)
+
+    def cancel_all(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.cancel_all()
+
+    def pause(self, paused: bool) -> None:
+        if self.dispatcher is not None:
+            (self.dispatcher.pause if paused else self.dispatcher.resume)()
+
+    def interrupted_jobs(self) -> list[Job]:
+        return self.history.jobs(status=INTERRUPTED) if self.history else []
+
+    def resend(self, job_ids: list[int]) -> list[str]:
+        """Queue stored jobs again (on a worker thread). Returns problems found at once."""
+        if self.history is None or self.dispatcher is None:
+            return ["The history cannot be written, so nothing can be sent."]
+        problems = []
+        jobs = []
+        for job_id in job_ids:
+            job = self.history.get(job_id)
+            if job is None:
+                continue
+            if job.profile not in self.profiles:
+                problems.append(f"{job.name}: the profile “{job.profile}” is not set up on this "
+                                "computer, so it cannot be sent again from here.")
+                continue
+            job.error = None
+            jobs.append(job)
+        if jobs:
+            dispatcher = self.dispatcher
+            self._runner.run(lambda: [dispatcher.submit(j) for j in jobs],
+                             lambda _r, err: err and self.message.emit(f"Could not resend: {err}"))
+        return problems
+
+    def shutdown(self) -> None:
+        self.bridge.stop()
+        self._runner.shutdown()
+        if self.dispatcher is not None:
+            self.dispatcher.shutdown(cancel=True, timeout=3)
+
+
+def _row_state(job: Job) -> str:
+    return {"failed": "failed", "cancelled": "cancelled", "unknown": "unknown",
+            "sent": "sent", "uploading": "uploading", "queued": "queued",
+            "interrupted": "failed"}[job.status]
+
+
+def _row_message(job: Job) -> str:
+    where = job.profile or job.target
+    if job.status == "sent":
+        bits = [f"Sent to {where}"]
+        if job.remote_id:
+            bits.append(f"id {job.remote_id}")
+        if job.log_ids:
+            bits.append(f"Redox log {', '.join(job.log_ids)}")
+        if job.attempts > 1:
+            bits.append(f"after {job.attempts} attempts")
+        return "; ".join(bits) + "."
+    if job.status == "uploading":
+        return f"Uploading to {where}…" + (f" (attempt {job.attempts})" if job.attempts > 1 else "")
+    if job.status == "queued":
+        return f"Waiting to be sent to {where}…"
+    if job.status == "unknown":
+        return (f"Not known whether it arrived: {job.error or ''} Check in the receiving "
+                "system before sending it again.")
+    return job.error or STATE_LABELS.get(job.status, job.status)
