@@ -113,7 +113,7 @@ class HistoryPanel(QWidget):
         for col in range(len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, em * 7)
-        header.resizeSection(COL_TIME, em * 9)
+        header.resizeSection(COL_TIME, em * 11)
         header.resizeSection(COL_FILE, em * 16)
         header.resizeSection(COL_TARGET, em * 13)
         header.resizeSection(COL_DEST, em * 12)

@@ -505,7 +505,7 @@ class MainWindow(QMainWindow):
 
     def _upload_state(self, key: str, state: str, message: str) -> None:
         self.model.set_upload_state(key, state, message)
-        self._refresh_counts()
+        self._update_counts()
 
     def _profile_changed(self) -> None:
         """Check files against the chosen profile's system and its size limit."""
