@@ -90,7 +90,7 @@ def test_uploads_appear_in_history_live(qtbot, window: MainWindow, tmp_path: Pat
     qtbot.waitUntil(lambda: all(staged_state(window, f.name) == "sent" for f in files),
                     timeout=30_000)
     qtbot.waitUntil(lambda: history_rows(window) == {f.name: "Sent" for f in files})
-    assert window.count_label.text().endswith("3 sent")
+    qtbot.waitUntil(lambda: window.count_label.text().endswith("3 sent"))
     assert window.history_panel.count_label.text() == "3 of 3 upload(s) shown."
 
 

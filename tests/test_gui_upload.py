@@ -62,7 +62,7 @@ def test_sandbox_profiles_upload_to_claros(qtbot, window: MainWindow, sandbox, t
     assert state["referral-gui.pdf"][1].startswith("Sent to Sandbox Claros; id pdf_")
     [stored] = [r for r in sandbox.received("claros") if r["filename"] == "referral-gui.pdf"]
     assert stored["sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest()
-    assert "1 sent" in window.count_label.text()
+    qtbot.waitUntil(lambda: "1 sent" in window.count_label.text())
     # A sent file is not offered again; the refused image stays, for another profile.
     qtbot.waitUntil(lambda: not panel.busy)
     assert [f.name for f in window.model.ready_files()] == ["photo-gui.png"]

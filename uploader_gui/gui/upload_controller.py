@@ -8,6 +8,7 @@ worker thread; results come back as signals on the UI thread.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -46,6 +47,7 @@ class UploadController(QObject):
         self._runner = TaskRunner(self, workers=1)
         self._uid_to_key: dict[str, str] = {}
         self._key_to_job: dict[str, int] = {}
+        self._batches: set[threading.Event] = set()
         self.bridge = QueueBridge(self)
         self.dispatcher: Dispatcher | None = None
         if history is not None:
@@ -95,11 +97,14 @@ class UploadController(QObject):
             self.message.emit("Nothing was sent: the reasons are shown in the list.")
             return 0
         self.message.emit(f"Sending {len(jobs)} file(s) to {profile.name}…")
-        self._runner.run(self._prepare_and_submit, self._submitted, target, destination, jobs)
+        cancelled = threading.Event()
+        self._batches.add(cancelled)
+        self._runner.run(self._prepare_and_submit, self._submitted, target, destination, jobs,
+                         cancelled)
         return len(jobs)
 
-    def _prepare_and_submit(self, target: Any, destination: Destination,
-                            jobs: list[Job]) -> tuple[list[Job], str | None]:
+    def _prepare_and_submit(self, target: Any, destination: Destination, jobs: list[Job],
+                            cancelled: threading.Event) -> tuple[list[Job], str | None]:
         """Worker thread: the target's network checks, then every job into the history."""
         try:
             problems = target.prepare(destination)
@@ -110,8 +115,14 @@ class UploadController(QObject):
         if problems:
             return jobs, " ".join(problems)
         assert self.dispatcher is not None
-        for job in jobs:
-            self.dispatcher.submit(job)
+        try:
+            for job in jobs:
+                self.dispatcher.submit(job)
+                if cancelled.is_set():  # "Cancel all" came while this batch was being queued
+                    assert job.id is not None
+                    self.dispatcher.cancel(job.id)
+        finally:
+            self._batches.discard(cancelled)
         return jobs, None
 
     def _submitted(self, outcome: tuple[list[Job], str | None] | None,
@@ -167,6 +178,8 @@ class UploadController(QObject):
                 self.dispatcher.cancel(job_id)
 
     def cancel_all(self) -> None:
+        for batch in list(self._batches):
+            batch.set()
         if self.dispatcher is not None:
             self.dispatcher.cancel_all()
 
