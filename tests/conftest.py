@@ -30,3 +30,20 @@ def validator():
 
     with IsolatedValidator(workers=2, timeout=20) as v:
         yield v
+
+
+@pytest.fixture(scope="module")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory):
+    """One emulator of the three APIs per test module, on a free loopback port."""
+    from uploader_gui.sandbox import Sandbox
+
+    with Sandbox(tmp_path_factory.mktemp("sandbox")) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The module's sandbox, with no fault left over from another test."""
+    sandbox_server.clear_faults()
+    yield sandbox_server
+    sandbox_server.clear_faults()

@@ -10,18 +10,10 @@ import sys
 from pathlib import Path
 
 import filemaker as fm
-import pytest
-
-from uploader_gui.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 EHR = "0b4f8a52-2d2e-4f7e-9a55-5d1f3c0e7a11"
 
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    with Sandbox(tmp_path_factory.mktemp("sandbox")) as sb:
-        yield sb
 
 
 def send(*args: str, env: dict[str, str], home: Path) -> subprocess.CompletedProcess[str]:

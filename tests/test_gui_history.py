@@ -20,23 +20,11 @@ from uploader_gui.gui.history_model import COL_FILE, COL_STATUS
 from uploader_gui.gui.main_window import MainWindow
 from uploader_gui.gui.staging_model import COL_NAME, StateRole
 from uploader_gui.gui.staging_model import COL_STATUS as STAGE_STATUS
-from uploader_gui.sandbox import Sandbox
 from uploader_gui.sandbox.profiles import sandbox_profiles
 
 FAST = RetryPolicy(base=0.01, cap=0.05, max_attempts=3)
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    with Sandbox(tmp_path_factory.mktemp("sandbox")) as sb:
-        yield sb
-
-
-@pytest.fixture(autouse=True)
-def _no_faults(sandbox):
-    sandbox.clear_faults()
-    yield
-    sandbox.clear_faults()
 
 
 def make_window(qtbot, validator, sandbox) -> MainWindow:

@@ -11,14 +11,7 @@ from PySide6.QtCore import Qt
 
 from uploader_gui.gui.main_window import MainWindow
 from uploader_gui.gui.staging_model import COL_NAME, COL_STATUS, StateRole
-from uploader_gui.sandbox import Sandbox
 from uploader_gui.sandbox.profiles import sandbox_profiles
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    with Sandbox(tmp_path_factory.mktemp("sandbox")) as sb:
-        yield sb
 
 
 @pytest.fixture

@@ -31,23 +31,11 @@ from uploader_gui.core.jobs import (
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.targets import Credentials, Destination, Secret, TargetConfig, make_target
 from uploader_gui.core.transport import Transport
-from uploader_gui.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = RetryPolicy(base=0.01, cap=0.05, max_attempts=4, retry_after_cap=5)
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    with Sandbox(tmp_path_factory.mktemp("sandbox")) as sb:
-        yield sb
-
-
-@pytest.fixture(autouse=True)
-def _no_faults(sandbox):
-    sandbox.clear_faults()
-    yield
-    sandbox.clear_faults()
 
 
 @pytest.fixture

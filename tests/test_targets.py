@@ -36,17 +36,6 @@ EHR = "0b4f8a52-2d2e-4f7e-9a55-5d1f3c0e7a11"
 STORE = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    with Sandbox(tmp_path_factory.mktemp("sandbox")) as sb:
-        yield sb
-
-
-@pytest.fixture(autouse=True)
-def _no_faults(sandbox):
-    sandbox.clear_faults()
-    yield
-    sandbox.clear_faults()
 
 
 def sha(path: Path) -> str:
