@@ -29,23 +29,49 @@ def rows(proc: subprocess.CompletedProcess[str]) -> list[dict]:
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
-def test_send_claros(sandbox, tmp_path: Path, app_home: Path) -> None:
+def test_send_claros_converts_images_and_refuses_duplicates(sandbox, tmp_path: Path,
+                                                             app_home: Path) -> None:
     good = fm.good_pdf(tmp_path / "letter.pdf")
     photo = fm.good_png(tmp_path / "photo.png")
+    photo_bytes = photo.read_bytes()
+    env = {"UPLOADER_GUI_TOKEN": "sandbox-claros-key"}
     proc = send("--target", "claros", "--url", sandbox.url, "--patient", "1002", "--json",
-                str(good), str(photo), env={"UPLOADER_GUI_TOKEN": "sandbox-claros-key"},
-                home=app_home)
-    assert proc.returncode == 1, proc.stderr
+                str(good), str(photo), env=env, home=app_home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     by_name = {Path(r["path"]).name: r for r in rows(proc)}
-    sent, rejected = by_name["letter.pdf"], by_name["photo.png"]
+    sent = by_name["letter.pdf"]
     assert sent["status"] == "sent" and sent["attempts"] == 1 and sent["remote_id"]
     assert set(sent) == {"path", "status", "remote_id", "url", "log_ids", "http_status",
                          "error", "attempts", "job_id"}
-    assert isinstance(sent["job_id"], int) and rejected["job_id"] is None
-    assert rejected["status"] == "rejected" and "PDF files only" in rejected["error"]
     stored = [r for r in sandbox.received("claros") if r["filename"] == "letter.pdf"]
     assert stored[-1]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
+    # Claros takes PDF only: the PNG went as photo.pdf, a one-page PDF; the PNG is untouched.
+    assert by_name["photo.pdf"]["status"] == "sent"
+    [converted] = [r for r in sandbox.received("claros") if r["filename"] == "photo.pdf"]
+    assert Path(converted["path"]).read_bytes().startswith(b"%PDF-")
+    assert photo.read_bytes() == photo_bytes
+    history = subprocess.run([sys.executable, "-m", "uploader_gui", "history", "--json"],
+                             capture_output=True, text=True, cwd=REPO,
+                             env={**os.environ, "UPLOADER_GUI_HOME": str(app_home)})
+    jobs = {j["name"]: j for j in map(json.loads, history.stdout.splitlines())}
+    assert jobs["photo.pdf"]["sources"] == [
+        {"path": str(photo), "sha256": hashlib.sha256(photo_bytes).hexdigest()}]
+    assert jobs["photo.pdf"]["sha256"] == converted["sha256"]
+    assert not Path(jobs["photo.pdf"]["path"]).exists()  # the temporary PDF was cleaned up
     assert "sandbox-claros-key" not in proc.stdout + proc.stderr
+
+    # The same bytes to the same patient again: refused unless asked for.
+    again = send("--target", "claros", "--url", sandbox.url, "--patient", "1002", "--json",
+                 str(good), str(photo), env=env, home=app_home)
+    assert again.returncode == 1
+    assert all(r["status"] == "rejected" and "already sent to patient 1002" in r["error"]
+               for r in rows(again))
+    forced = send("--target", "claros", "--url", sandbox.url, "--patient", "1002", "--json",
+                  "--allow-duplicate", str(good), env=env, home=app_home)
+    assert forced.returncode == 0 and "already sent" in forced.stderr
+    other = send("--target", "claros", "--url", sandbox.url, "--patient", "1003", "--json",
+                 str(good), env=env, home=app_home)
+    assert other.returncode == 0  # another patient is not a duplicate
 
 
 def test_send_redcap_all_ok_exit_zero(sandbox, tmp_path: Path, app_home: Path) -> None:

@@ -30,6 +30,7 @@ FAST = RetryPolicy(base=0.01, cap=0.05, max_attempts=3)
 def make_window(qtbot, validator, sandbox) -> MainWindow:
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
                    policy=FAST)
+    w.uploads.confirm = lambda batch: "all"  # the confirmation dialog is tested on its own
     qtbot.addWidget(w)
     w.show()
     return w
@@ -190,3 +191,41 @@ def test_close_while_uploading_asks(qtbot, window: MainWindow, tmp_path: Path, s
     qtbot.waitUntil(lambda: staged_state(window, "busy.pdf") == "sent", timeout=10_000)
     # "No" left the upload running to the end: it was not cancelled.
     assert time.monotonic() - t0 < 10
+
+
+def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindow, sandbox,
+                                                       tmp_path: Path) -> None:
+    from uploader_gui.gui.confirm_send import summary_html
+
+    first = fm.good_pdf(tmp_path / "consent.pdf")
+    upload(qtbot, window, [first])
+    qtbot.waitUntil(lambda: staged_state(window, "consent.pdf") == "sent", timeout=30_000)
+
+    seen = []
+
+    def answer(batch):
+        seen.append(batch)
+        return "skip-duplicates"
+
+    window.uploads.confirm = answer
+    window.clear_all()
+    other = fm.good_pdf(tmp_path / "new-letter.pdf", pages=2)
+    upload(qtbot, window, [first, other])
+    qtbot.waitUntil(lambda: staged_state(window, "new-letter.pdf") == "sent", timeout=30_000)
+    [batch] = seen
+    dup_names = [j.name for j in batch.jobs if j.uid in batch.duplicates]
+    assert dup_names == ["consent.pdf"]
+    assert staged_state(window, "consent.pdf") == "cancelled"
+    html = summary_html(batch.profile, batch.jobs, batch.duplicates)
+    assert "consent.pdf → <b>patient 1001</b>" in html and "Already sent there" in html
+    assert "new-letter.pdf → <b>patient 1001</b>" in html
+    sent = [r for r in sandbox.received("claros") if r["filename"] == "consent.pdf"]
+    assert len(sent) == 1  # the duplicate was not sent
+
+    # "Cancel" sends nothing at all.
+    window.uploads.confirm = lambda batch: "cancel"
+    window.clear_all()
+    third = fm.good_pdf(tmp_path / "third.pdf", pages=3)
+    upload(qtbot, window, [third])
+    qtbot.waitUntil(lambda: staged_state(window, "third.pdf") == "cancelled", timeout=30_000)
+    assert not [r for r in sandbox.received("claros") if r["filename"] == "third.pdf"]

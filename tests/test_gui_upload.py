@@ -18,6 +18,7 @@ from uploader_gui.sandbox.profiles import sandbox_profiles
 def window(qtbot, validator, sandbox):
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
                    banner="Sandbox mode")
+    w.uploads.confirm = lambda batch: "all"  # the confirmation dialog is tested on its own
     qtbot.addWidget(w)
     w.show()
     yield w
@@ -48,18 +49,18 @@ def test_sandbox_profiles_upload_to_claros(qtbot, window: MainWindow, sandbox, t
     assert panel.upload_button.isEnabled() and panel.upload_button.text() == "Upload 2 files"
     assert panel.patient.text() == "1001"
     qtbot.mouseClick(panel.upload_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: rows(window)["referral-gui.pdf"][0] == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: {s for s, _ in rows(window).values()} == {"sent"}, timeout=30_000)
     state = rows(window)
-    assert state["photo-gui.png"][0] == "not_sent"
-    assert "PDF files only" in state["photo-gui.png"][1]
     assert state["referral-gui.pdf"][1].startswith("Sent to Sandbox Claros; id pdf_")
+    # Claros takes PDF only: the photo went as a PDF made from it.
+    [converted] = [r for r in sandbox.received("claros") if r["filename"] == "photo-gui.pdf"]
+    assert Path(converted["path"]).read_bytes().startswith(b"%PDF-")
     [stored] = [r for r in sandbox.received("claros") if r["filename"] == "referral-gui.pdf"]
     assert stored["sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest()
-    qtbot.waitUntil(lambda: "1 sent" in window.count_label.text())
-    # A sent file is not offered again; the refused image stays, for another profile.
-    qtbot.waitUntil(lambda: not panel.busy)
-    assert [f.name for f in window.model.ready_files()] == ["photo-gui.png"]
-    assert panel.upload_button.text() == "Upload 1 file"
+    qtbot.waitUntil(lambda: "2 sent" in window.count_label.text())
+    # A sent file is not offered again.
+    assert window.model.ready_files() == []
+    assert panel.upload_button.text() == "Upload" and not panel.upload_button.isEnabled()
 
 
 def test_redcap_and_redox_from_the_window(qtbot, window: MainWindow, sandbox, tmp_path: Path) -> None:

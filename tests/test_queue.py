@@ -379,3 +379,31 @@ def test_kill_nine_mid_batch_then_resume(sandbox, tmp_path, app_home) -> None:
             counts[r["filename"]] = counts.get(r["filename"], 0) + 1
     assert max(counts.values()) == 1  # nothing was delivered twice
     assert set(counts) | set(held) == set(names)  # and nothing was lost
+
+
+def test_migration_from_version_1_keeps_jobs_and_backs_up(app_home, tmp_path) -> None:
+    from uploader_gui.core.history import MIGRATIONS, history_path
+
+    path = history_path()
+    conn = sqlite3.connect(path)
+    for statement in filter(None, (s.strip() for s in MIGRATIONS[0][1].split(";"))):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO jobs (uid, created, updated, path, name, size, sha256, file_type, target, "
+        "destination, dest_key, target_config, status) VALUES ('u1', 1, 1, '/x/a.pdf', 'a.pdf', "
+        "3, 'abc', 'pdf', 'claros', '{\"patient_id\": \"7\"}', 'patient 7', ?, 'sent')",
+        (json.dumps({"kind": "claros", "base_url": "https://c.example"}),))
+    conn.commit()
+    conn.close()
+    store = HistoryStore()
+    try:
+        assert store.backup_path is not None and store.backup_path.exists()
+        [job] = store.jobs()
+        assert (job.name, job.status, job.sources, job.delivery) == ("a.pdf", "sent", [], None)
+        version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
+        assert version == SCHEMA_VERSION == 2
+        old = sqlite3.connect(store.backup_path).execute("PRAGMA user_version").fetchone()[0]
+        assert old == 1
+    finally:
+        store.close()

@@ -12,20 +12,26 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from uploader_gui.core.batch import (
+    ConversionError,
+    check_job,
+    convert_images,
+    find_duplicates,
+    new_job,
+)
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryError, HistoryStore
-from uploader_gui.core.jobs import FAILED, FINAL, SENT, Job, sha256_of
+from uploader_gui.core.jobs import FAILED, FINAL, SENT, Job
 from uploader_gui.core.profiles import load_profiles
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.targets import (
     KINDS,
     Credentials,
     Destination,
-    Document,
     Secret,
     Target,
     TargetConfig,
@@ -75,6 +81,8 @@ def add_send_parser(sub: Any) -> None:
     s.add_argument("--retry-base", type=float, default=1.0, help="backoff base, seconds")
     s.add_argument("--retry-cap", type=float, default=30.0, help="backoff cap, seconds")
     s.add_argument("--concurrency", type=int, default=3, help="uploads at once, 1-8 (default 3)")
+    s.add_argument("--allow-duplicate", action="store_true",
+                   help="send even if the same file already went to the same patient or record")
     s.add_argument("--json", action="store_true", help="print one JSON object per file")
     s.add_argument("paths", nargs="+", metavar="PATH")
 
@@ -162,13 +170,14 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
     limit = cfg.size_limit or size_limit(cfg.kind)
     history = open_history(parser)
     printer = _Printer(args.json, out)
-    checks = _NetworkChecks(target, destination)
     jobs: list[Job] = []
     try:
         with IsolatedValidator(workers=1) as validator:
+            staging = _Staging(target, validator, limit, destination,
+                               _NetworkChecks(target, destination), history, args.profile,
+                               args.allow_duplicate)
             for path in files:
-                job_or_row = _stage_one(target, validator, path, limit, destination, checks,
-                                        args.profile)
+                job_or_row = _stage_one(path, staging)
                 if isinstance(job_or_row, Job):
                     jobs.append(job_or_row)
                 else:
@@ -268,47 +277,62 @@ class _NetworkChecks:
                 self.error = err
 
 
-def _stage_one(
-    target: Target,
-    validator: IsolatedValidator,
-    path: Path,
-    limit: int,
-    destination: Destination,
-    checks: _NetworkChecks,
-    profile: str | None,
-) -> Job | dict[str, Any]:
+@dataclass
+class _Staging:
+    """What every file of one `send` shares."""
+
+    target: Target
+    validator: IsolatedValidator
+    limit: int
+    destination: Destination
+    checks: _NetworkChecks
+    history: HistoryStore
+    profile: str | None
+    allow_duplicates: bool
+
+
+def _stage_one(path: Path, s: _Staging) -> Job | dict[str, Any]:
     """Validate and check one file; a Job when it may go, else the row that says why not."""
     row: dict[str, Any] = {
         "path": str(path), "status": "rejected", "remote_id": None, "url": None, "log_ids": [],
         "http_status": None, "error": None, "attempts": 0, "job_id": None,
     }
-    res = validator.validate(path, target.kind, limit)
+    res = s.validator.validate(path, s.target.kind, s.limit)
     if not res.ok:
         row["error"] = " ".join(p.message for p in res.errors)
         return row
-    assert res.type is not None and res.size is not None
-    document = Document(path=path, file_type=res.type, size=res.size)
-    problems = target.check(document, destination)
+    if not res.sha256:
+        row["error"] = "The file could not be read to the end. Check it and try again."
+        return row
+    job = new_job(path.resolve(), res, s.target.config, s.destination, s.profile)
+    problems = check_job(s.target, job)
     if problems:
         row["error"] = " ".join(problems)
         return row
-    checks.run()
-    if checks.error is not None:
-        row.update(status=FAILED, error=checks.error.message, http_status=checks.error.http_status)
+    s.checks.run()
+    if s.checks.error is not None:
+        err = s.checks.error
+        row.update(status=FAILED, error=err.message, http_status=err.http_status)
         return row
-    if checks.problems:
-        row["error"] = " ".join(checks.problems)
+    if s.checks.problems:
+        row["error"] = " ".join(s.checks.problems)
         return row
+    earlier = find_duplicates(s.history, job)
+    if earlier:
+        first = earlier[0]
+        when = first.to_json()["finished"] or first.to_json()["created"]
+        note = (f"The same file was already sent to {job.dest_key} (job #{first.id}, {when}).")
+        if not s.allow_duplicates:
+            row["error"] = note + " Use --allow-duplicate to send it again anyway."
+            row["duplicate_of"] = first.id
+            return row
+        print(f"uploader-gui: warning: {path}: {note} Sending again as asked.", file=sys.stderr)
+        job.duplicate_of = first.id
     try:
-        digest = sha256_of(path)
-    except OSError as exc:
-        row["error"] = f"The file could not be read ({exc.strerror})."
+        return convert_images(job)
+    except ConversionError as err:
+        row["error"] = str(err)
         return row
-    return Job(
-        path=str(path.resolve()), name=path.name, size=res.size, sha256=digest,
-        file_type=res.type, pages=res.pages, target=target.kind, destination=destination,
-        target_config=target.config, profile=profile,
-    )
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uploader_gui.core.convert import discard
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import (
     CANCELLED,
@@ -232,6 +233,8 @@ class Dispatcher:
         if error is not None:
             job.error = error
         self.history.update_job(job, new_status=status)
+        if status == SENT and job.sources:
+            discard(Path(job.path))  # the PDF made from the user's images is no longer needed
         self.listener.job_changed(job)
 
     def _run(self, job_id: int) -> None:

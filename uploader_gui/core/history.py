@@ -92,6 +92,13 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX jobs_sha_dest ON jobs(sha256, target, dest_key);
         CREATE INDEX attempts_job ON attempts(job_id);
     """),
+    (2, """
+        ALTER TABLE jobs ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE jobs ADD COLUMN duplicate_of INTEGER;
+        ALTER TABLE jobs ADD COLUMN backup_path TEXT;
+        ALTER TABLE jobs ADD COLUMN delivery TEXT;
+        ALTER TABLE jobs ADD COLUMN delivery_checked REAL
+    """),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -99,7 +106,8 @@ JOB_COLUMNS = (
     "uid", "created", "updated", "started", "finished", "path", "name", "size", "sha256",
     "file_type", "pages", "profile", "target", "destination", "dest_key", "target_config",
     "status", "attempts", "bytes_sent", "began_sending", "owner", "remote_id", "url", "log_ids",
-    "http_status", "server_message", "error",
+    "http_status", "server_message", "error", "sources", "duplicate_of", "backup_path",
+    "delivery", "delivery_checked",
 )
 
 
@@ -161,6 +169,9 @@ def _job_row(job: Job) -> dict[str, Any]:
         "remote_id": job.remote_id, "url": job.url,
         "log_ids": json.dumps(job.log_ids), "http_status": job.http_status,
         "server_message": job.server_message, "error": job.error,
+        "sources": json.dumps(job.sources), "duplicate_of": job.duplicate_of,
+        "backup_path": job.backup_path, "delivery": job.delivery,
+        "delivery_checked": job.delivery_checked,
     }
 
 
@@ -177,6 +188,9 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         remote_id=row["remote_id"], url=row["url"],
         log_ids=json.loads(row["log_ids"] or "[]"), http_status=row["http_status"],
         server_message=row["server_message"], error=row["error"],
+        sources=json.loads(row["sources"] or "[]"), duplicate_of=row["duplicate_of"],
+        backup_path=row["backup_path"], delivery=row["delivery"],
+        delivery_checked=row["delivery_checked"],
     )
 
 
@@ -412,6 +426,14 @@ class HistoryStore:
         rows = self._reader().execute(
             "SELECT * FROM jobs WHERE sha256 = ? AND target = ? AND dest_key = ? AND status = 'sent' "
             "ORDER BY created DESC", (sha256, target, dest_key)).fetchall()
+        return [_job_from_row(r) for r in rows]
+
+    def find_source_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
+        """Sent jobs made from a file with these bytes (an image converted to PDF)."""
+        rows = self._reader().execute(
+            "SELECT * FROM jobs WHERE target = ? AND dest_key = ? AND status = 'sent' "
+            "AND sources LIKE ? ORDER BY created DESC",
+            (target, dest_key, f'%"sha256": "{sha256}"%')).fetchall()
         return [_job_from_row(r) for r in rows]
 
     def count(self) -> int:

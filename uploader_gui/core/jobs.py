@@ -128,6 +128,16 @@ class Job:
     began_sending: bool = False
     #: host:pid:start of the process that queued it (to tell a live owner from a dead one)
     owner: str | None = None
+    #: The user's original files when what is sent was made from them (images → PDF):
+    #: [{"path", "sha256"}]. ``path``/``sha256`` above are then those of the PDF sent.
+    sources: list[dict[str, str]] = field(default_factory=list)
+    #: History id of an earlier upload of the same bytes to the same place, sent anyway.
+    duplicate_of: int | None = None
+    #: Where the file this upload replaced was saved first (REDCap overwrite protection).
+    backup_path: str | None = None
+    #: Redox delivery status from the Platform API: pending/succeeded/failed/filtered.
+    delivery: str | None = None
+    delivery_checked: float | None = None
     id: int | None = None
 
     @property
@@ -162,6 +172,10 @@ class Job:
             "error": self.error,
             "created": _iso(self.created),
             "finished": _iso(self.finished),
+            "sources": list(self.sources),
+            "duplicate_of": self.duplicate_of,
+            "backup_path": self.backup_path,
+            "delivery": self.delivery,
         }
 
     def safe_to_resume(self) -> bool:

@@ -1,14 +1,101 @@
-"""A rotating log file in the app's log folder. Never logs request bodies or secrets."""
+"""A rotating log file in the app's log folder. Never logs request bodies or secrets.
+
+Every record written passes :class:`RedactingFilter`, which replaces any known
+secret value (registered by the keyring facade when a secret is loaded or saved,
+see :func:`register_secret`) with ``[secret]``: a second line of defence after
+:class:`~uploader_gui.core.targets.base.Secret`, which never prints itself.
+
+Patient identifiers: by default they may appear where needed (a failed upload
+names its patient or record). With the setting off, either by
+``UPLOADER_GUI_LOG_PATIENT_IDS=0`` in the environment or by
+:func:`set_log_patient_identifiers(False) <set_log_patient_identifiers>`, every
+identifier registered with :func:`note_patient_identifiers` (the queue does this
+for each job's patient ID and record) is written as ``[patient]`` instead.
+"""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
 import os
+import re
+import threading
 
 from uploader_gui.core.paths import log_dir
 
 LOG_NAME = "uploader-gui.log"
+PATIENT_IDS_ENV = "UPLOADER_GUI_LOG_PATIENT_IDS"
+SECRET_MARK = "[secret]"  # noqa: S105 - the replacement text, not a secret
+PATIENT_MARK = "[patient]"
+#: Shorter values are too likely to match ordinary text; secrets are longer than this.
+MIN_SECRET_LENGTH = 6
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_patient_ids: set[str] = set()
+_log_patient_ids: bool | None = None  # None: from the environment
+
+
+def register_secret(value: str) -> None:
+    """Make the log filter redact this value (and, for PEM text, each of its lines)."""
+    if not value:
+        return
+    parts = {value.strip()}
+    if "\n" in value:
+        parts.update(line.strip() for line in value.splitlines() if len(line.strip()) >= 16)
+    with _lock:
+        _secrets.update(p for p in parts if len(p) >= MIN_SECRET_LENGTH)
+
+
+def note_patient_identifiers(*values: str | None) -> None:
+    """Identifiers to leave out of the log when the patient-identifier setting is off."""
+    with _lock:
+        _patient_ids.update(v.strip() for v in values if v and v.strip())
+
+
+def set_log_patient_identifiers(enabled: bool | None) -> None:
+    """Override the setting (None: follow ``UPLOADER_GUI_LOG_PATIENT_IDS``, default on)."""
+    global _log_patient_ids
+    _log_patient_ids = enabled
+
+
+def log_patient_identifiers() -> bool:
+    if _log_patient_ids is not None:
+        return _log_patient_ids
+    return os.environ.get(PATIENT_IDS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def redact(text: str) -> str:
+    """The text with every registered secret (and, if so set, patient identifier) replaced."""
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+        ids = sorted(_patient_ids, key=len, reverse=True) if not log_patient_identifiers() else []
+    for value in secrets:
+        if value in text:
+            text = text.replace(value, SECRET_MARK)
+    for value in ids:
+        text = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", PATIENT_MARK, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message, traceback and stack with :func:`redact`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not hide the record
+            message = str(record.msg)
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -21,6 +108,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     )
     handler._uploader_gui = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)
     try:

@@ -171,7 +171,11 @@ def join_url(base: str, path: str) -> str:
 
 
 class _TLSAdapter(HTTPAdapter):
-    """Hands urllib3 our SSL context: the OS trust store, or a CA bundle."""
+    """Hands urllib3 our SSL context: the OS trust store, or a CA bundle.
+
+    Verification cannot be switched off through requests (``verify=False``), and no
+    other CA file is mixed in (``REQUESTS_CA_BUNDLE``, certifi): the context decides.
+    """
 
     def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
         self._context = context
@@ -185,10 +189,39 @@ class _TLSAdapter(HTTPAdapter):
         kwargs["ssl_context"] = self._context
         return super().proxy_manager_for(*args, **kwargs)
 
+    def build_connection_pool_key_attributes(self, request: Any, verify: Any,
+                                             cert: Any = None) -> Any:
+        return super().build_connection_pool_key_attributes(request, True, None)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # Our context holds the trust; urllib3 would otherwise load certifi into it.
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs["verify"] = True
+        return super().send(request, *args, **kwargs)
+
 
 def make_ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """The OS trust store (via truststore), or only the profile's own CA bundle.
+
+    A CA bundle that is missing or holds no certificate raises a CONFIG
+    :class:`UploadError` in words; nothing is ever sent unverified.
+    """
     if ca_bundle:
-        ctx = ssl.create_default_context(cafile=ca_bundle)
+        path = Path(ca_bundle).expanduser()
+        try:
+            ctx = ssl.create_default_context(cafile=str(path))
+        except FileNotFoundError:
+            raise UploadError(CONFIG, f"The profile's CA bundle {path} does not exist. Correct the "
+                              "path in the profile, or clear it to use this computer's trusted "
+                              "certificates.", reached_server=False) from None
+        except (ssl.SSLError, OSError, ValueError):
+            raise UploadError(CONFIG, f"The profile's CA bundle {path} could not be read as PEM "
+                              "certificates. Ask IT for the certificate authority's file.",
+                              reached_server=False) from None
     else:
         ctx = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = True
@@ -409,11 +442,11 @@ class Transport:
         where = safe_url(url)
         text = _describe(exc)
         if isinstance(exc, requests.exceptions.ProxyError):
-            return UploadError(PROXY, f"The proxy server refused the connection to {where}. "
-                               "Check the proxy settings or ask your IT department.",
+            return UploadError(PROXY, proxy_problem_text(exc, where), server_message=text,
                                reached_server=False)
         if isinstance(exc, requests.exceptions.SSLError):
-            return UploadError(TLS, tls_problem_text(text, where), reached_server=False)
+            return UploadError(TLS, tls_problem_text(text, where), server_message=text,
+                               reached_server=False)
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return UploadError(NETWORK, f"Could not reach {where}: the connection timed out. "
                                "Check the network connection and try again.", reached_server=False)
@@ -446,19 +479,61 @@ class Transport:
 
 
 def tls_problem_text(detail: str, where: str) -> str:
+    """Why a secure connection failed, in words: expired, wrong host, unknown authority."""
     low = detail.lower()
     if "expired" in low:
         why = "its security certificate has expired"
-    elif "hostname" in low or "doesn't match" in low or "not valid for" in low:
-        why = "its security certificate is for a different address"
-    elif "self signed" in low or "self-signed" in low or "unknown ca" in low or \
-            "unable to get local issuer" in low or "not trusted" in low:
-        why = "its security certificate is not issued by an authority this computer trusts"
+    elif "not yet valid" in low:
+        why = ("its security certificate is not valid yet (check this computer's date and "
+               "time)")
+    elif "hostname" in low or "mismatch" in low or "doesn't match" in low or "not valid for" in low:
+        why = "its security certificate is for a different address (wrong host)"
+    elif any(s in low for s in ("self signed", "self-signed", "unknown ca", "unable to get local "
+                                "issuer", "not trusted", "unable to get issuer", "untrusted")):
+        why = ("its security certificate is not issued by an authority this computer trusts "
+               "(unknown authority)")
+    elif "revoked" in low:
+        why = "its security certificate has been revoked"
     else:
         why = "a secure (TLS) connection could not be established"
     return (f"Could not connect securely to {where}: {why}. The upload was not sent. If your "
             "organisation uses its own certificate authority, ask IT to install it or set the "
             "profile's CA bundle.")
+
+
+def proxy_problem_text(exc: BaseException, where: str) -> str:
+    """A proxy failure in words: the proxy wants a sign-in (407), or cannot be reached."""
+    chain = _chain_text(exc).lower()
+    if "407" in chain or "proxy authentication" in chain:
+        why = "the proxy server asks for a sign-in (HTTP 407 Proxy Authentication Required)"
+    elif "refused" in chain:
+        why = "the proxy server refused the connection (nothing is listening at its address)"
+    elif "name or service not known" in chain or "nameresolution" in chain or \
+            "failed to resolve" in chain:
+        why = "the proxy server's name could not be found"
+    elif "timed out" in chain or "timeout" in chain:
+        why = "the proxy server did not answer in time"
+    else:
+        why = "the proxy server could not pass the connection on"
+    return (f"Could not reach {where} through the proxy: {why}. The upload was not sent. Check "
+            "the proxy settings (HTTPS_PROXY, NO_PROXY or the system's) or ask your IT department.")
+
+
+def _chain_text(exc: BaseException) -> str:
+    """Type names and texts of an exception and its causes (searched, never shown)."""
+    out: list[str] = []
+    seen: set[int] = set()
+    cur: Any = exc
+    while cur is not None and id(cur) not in seen and len(out) < 12:
+        seen.add(id(cur))
+        out.append(f"{type(cur).__name__}: {cur}")
+        nxt = getattr(cur, "reason", None)
+        if not isinstance(nxt, BaseException):
+            nxt = None
+        if nxt is None and getattr(cur, "args", None):
+            nxt = next((a for a in cur.args if isinstance(a, BaseException)), None)
+        cur = nxt or cur.__cause__ or cur.__context__
+    return " | ".join(out)
 
 
 def _describe(exc: BaseException) -> str:
@@ -469,6 +544,8 @@ def _describe(exc: BaseException) -> str:
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
         last = cur
+        if isinstance(cur, ssl.SSLError | ssl.CertificateError):
+            break  # the most precise TLS reason; its causes say less
         cur = cur.__cause__ or cur.__context__ or (
             cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
         )
@@ -476,7 +553,10 @@ def _describe(exc: BaseException) -> str:
             cur = cur.reason
     name = type(last).__name__
     if isinstance(last, ssl.SSLError | ssl.CertificateError):
-        return f"{name}: {getattr(last, 'verify_message', '') or last}"
+        detail = getattr(last, "verify_message", "") or getattr(last, "reason", "") or \
+            (last.args[1] if len(last.args) > 1 and isinstance(last.args[1], str) else "") or \
+            str(last)
+        return f"{name}: {detail}"
     if isinstance(last, OSError) and last.strerror:
         return f"{name}: {last.strerror}"
     return name

@@ -9,22 +9,43 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
 
+from uploader_gui.core.batch import (
+    ConversionError,
+    check_job,
+    convert_images,
+    find_duplicates,
+    new_job,
+)
+from uploader_gui.core.convert import discard
 from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FINAL, INTERRUPTED, STATE_LABELS, Job
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
-from uploader_gui.core.targets import Credentials, Destination, Document, make_target
+from uploader_gui.core.targets import Credentials, Destination, make_target
 from uploader_gui.core.transport import UploadError
 from uploader_gui.gui.queue_bridge import QueueBridge
 from uploader_gui.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Batch:
+    """One press of Upload, between preparing and queueing."""
+
+    profile: Profile
+    jobs: list[Job] = field(default_factory=list)
+    refused: list[tuple[Job, str]] = field(default_factory=list)
+    duplicates: dict[str, Job] = field(default_factory=dict)  # uid -> earlier sent job
 
 
 class UploadController(QObject):
@@ -69,7 +90,7 @@ class UploadController(QObject):
     # ------------------------------------------------------------------ new uploads
 
     def upload(self, files: list[StagedFile], profile: Profile, destination: Destination) -> int:
-        """Queue the files; return how many were accepted for sending."""
+        """Check, prepare, confirm and queue the files. Returns how many go on to be prepared."""
         if self.dispatcher is None:
             self.message.emit("Uploading is not possible because the history cannot be written.")
             return 0
@@ -77,43 +98,103 @@ class UploadController(QObject):
         jobs: list[Job] = []
         for item in files:
             res = item.result
-            if res is None or res.type is None or res.size is None or not res.sha256:
+            if res is None or not res.ok or not res.sha256:
                 continue
-            document = Document(path=item.path, file_type=res.type, size=res.size)
-            problems = target.check(document, destination)
+            job = new_job(item.path, res, profile.config, destination, profile.name)
+            problems = check_job(target, job)
             if problems:
                 self.rowState.emit(item.key, "rejected", " ".join(problems))
                 continue
-            job = Job(path=str(item.path), name=item.name, size=res.size, sha256=res.sha256,
-                      file_type=res.type, pages=res.pages, target=profile.config.kind,
-                      destination=destination, target_config=profile.config,
-                      profile=profile.name)
             self._uid_to_key[job.uid] = item.key
             jobs.append(job)
-            self.rowState.emit(item.key, "queued", "Waiting to be checked with "
-                               f"{profile.name}…")
+            self.rowState.emit(item.key, "queued", f"Being prepared for {profile.name}…")
         if not jobs:
             target.close()
             self.message.emit("Nothing was sent: the reasons are shown in the list.")
             return 0
-        self.message.emit(f"Sending {len(jobs)} file(s) to {profile.name}…")
-        cancelled = threading.Event()
-        self._batches.add(cancelled)
-        self._runner.run(self._prepare_and_submit, self._submitted, target, destination, jobs,
-                         cancelled)
+        self.message.emit(f"Preparing {len(jobs)} file(s) for {profile.name}…")
+        self._runner.run(self._prepare, self._prepared, target, destination, jobs, profile)
         return len(jobs)
 
-    def _prepare_and_submit(self, target: Any, destination: Destination, jobs: list[Job],
-                            cancelled: threading.Event) -> tuple[list[Job], str | None]:
-        """Worker thread: the target's network checks, then every job into the history."""
+    def _prepare(self, target: Any, destination: Destination, jobs: list[Job],
+                 profile: Profile) -> _Batch:
+        """Worker thread: network checks, images to PDF, and the duplicate search."""
+        batch = _Batch(profile=profile)
         try:
             problems = target.prepare(destination)
         except UploadError as err:
-            return jobs, err.message
+            problems = [err.message]
         finally:
             target.close()
         if problems:
-            return jobs, " ".join(problems)
+            batch.refused = [(job, " ".join(problems)) for job in jobs]
+            return batch
+        for job in jobs:
+            try:
+                ready = convert_images(job)
+            except ConversionError as err:
+                batch.refused.append((job, str(err)))
+                continue
+            if ready is not job:
+                self._uid_to_key[ready.uid] = self._uid_to_key.get(job.uid, "")
+            batch.jobs.append(ready)
+            if self.history is not None:
+                earlier = find_duplicates(self.history, ready)
+                if earlier:
+                    batch.duplicates[ready.uid] = earlier[0]
+        return batch
+
+    def _prepared(self, batch: _Batch | None, error: BaseException | None) -> None:
+        if error is not None or batch is None:
+            log.error("could not prepare uploads: %r", error)
+            self.message.emit(f"The uploads could not be started: {error}")
+            return
+        for job, why in batch.refused:
+            key = self._uid_to_key.pop(job.uid, None)
+            if key:
+                self.rowState.emit(key, "rejected", why)
+        if not batch.jobs:
+            self.message.emit("Nothing was sent: the reasons are shown in the list.")
+            return
+        needs_asking = batch.profile.config.confirm or batch.duplicates
+        choice = self.confirm(batch) if needs_asking else "all"
+        skipped: list[Job] = []
+        if choice == "cancel":
+            skipped = batch.jobs
+        elif choice == "skip-duplicates":
+            skipped = [j for j in batch.jobs if j.uid in batch.duplicates]
+        for job in batch.jobs:
+            earlier = batch.duplicates.get(job.uid)
+            if earlier is not None:
+                job.duplicate_of = earlier.id
+        for job in skipped:
+            key = self._uid_to_key.pop(job.uid, None)
+            if key:
+                why = ("Not sent: the same file already went there "
+                       f"(job #{batch.duplicates[job.uid].id})." if job.uid in batch.duplicates
+                       else "Not sent: cancelled before sending.")
+                self.rowState.emit(key, "cancelled", why)
+            if job.sources:
+                discard(Path(job.path))
+        send = [j for j in batch.jobs if j not in skipped]
+        if not send:
+            self.message.emit("Nothing was sent.")
+            return
+        cancelled = threading.Event()
+        self._batches.add(cancelled)
+        self.message.emit(f"Sending {len(send)} file(s) to {batch.profile.name}…")
+        self._runner.run(self._submit, self._submitted, send, cancelled)
+
+    def confirm(self, batch: _Batch) -> str:
+        """Ask before sending: 'all', 'skip-duplicates' or 'cancel'. Replaceable in tests."""
+        from uploader_gui.gui.confirm_send import ask_to_send
+
+        parent = self.parent()
+        return ask_to_send(parent if isinstance(parent, QWidget) else None, batch.profile,
+                           batch.jobs, batch.duplicates)
+
+    def _submit(self, jobs: list[Job], cancelled: threading.Event) -> tuple[list[Job], None]:
+        """Worker thread: every job into the history, then onto the queue."""
         assert self.dispatcher is not None
         try:
             for job in jobs:
@@ -125,20 +206,13 @@ class UploadController(QObject):
             self._batches.discard(cancelled)
         return jobs, None
 
-    def _submitted(self, outcome: tuple[list[Job], str | None] | None,
+    def _submitted(self, outcome: tuple[list[Job], None] | None,
                    error: BaseException | None) -> None:
         if error is not None or outcome is None:
             log.error("could not queue uploads: %r", error)
-            self.message.emit(f"The uploads could not be started: {error}")
+            self.message.emit(f"The uploads could not be queued: {error}")
             return
-        jobs, problem = outcome
-        if problem:
-            for job in jobs:
-                key = self._uid_to_key.pop(job.uid, None)
-                if key:
-                    self.rowState.emit(key, "rejected", problem)
-            self.message.emit("Nothing was sent: " + problem)
-            return
+        jobs, _ = outcome
         for job in jobs:
             key = self._uid_to_key.get(job.uid)
             if key and job.id is not None:

@@ -97,6 +97,8 @@ class TargetConfig:
     # all
     size_limit: int | None = None
     ca_bundle: str | None = None
+    #: Ask for confirmation (each file and its destination) before sending.
+    confirm: bool = True
 
 
 @dataclass

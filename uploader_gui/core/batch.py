@@ -1,0 +1,81 @@
+"""From checked files to jobs: the steps shared by the window, `send` and `watch`.
+
+1. :func:`new_job` builds a job from a validated file (no disk, no network);
+2. :func:`check_jobs` asks the target's cheap checks, allowing for images that
+   will become PDFs for a PDF-only system;
+3. :func:`convert_images` (disk) turns those images into PDFs, keeping the
+   originals' paths and hashes in ``job.sources``;
+4. :func:`find_duplicates` (history) finds earlier uploads of the same bytes to
+   the same place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from uploader_gui.core.convert import ConversionError, convert_for_upload
+from uploader_gui.core.history import HistoryStore
+from uploader_gui.core.jobs import Job, sha256_of
+from uploader_gui.core.targets import Destination, Document, Target, TargetConfig
+from uploader_gui.core.validation import ValidationResult
+
+#: Systems that take PDF only: images are converted before sending.
+PDF_ONLY = frozenset({"claros"})
+
+
+def needs_conversion(kind: str, file_type: str) -> bool:
+    return kind in PDF_ONLY and file_type in ("jpeg", "png")
+
+
+def new_job(path: Path, result: ValidationResult, config: TargetConfig,
+            destination: Destination, profile: str | None) -> Job:
+    assert result.type is not None and result.size is not None and result.sha256
+    return Job(path=str(path), name=path.name, size=result.size, sha256=result.sha256,
+               file_type=result.type, pages=result.pages, target=config.kind,
+               destination=destination, target_config=config, profile=profile)
+
+
+def check_job(target: Target, job: Job) -> list[str]:
+    """The target's cheap checks, as the file will be sent (an image as its PDF)."""
+    converted = needs_conversion(target.kind, job.file_type)
+    document = Document(
+        path=Path(job.path),
+        file_type="pdf" if converted else job.file_type,
+        size=job.size,
+        upload_name=(Path(job.name).stem + ".pdf") if converted else None,
+    )
+    return target.check(document, job.destination)
+
+
+def convert_images(job: Job) -> Job:
+    """For a PDF-only system: the image becomes a PDF in the app's private folder.
+
+    Raises ConversionError. The user's file is only read.
+    """
+    if not needs_conversion(job.target, job.file_type):
+        return job
+    original = Path(job.path)
+    pdf = convert_for_upload([original], name=original.stem + ".pdf")
+    return replace(
+        job, path=str(pdf), name=pdf.name, size=pdf.stat().st_size, sha256=sha256_of(pdf),
+        file_type="pdf", pages=1, sources=[{"path": str(original), "sha256": job.sha256}],
+    )
+
+
+def find_duplicates(history: HistoryStore, job: Job) -> list[Job]:
+    """Earlier uploads of the same bytes (the original's, for a converted image) to the same place."""
+    digests = {job.sha256} | {s["sha256"] for s in job.sources}
+    found: dict[int, Job] = {}
+    for digest in digests:
+        for earlier in history.find_duplicates(digest, job.target, job.dest_key):
+            if earlier.id is not None:
+                found[earlier.id] = earlier
+        for earlier in history.find_source_duplicates(digest, job.target, job.dest_key):
+            if earlier.id is not None:
+                found[earlier.id] = earlier
+    return sorted(found.values(), key=lambda j: j.created, reverse=True)
+
+
+__all__ = ["PDF_ONLY", "ConversionError", "check_job", "convert_images", "find_duplicates",
+           "needs_conversion", "new_job"]
