@@ -74,15 +74,36 @@ def test_send_claros_converts_images_and_refuses_duplicates(sandbox, tmp_path: P
     assert other.returncode == 0  # another patient is not a duplicate
 
 
-def test_send_redcap_all_ok_exit_zero(sandbox, tmp_path: Path, app_home: Path) -> None:
-    files = [fm.good_pdf(tmp_path / "a.pdf"), fm.good_jpeg(tmp_path / "b.jpg")]
+def test_send_redcap_replace_needs_flag_and_keeps_a_backup(sandbox, tmp_path: Path,
+                                                            app_home: Path) -> None:
+    first, second = fm.good_pdf(tmp_path / "v1.pdf"), fm.good_jpeg(tmp_path / "v2.jpg")
     token = sandbox.credentials["redcap_longitudinal_token"]
-    proc = send("--target", "redcap", "--url", sandbox.url + "/api/", "--record", "102",
-                "--field", "lab_report", "--event", "baseline_arm_1", *map(str, files),
-                env={"UPLOADER_GUI_TOKEN": token}, home=app_home)
+    args = ("--target", "redcap", "--url", sandbox.url + "/api/", "--record", "102",
+            "--field", "lab_report", "--event", "baseline_arm_1")
+    env = {"UPLOADER_GUI_TOKEN": token}
+    proc = send(*args, str(first), env=env, home=app_home)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 of 2 file(s) sent." in proc.stdout
-    assert token not in proc.stdout + proc.stderr
+    assert "1 of 1 file(s) sent." in proc.stdout
+    # The field now holds v1.pdf: a second file is refused unless --replace is given.
+    refused = send(*args, "--json", str(second), env=env, home=app_home)
+    assert refused.returncode == 1
+    [row] = rows(refused)
+    assert row["status"] == "failed"
+    assert "Record 102, field lab_report already holds a file" in row["error"]
+    replaced = send(*args, "--json", "--replace", str(second), env=env, home=app_home)
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    history = subprocess.run([sys.executable, "-m", "uploader_gui", "history", "--json"],
+                             capture_output=True, text=True, cwd=REPO,
+                             env={**os.environ, "UPLOADER_GUI_HOME": str(app_home)})
+    job = next(j for j in map(json.loads, history.stdout.splitlines())
+               if j["name"] == "v2.jpg" and j["status"] == "sent")
+    backup = Path(job["backup_path"])
+    assert backup.read_bytes() == first.read_bytes()  # byte-identical to what was replaced
+    assert "record-102_lab_report_baseline_arm_1" in backup.name
+    assert backup.is_relative_to(app_home)
+    assert token not in proc.stdout + refused.stdout + replaced.stdout + replaced.stderr
+    many = send(*args, str(first), str(second), env=env, home=app_home)
+    assert many.returncode == 2 and "holds one file" in many.stderr
 
 
 def test_send_redcap_wrong_event_rejected_before_sending(sandbox, tmp_path: Path, app_home) -> None:

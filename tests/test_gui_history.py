@@ -229,3 +229,36 @@ def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindo
     upload(qtbot, window, [third])
     qtbot.waitUntil(lambda: staged_state(window, "third.pdf") == "cancelled", timeout=30_000)
     assert not [r for r in sandbox.received("claros") if r["filename"] == "third.pdf"]
+
+
+def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
+                                            tmp_path: Path) -> None:
+    first = fm.good_pdf(tmp_path / "scan-v1.pdf")
+    pick(window, "Sandbox REDCap")
+    window.upload_panel.record.setText("3")
+    upload(qtbot, window, [first], profile="Sandbox REDCap")
+    qtbot.waitUntil(lambda: staged_state(window, "scan-v1.pdf") == "sent", timeout=30_000)
+
+    asked = []
+    window.uploads.confirm_replace = lambda batch: asked.append(batch.existing_name) or False
+    window.clear_all()
+    second = fm.good_pdf(tmp_path / "scan-v2.pdf", pages=2)
+    window.upload_panel.record.setText("3")
+    upload(qtbot, window, [second], profile="Sandbox REDCap")
+    qtbot.waitUntil(lambda: staged_state(window, "scan-v2.pdf") == "cancelled", timeout=30_000)
+    assert asked == ["scan-v1.pdf"]
+
+    window.uploads.confirm_replace = lambda batch: True
+    window.clear_all()
+    window.upload_panel.record.setText("3")
+    upload(qtbot, window, [second], profile="Sandbox REDCap")
+    qtbot.waitUntil(lambda: staged_state(window, "scan-v2.pdf") == "sent", timeout=30_000)
+    job = next(j for j in window.history_panel.model.jobs() if j.name == "scan-v2.pdf"
+               and j.status == "sent")
+    assert Path(job.backup_path).read_bytes() == first.read_bytes()
+
+    # Two files to one REDCap field would overwrite each other: refused.
+    window.clear_all()
+    upload(qtbot, window, [fm.good_pdf(tmp_path / "a1.pdf"), fm.good_pdf(tmp_path / "a2.pdf", 2)],
+           profile="Sandbox REDCap")
+    qtbot.waitUntil(lambda: staged_state(window, "a1.pdf") == "not_sent", timeout=30_000)

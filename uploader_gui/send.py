@@ -81,6 +81,8 @@ def add_send_parser(sub: Any) -> None:
     s.add_argument("--retry-base", type=float, default=1.0, help="backoff base, seconds")
     s.add_argument("--retry-cap", type=float, default=30.0, help="backoff cap, seconds")
     s.add_argument("--concurrency", type=int, default=3, help="uploads at once, 1-8 (default 3)")
+    s.add_argument("--replace", action="store_true",
+                   help="REDCap: replace a file the field already holds (a backup is saved first)")
     s.add_argument("--allow-duplicate", action="store_true",
                    help="send even if the same file already went to the same patient or record")
     s.add_argument("--json", action="store_true", help="print one JSON object per file")
@@ -132,6 +134,7 @@ def destination_from_args(args: argparse.Namespace) -> Destination:
         repeat_instance=args.repeat_instance,
         document_type=args.document_type,
         destinations=list(args.destination),
+        replace=bool(getattr(args, "replace", False)),
     )
 
 
@@ -167,6 +170,9 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
     policy = RetryPolicy(base=args.retry_base, cap=args.retry_cap, max_attempts=args.max_attempts)
     destination = destination_from_args(args)
     files = list(expand_paths(args.paths))
+    if cfg.kind == "redcap" and len(files) > 1:
+        parser.error("a REDCap file field holds one file, and each import replaces the last: "
+                     f"send one file at a time to a record and field ({len(files)} given)")
     limit = cfg.size_limit or size_limit(cfg.kind)
     history = open_history(parser)
     printer = _Printer(args.json, out)

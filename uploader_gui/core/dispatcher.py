@@ -306,6 +306,7 @@ class Dispatcher:
         if result.receipt is not None:
             r = result.receipt
             job.remote_id, job.url, job.log_ids = r.remote_id, r.url, list(r.log_ids)
+            job.backup_path = r.extra.get("backup_path") or job.backup_path
             job.http_status, job.server_message = r.http_status, r.server_message
         if result.error is not None:
             job.http_status = result.error.http_status

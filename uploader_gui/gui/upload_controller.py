@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from uploader_gui.core.batch import (
     ConversionError,
@@ -31,6 +32,7 @@ from uploader_gui.core.profiles import Profile
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
 from uploader_gui.core.targets import Credentials, Destination, make_target
+from uploader_gui.core.targets.redcap import RedcapTarget
 from uploader_gui.core.transport import UploadError
 from uploader_gui.gui.queue_bridge import QueueBridge
 from uploader_gui.gui.tasks import TaskRunner
@@ -46,6 +48,7 @@ class _Batch:
     jobs: list[Job] = field(default_factory=list)
     refused: list[tuple[Job, str]] = field(default_factory=list)
     duplicates: dict[str, Job] = field(default_factory=dict)  # uid -> earlier sent job
+    existing_name: str | None = None  # REDCap: the file the field holds now
 
 
 class UploadController(QObject):
@@ -108,6 +111,13 @@ class UploadController(QObject):
             self._uid_to_key[job.uid] = item.key
             jobs.append(job)
             self.rowState.emit(item.key, "queued", f"Being prepared for {profile.name}…")
+        if profile.config.kind == "redcap" and len(jobs) > 1:
+            for job in jobs:
+                key = self._uid_to_key.pop(job.uid, "")
+                self.rowState.emit(key, "rejected", "A REDCap file field holds one file and each "
+                                   "upload replaces the last: send one file at a time, or remove "
+                                   "the others from the list.")
+            jobs = []
         if not jobs:
             target.close()
             self.message.emit("Nothing was sent: the reasons are shown in the list.")
@@ -122,6 +132,9 @@ class UploadController(QObject):
         batch = _Batch(profile=profile)
         try:
             problems = target.prepare(destination)
+            if not problems and isinstance(target, RedcapTarget):
+                existing = target.existing_file(destination)
+                batch.existing_name = existing[1] if existing else None
         except UploadError as err:
             problems = [err.message]
         finally:
@@ -156,6 +169,18 @@ class UploadController(QObject):
         if not batch.jobs:
             self.message.emit("Nothing was sent: the reasons are shown in the list.")
             return
+        if batch.existing_name is not None:
+            replace = (batch.profile.config.redcap_overwrite == "backup"
+                       or self.confirm_replace(batch))
+            if not replace:
+                for job in batch.jobs:
+                    key = self._uid_to_key.pop(job.uid, "")
+                    self.rowState.emit(key, "cancelled", "Not sent: the REDCap field already "
+                                       f"holds “{batch.existing_name}”, and you chose to keep it.")
+                self.message.emit("Nothing was sent.")
+                return
+            for job in batch.jobs:
+                job.destination = replace_(job.destination, replace=True)
         needs_asking = batch.profile.config.confirm or batch.duplicates
         choice = self.confirm(batch) if needs_asking else "all"
         skipped: list[Job] = []
@@ -192,6 +217,18 @@ class UploadController(QObject):
         parent = self.parent()
         return ask_to_send(parent if isinstance(parent, QWidget) else None, batch.profile,
                            batch.jobs, batch.duplicates)
+
+    def confirm_replace(self, batch: _Batch) -> bool:
+        """Ask before replacing the file a REDCap field holds. Replaceable in tests."""
+        parent = self.parent()
+        dest = batch.jobs[0].dest_key
+        answer = QMessageBox.question(
+            parent if isinstance(parent, QWidget) else None, "Replace the file in REDCap?",
+            f"{dest} already holds “{batch.existing_name}”. Sending replaces it permanently.\n\n"
+            "Replace it? A copy of the current file is saved first in the app's backups folder.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _submit(self, jobs: list[Job], cancelled: threading.Event) -> tuple[list[Job], None]:
         """Worker thread: every job into the history, then onto the queue."""

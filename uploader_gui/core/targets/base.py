@@ -94,6 +94,8 @@ class TargetConfig:
     # REDCap
     redcap_field: str | None = None
     redcap_event: str | None = None
+    #: When the field already holds a file: "ask" first, or always "backup" and replace.
+    redcap_overwrite: str = "ask"
     # all
     size_limit: int | None = None
     ca_bundle: str | None = None
@@ -114,9 +116,11 @@ class Destination:
     document_type: str | None = None
     destinations: list[str] = dc_field(default_factory=list)  # Redox destination IDs
     description: str | None = None
+    #: REDCap: replace a file the field already holds (after saving a backup of it).
+    replace: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, [], "")}
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [], "", False)}
 
 
 @dataclass

@@ -7,13 +7,17 @@ which is shown verbatim. Success is any 200, including an empty body.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
 
+from uploader_gui.core.paths import data_dir
 from uploader_gui.core.targets.base import (
     Destination,
     Document,
@@ -73,6 +77,9 @@ class RedcapTarget(Target):
         super().__init__(*args, **kwargs)
         self._project: ProjectInfo | None = None
         self._lock = threading.Lock()
+        self._backups: dict[str, str] = {}  # document id -> backup path ("" = field was empty)
+        self._checked: set[str] = set()
+        self.backup_folder = data_dir() / "backups"
 
     @property
     def url(self) -> str:
@@ -231,6 +238,60 @@ class RedcapTarget(Target):
                             "Check the record ID.")
         return problems
 
+    # ------------------------------------------------------------------ existing file
+
+    def _file_fields(self, destination: Destination) -> dict[str, str]:
+        proj = self.project()
+        fields = {"content": "file", "record": (destination.record or "").strip(),
+                  "field": destination.field or self.config.redcap_field or ""}
+        event = destination.event or self.config.redcap_event
+        if proj.longitudinal and event:
+            fields["event"] = event
+        if destination.repeat_instance is not None:
+            fields["repeat_instance"] = str(destination.repeat_instance)
+        return fields
+
+    def existing_file(self, destination: Destination) -> tuple[bytes, str] | None:
+        """The file the field holds now, as (bytes, name), or None when it is empty.
+
+        An import replaces that file permanently, so it is checked first.
+        """
+        token = self.credentials.token
+        data = {"token": token.reveal() if token else "", "returnFormat": "json",
+                **self._file_fields(destination), "action": "export"}
+        resp = self.transport.request("POST", self.url, data=data)
+        if resp.status_code == 200:
+            return resp.content, _attachment_name(resp) or "existing-file"
+        text = _redcap_error_text(resp).lower()
+        if resp.status_code in (400, 404) and ("no file" in text or "not contain a file" in text):
+            return None
+        raise self._error(resp)
+
+    def backup_existing(self, destination: Destination, folder: Path) -> Path | None:
+        """Save the field's current file under ``folder`` before it is replaced."""
+        existing = self.existing_file(destination)
+        if existing is None:
+            return None
+        content, name = existing
+        f = self._file_fields(destination)
+        parts = [f"record-{f['record']}", f["field"]]
+        if "event" in f:
+            parts.append(f["event"])
+        if "repeat_instance" in f:
+            parts.append(f"instance-{f['repeat_instance']}")
+        parts.append(time.strftime("%Y%m%d-%H%M%S"))
+        safe = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", p) for p in parts)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        out = folder / f"{safe}_{re.sub(r'[^A-Za-z0-9._-]+', '-', name)}"
+        n = 1
+        while out.exists():
+            out = out.with_name(f"{out.stem}-{n}{out.suffix}")
+            n += 1
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        return out
+
     # ------------------------------------------------------------------ upload
 
     def upload(
@@ -240,20 +301,24 @@ class RedcapTarget(Target):
         progress: ProgressFn | None = None,
         cancelled: CancelFn | None = None,
     ) -> Receipt:
-        proj = self.project()
         field_name = destination.field or self.config.redcap_field or ""
-        fields = {
-            "content": "file",
-            "action": "import",
-            "record": (destination.record or "").strip(),
-            "field": field_name,
-            "returnFormat": "json",
-        }
-        event = destination.event or self.config.redcap_event
-        if proj.longitudinal and event:
-            fields["event"] = event
-        if destination.repeat_instance is not None:
-            fields["repeat_instance"] = str(destination.repeat_instance)
+        backup = self._backups.get(document.document_id)
+        if backup is None and document.document_id not in self._checked:
+            # Never replace a file silently: back it up when allowed, else refuse.
+            if destination.replace:
+                saved = self.backup_existing(destination, self.backup_folder)
+                self._backups[document.document_id] = str(saved) if saved else ""
+            elif self.existing_file(destination) is not None:
+                raise UploadError(
+                    REJECTED,
+                    f"Record {destination.record}, field {field_name} already holds a file. "
+                    "Sending would replace it permanently; choose to replace it (a backup of "
+                    "the old file is kept first) or pick another field.",
+                    reached_server=True,
+                )
+            self._checked.add(document.document_id)
+        backup = self._backups.get(document.document_id) or None
+        fields = {**self._file_fields(destination), "action": "import", "returnFormat": "json"}
         token = self.credentials.token
         fields = {"token": token.reveal() if token else "", **fields}
         resp = self.transport.upload(
@@ -282,7 +347,8 @@ class RedcapTarget(Target):
             url=None,
             http_status=resp.status_code,
             server_message=server_text(resp),
-            extra={k: fields[k] for k in ("record", "field", "event", "repeat_instance") if k in fields},
+            extra={**{k: fields[k] for k in ("record", "field", "event", "repeat_instance")
+                      if k in fields}, **({"backup_path": backup} if backup else {})},
         )
 
     def retry_decision(self, error: UploadError) -> str:
@@ -300,6 +366,14 @@ class RedcapTarget(Target):
         kind = "longitudinal" if proj.longitudinal else "classic"
         return (f"Connected to REDCap {version} at {self.url}: project “{proj.title}” ({kind}), "
                 f"{len(proj.file_fields)} file-upload field(s).")
+
+
+def _attachment_name(resp: requests.Response) -> str | None:
+    for header in ("Content-Type", "Content-Disposition"):
+        match = re.search(r'name="?([^";]+)"?', resp.headers.get(header, ""))
+        if match:
+            return match.group(1)
+    return None
 
 
 def _redcap_error_text(resp: requests.Response) -> str:
