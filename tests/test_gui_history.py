@@ -262,3 +262,25 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     upload(qtbot, window, [fm.good_pdf(tmp_path / "a1.pdf"), fm.good_pdf(tmp_path / "a2.pdf", 2)],
            profile="Sandbox REDCap")
     qtbot.waitUntil(lambda: staged_state(window, "a1.pdf") == "not_sent", timeout=30_000)
+
+
+def test_redox_delivery_column_turns_delivered(qtbot, window: MainWindow, sandbox,
+                                               tmp_path: Path) -> None:
+    from uploader_gui.gui.history_model import COL_DELIVERY
+
+    sandbox.log_settle_seconds = 0.0
+    try:
+        upload(qtbot, window, [fm.good_pdf(tmp_path / "to-ehr.pdf")], profile="Sandbox Redox")
+        qtbot.waitUntil(lambda: staged_state(window, "to-ehr.pdf") == "sent", timeout=30_000)
+        window.uploads.check_delivery()
+        p = window.history_panel.proxy
+
+        def delivery() -> str | None:
+            for r in range(p.rowCount()):
+                if p.index(r, COL_FILE).data() == "to-ehr.pdf":
+                    return p.index(r, COL_DELIVERY).data()
+            return None
+
+        qtbot.waitUntil(lambda: delivery() == "Delivered", timeout=30_000)
+    finally:
+        sandbox.log_settle_seconds = 1.0

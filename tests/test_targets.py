@@ -385,3 +385,35 @@ def test_read_timeout_on_claros_is_unknown(sandbox, tmp_path: Path) -> None:
                     Transport(read_timeout=0.5))
     result = deliver(t, doc(fm.good_pdf(tmp_path / "slow.pdf")), Destination(patient_id="1001"), FAST)
     assert result.status == "unknown" and len(result.attempts) == 1
+
+
+def test_redox_delivery_status_pending_then_succeeded(sandbox, tmp_path: Path, app_home) -> None:
+    from uploader_gui.core.delivery import refresh_delivery
+    from uploader_gui.core.history import HistoryStore
+    from uploader_gui.core.jobs import Job, sha256_of
+
+    c = sandbox.credentials
+    t = redox(sandbox, platform_org_id="sandbox-org", platform_client_id="sandbox-platform-key")
+    t.credentials.platform_key = Secret(c["redox_rsa_private_key"])
+    pdf = fm.good_pdf(tmp_path / "delivered.pdf")
+    receipt = t.upload(doc(pdf), Destination(**{**PATIENT.__dict__, "destinations": [EHR, STORE]}))
+    assert t.delivery_status(receipt.log_ids[0]) == "pending"
+
+    store = HistoryStore()
+    job = Job(path=str(pdf), name=pdf.name, size=pdf.stat().st_size, sha256=sha256_of(pdf),
+              file_type="pdf", target="redox", destination=PATIENT, target_config=t.config,
+              status="sent", log_ids=receipt.log_ids, finished=None)
+    store.add_job(job)
+    [checked] = refresh_delivery(store, lambda _j: t.credentials)
+    assert checked.delivery == "pending"
+    sandbox.log_settle_seconds = 0.0
+    try:
+        [checked] = refresh_delivery(store, lambda _j: t.credentials, force=True)
+    finally:
+        sandbox.log_settle_seconds = 1.0
+    assert checked.delivery == "succeeded" and store.get(job.id).delivery == "succeeded"
+    assert refresh_delivery(store, lambda _j: t.credentials, force=True) == []  # final: not asked
+    store.close()
+    with pytest.raises(UploadError) as info:
+        t.delivery_status("00000000-0000-0000-0000-000000000000")
+    assert info.value.http_status == 404

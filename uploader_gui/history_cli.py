@@ -22,6 +22,8 @@ def add_history_parsers(sub: Any) -> None:
                    help="only jobs in this state (repeatable)")
     h.add_argument("--search", help="file name, patient or record, or remote id contains this")
     h.add_argument("--limit", type=int, help="at most this many jobs")
+    h.add_argument("--refresh-delivery", action="store_true",
+                   help="ask the Redox Platform API whether sent documents were delivered")
 
     r = sub.add_parser(
         "resume", help="send again the uploads that were interrupted",
@@ -40,6 +42,11 @@ def cmd_history(args: argparse.Namespace, parser: argparse.ArgumentParser,
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     store = open_history(parser)
+    if args.refresh_delivery:
+        from uploader_gui.core.delivery import refresh_delivery
+
+        env = credentials_from_env()
+        refresh_delivery(store, lambda _job: env, force=True)
     jobs = store.jobs(status=args.status, limit=args.limit, search=args.search)
     for job in jobs:
         out(json.dumps(history_row(job), ensure_ascii=False) if args.json else _line(job))
@@ -63,6 +70,8 @@ def _line(job: Job) -> str:
     text = f"#{job.id:<5} {when}  {status:<16} {job.target:<7} {job.dest_key:<24} {job.name}"
     if job.remote_id:
         text += f"  [{job.remote_id}]"
+    if job.delivery:
+        text += f"  delivery: {job.delivery}"
     if job.error and job.status != "sent":
         text += f"\n       {job.error}"
     return text

@@ -46,6 +46,7 @@ ENV_REDOX_SECRET = "UPLOADER_GUI_REDOX_SECRET"  # noqa: S105 - a variable name
 ENV_REDOX_CLIENT_ID = "UPLOADER_GUI_REDOX_CLIENT_ID"
 ENV_REDOX_KEY_ID = "UPLOADER_GUI_REDOX_KEY_ID"
 ENV_REDOX_PRIVATE_KEY = "UPLOADER_GUI_REDOX_PRIVATE_KEY"
+ENV_REDOX_PLATFORM_KEY = "UPLOADER_GUI_REDOX_PLATFORM_KEY"
 
 
 def add_send_parser(sub: Any) -> None:
@@ -100,6 +101,7 @@ def credentials_from_env() -> Credentials:
         redox_api_key=_secret(ENV_REDOX_KEY),
         redox_secret=_secret(ENV_REDOX_SECRET),
         redox_private_key=_secret(ENV_REDOX_PRIVATE_KEY),
+        platform_key=_secret(ENV_REDOX_PLATFORM_KEY),
     )
 
 
@@ -119,6 +121,9 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             cfg.auth = args.auth or "jwt"
             cfg.client_id = os.environ.get(ENV_REDOX_CLIENT_ID)
             cfg.key_id = os.environ.get(ENV_REDOX_KEY_ID)
+            cfg.platform_org_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_ORG")
+            cfg.platform_client_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_CLIENT_ID")
+            cfg.platform_key_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_KEY_ID")
     if args.test_flag is not None:
         cfg = replace(cfg, test=args.test_flag)
     return cfg

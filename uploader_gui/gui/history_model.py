@@ -18,9 +18,13 @@ from PySide6.QtWidgets import QApplication, QStyle
 from uploader_gui.core.jobs import STATE_LABELS, Job
 from uploader_gui.core.targets import KIND_LABELS
 
-COLUMNS = ("Time", "File", "Sent to", "Patient / record", "Status", "HTTP", "Remote ID", "Attempts")
-(COL_TIME, COL_FILE, COL_TARGET, COL_DEST, COL_STATUS, COL_HTTP, COL_REMOTE,
+COLUMNS = ("Time", "File", "Sent to", "Patient / record", "Status", "Delivery", "HTTP",
+           "Remote ID", "Attempts")
+(COL_TIME, COL_FILE, COL_TARGET, COL_DEST, COL_STATUS, COL_DELIVERY, COL_HTTP, COL_REMOTE,
  COL_ATTEMPTS) = range(len(COLUMNS))
+
+DELIVERY_LABELS = {"pending": "Pending", "succeeded": "Delivered", "failed": "Not delivered",
+                   "filtered": "Filtered by Redox"}
 
 JobRole = Qt.ItemDataRole.UserRole + 10
 SortRole = Qt.ItemDataRole.UserRole + 11
@@ -95,6 +99,8 @@ class HistoryModel(QAbstractTableModel):
             return job.dest_key
         if col == COL_STATUS:
             return STATE_LABELS.get(job.status, job.status)
+        if col == COL_DELIVERY:
+            return DELIVERY_LABELS.get(job.delivery or "", job.delivery or "")
         if col == COL_HTTP:
             return str(job.http_status) if job.http_status else ""
         if col == COL_REMOTE:

@@ -14,7 +14,7 @@ from dataclasses import replace as replace_
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from uploader_gui.core.batch import (
@@ -25,6 +25,7 @@ from uploader_gui.core.batch import (
     new_job,
 )
 from uploader_gui.core.convert import discard
+from uploader_gui.core.delivery import refresh_delivery
 from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FINAL, INTERRUPTED, STATE_LABELS, Job
@@ -79,6 +80,12 @@ class UploadController(QObject):
                                          policy=policy or RetryPolicy(), listener=self.bridge)
             self.bridge.dispatcher = self.dispatcher
         self.bridge.jobsChanged.connect(self._jobs_changed)
+        self._delivery_timer = QTimer(self)
+        self._delivery_timer.setInterval(5000)
+        self._delivery_timer.timeout.connect(self.check_delivery)
+        self._delivery_busy = False
+        if history is not None:
+            self._delivery_timer.start()
         self.bridge.progressChanged.connect(self._progress_changed)
         self.bridge.throughputChanged.connect(self.throughputChanged)
 
@@ -280,6 +287,25 @@ class UploadController(QObject):
 
     # ------------------------------------------------------------------ control
 
+    def check_delivery(self) -> None:
+        """Ask the Redox Platform API about sent jobs that are due (off the UI thread)."""
+        if self.history is None or self._delivery_busy:
+            return
+        if not any(p.config.kind == "redox" and p.config.platform_org_id
+                   for p in self.profiles.values()):
+            return
+        self._delivery_busy = True
+        store = self.history
+
+        def done(updated: list[Job] | None, error: BaseException | None) -> None:
+            self._delivery_busy = False
+            if error is not None:
+                log.info("delivery check failed: %r", error)
+            elif updated:
+                self.jobsChanged.emit(updated)
+
+        self._runner.run(lambda: refresh_delivery(store, self._credentials_for), done)
+
     def cancel_keys(self, keys: list[str]) -> None:
         if self.dispatcher is None:
             return
@@ -324,6 +350,7 @@ class UploadController(QObject):
         return problems
 
     def shutdown(self) -> None:
+        self._delivery_timer.stop()
         self.bridge.stop()
         self._runner.shutdown()
         if self.dispatcher is not None:

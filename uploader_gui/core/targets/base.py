@@ -91,6 +91,8 @@ class TargetConfig:
     patient_id_type: str = "MR"
     document_type: str = "Clinical Document"
     platform_org_id: str | None = None
+    platform_client_id: str | None = None
+    platform_key_id: str | None = None
     # REDCap
     redcap_field: str | None = None
     redcap_event: str | None = None

@@ -61,6 +61,7 @@ class RedoxTarget(Target):
         self._token: str | None = None
         self._token_expires = 0.0
         self._refresh_token: str | None = None
+        self._platform: tuple[str, float] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -101,10 +102,13 @@ class RedoxTarget(Target):
 
     # ------------------------------------------------------------------ auth
 
-    def _assertion(self, audience: str) -> str:
-        key_pem = self.credentials.redox_private_key
+    def _assertion(self, audience: str, *, platform: bool = False) -> str:
+        key_pem = self.credentials.platform_key if platform else self.credentials.redox_private_key
+        client_id = self.config.platform_client_id if platform else self.config.client_id
+        key_id = (self.config.platform_key_id or self.config.key_id) if platform else self.config.key_id
         if not key_pem:
-            raise UploadError(CONFIG, "The Redox private key is not set.", reached_server=False)
+            what = "Platform API key" if platform else "private key"
+            raise UploadError(CONFIG, f"The Redox {what} is not set.", reached_server=False)
         alg = self.config.jwt_alg
         key: Any
         if alg == "HS384":
@@ -126,14 +130,14 @@ class RedoxTarget(Target):
                                       reached_server=False)
         now = int(time.time())
         claims = {
-            "iss": self.config.client_id,
-            "sub": self.config.client_id,
+            "iss": client_id,
+            "sub": client_id,
             "aud": audience,
             "iat": now,
             "exp": now + ASSERTION_LIFETIME,
             "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(claims, key, algorithm=alg, headers={"kid": self.config.key_id})
+        return jwt.encode(claims, key, algorithm=alg, headers={"kid": key_id})
 
     def _fetch_token(self) -> None:
         if self.config.auth == "jwt":
@@ -290,6 +294,55 @@ class RedoxTarget(Target):
             "Media": media,
         }
 
+    # ------------------------------------------------------------------ delivery status
+
+    @property
+    def platform_configured(self) -> bool:
+        c = self.config
+        return bool(c.platform_org_id and c.platform_client_id and self.credentials.platform_key)
+
+    def _platform_token(self, force: bool = False) -> str:
+        with self._lock:
+            if force or self._platform is None or time.monotonic() > self._platform[1] - RENEW_MARGIN:
+                url = join_url(self.api, "/v2/auth/token")
+                resp = self.transport.request("POST", url, data={
+                    "grant_type": "client_credentials",
+                    "client_assertion_type":
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    "client_assertion": self._assertion(url, platform=True),
+                })
+                body = json_or_none(resp)
+                if resp.status_code != 200 or not isinstance(body, dict) or \
+                        "access_token" not in body:
+                    raise self._auth_failure(resp)
+                self._platform = (str(body["access_token"]),
+                                  time.monotonic() + float(body.get("expires_in", 300)))
+            return self._platform[0]
+
+    def delivery_status(self, log_id: str) -> str:
+        """The latest attempt's status of one log: succeeded, failed, filtered or pending."""
+        if not self.platform_configured:
+            raise UploadError(CONFIG, "Delivery status needs the profile's Redox Platform API "
+                              "organisation, client and key.", reached_server=False)
+        url = join_url(self.api, f"/platform/v1/organizations/{self.config.platform_org_id}"
+                                 f"/logs/{log_id}")
+
+        def call(token: str) -> requests.Response:
+            return self.transport.request("GET", url, headers={"Authorization": f"Bearer {token}"},
+                                          timeout=(10.0, 70.0))
+
+        resp = call(self._platform_token())
+        if resp.status_code == 401:
+            resp = call(self._platform_token(force=True))
+        body = json_or_none(resp)
+        if resp.status_code != 200 or not isinstance(body, dict):
+            text = _platform_error_text(body) or server_text(resp)
+            raise http_error(resp, f"The Redox Platform API did not give the log's status "
+                             f"(HTTP {resp.status_code}): {text}", server_message=text)
+        result = (body.get("payload") or {}).get("result") or {}
+        latest = ((result.get("attempts") or {}).get("latest") or {}).get("status")
+        return str(latest or result.get("status") or "pending")
+
     # ------------------------------------------------------------------ other calls
 
     def test_connection(self) -> str:
@@ -319,6 +372,14 @@ def _redox_error_text(resp: requests.Response) -> str:
         for key in ("error_description", "error", "message"):
             if body.get(key):
                 return str(body[key])
+    return ""
+
+
+def _platform_error_text(body: Any) -> str:
+    if isinstance(body, dict):
+        error = (body.get("payload") or {}).get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
     return ""
 
 
