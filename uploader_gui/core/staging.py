@@ -18,6 +18,8 @@ class StagedFile:
     #: queued / uploading / sent / failed / unknown / cancelled / rejected (by the target), or None
     upload_state: str | None = None
     upload_message: str = ""
+    #: Where it was sent (or is being sent), once it is on the queue.
+    destination_text: str = ""
     key_cache: str | None = field(default=None, repr=False)
 
     @property

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QSplitter,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -50,7 +51,9 @@ from uploader_gui.core.validation import (
 )
 from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
+from uploader_gui.gui.preview import PreviewPane, Thumbnails
 from uploader_gui.gui.staging_model import (
+    COL_DEST,
     COL_DETAILS,
     COL_NAME,
     COL_SIZE,
@@ -154,6 +157,7 @@ class MainWindow(QMainWindow):
         self._validator = validator or IsolatedValidator()
         self._owns_validator = validator is None
         self._runner = TaskRunner(self, workers=2)
+        self._thumb_runner = TaskRunner(self, workers=1)
         self._generation = 0
         self._checks_running = 0
         self._pending_add: list[tuple[Path, str]] = []
@@ -171,7 +175,7 @@ class MainWindow(QMainWindow):
         # Fixed, font-based widths: ResizeToContents re-measures every row on every
         # change, which stalls the window when thousands of verdicts arrive.
         em = self.fontMetrics().horizontalAdvance("M")
-        widths = {COL_NAME: 22, COL_TYPE: 8, COL_SIZE: 6, COL_DETAILS: 9}
+        widths = {COL_NAME: 20, COL_TYPE: 7, COL_SIZE: 6, COL_DETAILS: 8, COL_DEST: 14}
         for col, ems in widths.items():
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, em * ems)
@@ -226,6 +230,9 @@ class MainWindow(QMainWindow):
         self.upload_panel.profile_combo.currentIndexChanged.connect(self._profile_changed)
         self.uploads = UploadController(profiles or [], self.history, self, policy=policy)
         self.uploads.rowState.connect(self._upload_state)
+        self.uploads.rowDestination.connect(self._row_destination)
+        self.upload_panel.destinationChanged.connect(self.model.set_current_destination)
+        self.model.set_current_destination(self.upload_panel.destination_text())
         self.uploads.rowProgress.connect(self.model.set_upload_progress)
         self.uploads.throughputChanged.connect(self.upload_panel.show_throughput)
         self.uploads.message.connect(self.upload_panel.message.setText)
@@ -268,7 +275,16 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(staging)
         layout.addWidget(intro)
         layout.addLayout(buttons)
-        layout.addWidget(self.view, 1)
+        self.preview = PreviewPane()
+        self.thumbnails = Thumbnails(self._thumb_runner, self.fontMetrics().height() * 2,
+                                     self.model.refresh_row)
+        self.model.thumbnails = self.thumbnails
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.view)
+        split.addWidget(self.preview)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        layout.addWidget(split, 1)
         layout.addWidget(self.details)
         layout.addWidget(self.upload_area)
 
@@ -477,6 +493,7 @@ class MainWindow(QMainWindow):
     def _show_details(self) -> None:
         """The full verdict of the selected file, since the table cell may be cut short."""
         rows = self.selected_rows()
+        self.preview.follow(self.model.items()[rows[0]] if len(rows) == 1 else None)
         if len(rows) != 1:
             self.details.setText(
                 f"{len(rows)} files selected." if rows else
@@ -502,6 +519,12 @@ class MainWindow(QMainWindow):
         has_rows = self.model.rowCount() > 0
         self.remove_button.setEnabled(bool(self.view.selectionModel().selectedRows()))
         self.clear_button.setEnabled(has_rows)
+
+    def _row_destination(self, key: str, text: str) -> None:
+        item = self.model.item(key)
+        if item is not None:
+            item.destination_text = text
+            self.model.refresh_row(key)
 
     def _upload_state(self, key: str, state: str, message: str) -> None:
         self.model.set_upload_state(key, state, message)
@@ -557,6 +580,8 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
+        self.preview.shutdown()
+        self._thumb_runner.shutdown()
         self.uploads.shutdown()
         self.history_panel.shutdown()
         self._runner.shutdown()

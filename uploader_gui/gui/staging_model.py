@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.validation import TYPE_LABELS, ValidationResult, human_size
 
-COLUMNS = ("Name", "Type", "Size", "Pages / dimensions", "Status")
-COL_NAME, COL_TYPE, COL_SIZE, COL_DETAILS, COL_STATUS = range(len(COLUMNS))
+COLUMNS = ("Name", "Type", "Size", "Pages / dimensions", "Goes to", "Status")
+COL_NAME, COL_TYPE, COL_SIZE, COL_DETAILS, COL_DEST, COL_STATUS = range(len(COLUMNS))
 
 #: Role carrying the row's state as text ("checking", "ready", "warning", "rejected").
 StateRole = Qt.ItemDataRole.UserRole + 1
@@ -65,6 +65,10 @@ class StagingModel(QAbstractTableModel):
         self._rows: dict[str, int] = {}
         self._icons: dict[str, QIcon] = {}
         self._progress: dict[str, float] = {}
+        #: "Sandbox Claros: patient 1001": where ready files would go now.
+        self.current_destination = ""
+        #: Optional provider of row thumbnails (gui.preview.Thumbnails).
+        self.thumbnails: Any = None
 
     # ------------------------------------------------------------------ Qt API
 
@@ -98,12 +102,18 @@ class StagingModel(QAbstractTableModel):
                 return human_size(res.size) if res and res.size is not None else ""
             if col == COL_DETAILS:
                 return _details(res)
+            if col == COL_DEST:
+                if item.destination_text:
+                    return item.destination_text
+                return self.current_destination if item.ready else ""
             if col == COL_STATUS:
                 if item.upload_state:
                     return item.upload_message
                 return "Checking…" if res is None else res.summary
         elif role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
             return self._icon(_state(item))
+        elif role == Qt.ItemDataRole.DecorationRole and col == COL_NAME and self.thumbnails:
+            return self.thumbnails.get(item)
         elif role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_NAME:
                 return str(item.path)
@@ -182,6 +192,20 @@ class StagingModel(QAbstractTableModel):
         self._items[row].result = result
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
         return True
+
+    def set_current_destination(self, text: str) -> None:
+        self.current_destination = text
+        if self._items:
+            self.dataChanged.emit(self.index(0, COL_DEST), self.index(len(self._items) - 1, COL_DEST))
+
+    def refresh_row(self, key: str) -> None:
+        row = self._rows.get(key)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def item(self, key: str) -> StagedFile | None:
+        row = self._rows.get(key)
+        return self._items[row] if row is not None else None
 
     def set_upload_progress(self, fractions: dict[str, float]) -> None:
         for key, fraction in fractions.items():

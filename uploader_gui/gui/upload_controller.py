@@ -55,6 +55,8 @@ class _Batch:
 class UploadController(QObject):
     #: (staging key, state, message) for rows of the staging table.
     rowState = Signal(str, str, str)
+    #: (staging key, "Profile: patient 1001") once a file is on its way somewhere.
+    rowDestination = Signal(str, str)
     #: {staging key: fraction sent} for rows uploading now.
     rowProgress = Signal(object)
     #: jobs that changed (for the history panel).
@@ -117,6 +119,7 @@ class UploadController(QObject):
                 continue
             self._uid_to_key[job.uid] = item.key
             jobs.append(job)
+            self.rowDestination.emit(item.key, f"{profile.name}: {job.dest_key}")
             self.rowState.emit(item.key, "queued", f"Being prepared for {profile.name}…")
         if profile.config.kind == "redcap" and len(jobs) > 1:
             for job in jobs:

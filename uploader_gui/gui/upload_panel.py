@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from uploader_gui.core.jobs import destination_key
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.targets import KIND_LABELS, Destination
 from uploader_gui.core.validation import human_size
@@ -31,6 +32,8 @@ class UploadPanel(QFrame):
     """Pick a profile and a destination, then send the ready files."""
 
     uploadRequested = Signal()
+    #: "Sandbox Claros: patient 1001", whenever the profile or a destination field changes.
+    destinationChanged = Signal(str)
     cancelAllRequested = Signal()
     pauseToggled = Signal(bool)
 
@@ -58,6 +61,18 @@ class UploadPanel(QFrame):
         self.document_type = QLineEdit()
         self.patient.setPlaceholderText("e.g. 1001 or an MRN")
         self.record.setPlaceholderText("REDCap record ID")
+
+        self.destination_label = QLabel()
+        self.destination_label.setObjectName("destination")
+        big = self.destination_label.font()
+        big.setPointSizeF(big.pointSizeF() * 1.5)
+        big.setBold(True)
+        self.destination_label.setFont(big)
+        self.destination_label.setWordWrap(True)
+        for edit in (self.patient, self.patient_type, self.record, self.field_name, self.event,
+                     self.document_type):
+            edit.textChanged.connect(self._destination_changed)
+        self.instance.valueChanged.connect(self._destination_changed)
 
         self.form = QFormLayout()
         self.form.addRow("Send to:", self.profile_combo)
@@ -93,6 +108,7 @@ class UploadPanel(QFrame):
 
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
+        layout.addWidget(self.destination_label)
         layout.addLayout(row)
         layout.addWidget(self.progress_label)
         layout.addWidget(self.message)
@@ -138,6 +154,18 @@ class UploadPanel(QFrame):
             self.instance.setValue(d.repeat_instance or 0)
             self.document_type.setText(d.document_type or p.config.document_type)
         self._update_button()
+        self._destination_changed()
+
+    def destination_text(self) -> str:
+        p = self.current_profile()
+        if p is None:
+            return ""
+        return f"{p.name}: {destination_key(p.config.kind, self.destination())}"
+
+    def _destination_changed(self) -> None:
+        text = self.destination_text()
+        self.destination_label.setText(f"→ {text}" if text else "")
+        self.destinationChanged.emit(text)
 
     def destination(self) -> Destination:
         p = self.current_profile()

@@ -1,0 +1,98 @@
+"""The preview pane and the destination shown before sending."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import filemaker as fm
+from PIL import Image
+from pypdf import PdfWriter
+from pypdf.generic import DecodedStreamObject, NameObject
+
+from uploader_gui.gui.main_window import MainWindow
+from uploader_gui.gui.staging_model import COL_DEST, COL_NAME
+from uploader_gui.sandbox.profiles import sandbox_profiles
+
+
+def text_pdf(path: Path, pages: int = 3) -> Path:
+    """A PDF with a black box on every page, so a render is not blank."""
+    writer = PdfWriter()
+    for _ in range(pages):
+        page = writer.add_blank_page(612, 792)
+        stream = DecodedStreamObject()
+        stream.set_data(b"0 0 0 rg 100 100 400 500 re f")
+        page[NameObject("/Contents")] = writer._add_object(stream)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return fm.write(path, buf.getvalue())
+
+
+def dark_pixels(window: MainWindow) -> int:
+    pixmap = window.preview.image.pixmap()
+    image = pixmap.toImage()
+    step = max(1, image.width() // 40)
+    return sum(1 for x in range(0, image.width(), step) for y in range(0, image.height(), step)
+               if image.pixelColor(x, y).lightness() < 60)
+
+
+def test_preview_renders_pages_and_navigates(qtbot, validator, tmp_path: Path) -> None:
+    w = MainWindow(validator=validator)
+    qtbot.addWidget(w)
+    w.show()
+    w.resize(1200, 800)
+    try:
+        w.add_paths([text_pdf(tmp_path / "boxes.pdf")])
+        qtbot.waitUntil(lambda: w.counts()["ready"] == 1, timeout=30_000)
+        w.view.selectRow(0)
+        qtbot.waitUntil(lambda: w.preview.page_count == 3, timeout=10_000)
+        assert dark_pixels(w) > 20  # the black box was really rendered, not a blank page
+        assert "page 1 of 3" in w.preview.caption.text()
+        assert not w.preview.prev_button.isEnabled() and w.preview.next_button.isEnabled()
+        w.preview.next_button.click()
+        qtbot.waitUntil(lambda: "page 2 of 3" in w.preview.caption.text(), timeout=10_000)
+    finally:
+        w.shutdown()
+
+
+def test_preview_of_a_photo_and_a_rejected_file(qtbot, validator, tmp_path: Path) -> None:
+    w = MainWindow(validator=validator)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        img = Image.new("RGB", (300, 200), (0, 0, 0))
+        photo = tmp_path / "dark.png"
+        img.save(photo)
+        w.add_paths([photo, fm.truncated_pdf(tmp_path / "cut.pdf")])
+        qtbot.waitUntil(lambda: w.model.rowCount() == 2 and w.counts()["checking"] == 0,
+                        timeout=30_000)
+        rows = {w.model.index(r, COL_NAME).data(): r for r in range(2)}
+        w.view.selectRow(rows["dark.png"])
+        qtbot.waitUntil(lambda: not w.preview.image.pixmap().isNull(), timeout=10_000)
+        assert dark_pixels(w) > 20
+        w.view.selectRow(rows["cut.pdf"])
+        qtbot.waitUntil(lambda: "not accepted" in w.preview.caption.text(), timeout=10_000)
+        assert w.preview.image.pixmap().isNull()
+    finally:
+        w.shutdown()
+
+
+def test_destination_is_shown_large_and_on_each_row(qtbot, validator, sandbox, tmp_path) -> None:
+    w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials))
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        combo = w.upload_panel.profile_combo
+        combo.setCurrentIndex(combo.findData("Sandbox Claros"))
+        w.add_paths([fm.good_pdf(tmp_path / "a.pdf")])
+        qtbot.waitUntil(lambda: w.counts()["ready"] == 1, timeout=30_000)
+        assert w.upload_panel.destination_label.text() == "→ Sandbox Claros: patient 1001"
+        assert w.model.index(0, COL_DEST).data() == "Sandbox Claros: patient 1001"
+        w.upload_panel.patient.setText("1003")
+        assert w.model.index(0, COL_DEST).data() == "Sandbox Claros: patient 1003"
+        combo.setCurrentIndex(combo.findData("Sandbox REDCap"))
+        assert w.upload_panel.destination_label.text() == "→ Sandbox REDCap: record 1 / scan"
+        label_font = w.upload_panel.destination_label.font()
+        assert label_font.pointSizeF() > w.font().pointSizeF() and label_font.bold()
+    finally:
+        w.shutdown()
