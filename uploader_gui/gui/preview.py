@@ -71,6 +71,9 @@ class PreviewPane(QWidget):
         self.next_button = QPushButton("▶")
         self.next_button.setToolTip("Next page")
         self.next_button.clicked.connect(lambda: self.show_page(self._page + 1))
+        for b in (self.prev_button, self.next_button):
+            b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            b.setFixedWidth(self.fontMetrics().horizontalAdvance("M") * 3)
         nav = QHBoxLayout()
         nav.addWidget(self.prev_button)
         nav.addWidget(self.caption, 1)

@@ -1,0 +1,385 @@
+"""`uploader-gui profiles ...`: set up, check and share target profiles from a terminal.
+
+    profiles list [--json]
+    profiles show NAME [--json]
+    profiles add --name NAME --target KIND --url URL [...]   (the same target flags as `send`)
+    profiles remove NAME [--keep-secrets]
+    profiles test NAME
+    profiles set-secret NAME ROLE        (the value from stdin, or a prompt that does not echo)
+    profiles import FILE [--replace]
+    profiles export FILE [NAME...]
+
+Secrets are never taken from the command line (other users can read it with ``ps``)
+and never printed: ``show`` says only "set" or "not set". Exit status: 0 on success,
+1 when the command failed, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from uploader_gui.core.profiles import (
+    Profile,
+    ProfileError,
+    check_config,
+    defaults_to_json,
+    export_profiles,
+    import_profiles,
+    load_profile_set,
+    profiles_path,
+    save_profile_set,
+)
+from uploader_gui.core.secrets import (
+    ROLE_LABELS,
+    ROLES,
+    InvalidSecretError,
+    SecretError,
+    SecretStore,
+    credentials_for,
+    missing_secrets,
+    roles_for,
+)
+from uploader_gui.core.targets import KIND_LABELS, KINDS, Credentials, Destination, TargetConfig
+from uploader_gui.core.transport import UploadError
+
+MAX_SECRET = 64 * 1024
+Out = Callable[[str], None]
+
+#: How the CLI finds the keyring; tests replace it with an in-memory store.
+store_factory: Callable[[], SecretStore] = SecretStore.detect
+
+
+def _role(value: str) -> str:
+    role = value.strip().lower().replace("-", "_")
+    if role not in ROLES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(r.replace('_', '-') for r in ROLES)}")
+    return role
+
+
+def add_target_options(p: argparse.ArgumentParser) -> None:
+    """The target flags `profiles add` shares with `send`'s ad-hoc target."""
+    p.add_argument("--target", choices=KINDS, required=True, help="the kind of system")
+    p.add_argument("--url", required=True,
+                   help="base URL: Redox API base, Claros base, or the REDCap API endpoint")
+    p.add_argument("--blob-url", help="Redox file upload base (default: same as --url)")
+    p.add_argument("--auth", choices=("jwt", "legacy"), help="Redox authentication (default jwt)")
+    p.add_argument("--client-id", help="Redox OAuth client ID (signed-JWT auth)")
+    p.add_argument("--key-id", help="Redox key ID, the JWT's kid (signed-JWT auth)")
+    p.add_argument("--jwt-alg", choices=("RS384", "ES384", "HS384"),
+                   help="Redox JWT algorithm (default: from the key)")
+    p.add_argument("--destination", action="append", default=[], metavar="ID[=NAME]",
+                   help="Redox destination (repeatable)")
+    p.add_argument("--source-id", help="Redox source ID (only when the organisation has several)")
+    p.add_argument("--platform-org-id", help="Redox organisation ID for the Platform API")
+    p.add_argument("--patient-id-type", help="Redox patient identifier type (default MR)")
+    p.add_argument("--document-type", help="Redox document type (default Clinical Document)")
+    p.add_argument("--field", help="REDCap file-upload field to use by default")
+    p.add_argument("--event", help="REDCap unique event name to use by default")
+    p.add_argument("--repeat-instance", type=int, help="REDCap repeat instance to use by default")
+    p.add_argument("--size-limit-mb", type=float, metavar="MB", help="largest file to send")
+    p.add_argument("--ca-bundle", metavar="FILE",
+                   help="PEM file of the certificate authority to trust instead of this "
+                   "computer's (for a private CA)")
+    p.add_argument("--test-message", dest="test_flag", action="store_true", default=None,
+                   help="mark Redox messages as Test (the default)")
+    p.add_argument("--production", dest="test_flag", action="store_false",
+                   help="mark Redox messages as not Test")
+
+
+def add_profiles_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "profiles", help="list, add, test and share target profiles",
+        description="Manage target profiles. Profiles are kept without secrets in "
+        f"{profiles_path().name} in the config folder; secrets go to the system keyring and are "
+        "never taken from the command line or printed.",
+    )
+    ps = p.add_subparsers(dest="profiles_command", metavar="ACTION", required=True)
+
+    ls = ps.add_parser("list", help="list the profiles")
+    ls.add_argument("--json", action="store_true")
+
+    sh = ps.add_parser("show", help="a profile's settings, and which secrets are set")
+    sh.add_argument("name")
+    sh.add_argument("--json", action="store_true")
+
+    add = ps.add_parser("add", help="add (or with --replace, change) a profile")
+    add.add_argument("--name", required=True, help="the profile's name, as staff will see it")
+    add_target_options(add)
+    add.add_argument("--replace", action="store_true", help="replace a profile of the same name")
+
+    rm = ps.add_parser("remove", help="remove a profile and its keyring entries")
+    rm.add_argument("name")
+    rm.add_argument("--keep-secrets", action="store_true", help="leave its keyring entries")
+
+    t = ps.add_parser("test", help="try a harmless call with the profile's address and secrets")
+    t.add_argument("name")
+
+    ss = ps.add_parser(
+        "set-secret", help="store a secret in the keyring (read from stdin or a silent prompt)",
+        description="Store one of a profile's secrets in the system keyring. The value is read "
+        "from standard input when it is not a terminal, otherwise from a prompt that does not "
+        "echo; never from the command line. Roles: " +
+        "; ".join(f"{r.replace('_', '-')} ({ROLE_LABELS[r]})" for r in ROLES) + ".",
+    )
+    ss.add_argument("name")
+    ss.add_argument("role", type=_role, metavar="ROLE")
+    ss.add_argument("refused", nargs="*", help=argparse.SUPPRESS)
+
+    im = ps.add_parser("import", help="add the profiles in a file exported on another computer")
+    im.add_argument("file", type=Path)
+    im.add_argument("--replace", action="store_true", help="replace profiles of the same name")
+
+    ex = ps.add_parser("export", help="write profiles (without secrets) to a file for other computers")
+    ex.add_argument("file", type=Path)
+    ex.add_argument("names", nargs="*", metavar="NAME", help="only these (default: all)")
+    return p
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def parse_destination(value: str) -> dict[str, str]:
+    ident, _, name = value.partition("=")
+    out = {"ID": ident.strip()}
+    if name.strip():
+        out["Name"] = name.strip()
+    return out
+
+
+def profile_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Profile:
+    cfg = TargetConfig(kind=args.target, base_url=args.url, name=args.name)
+    if args.target == "redox":
+        cfg.blob_url = args.blob_url
+        cfg.auth = args.auth or "jwt"
+        cfg.client_id = args.client_id
+        cfg.key_id = args.key_id
+        cfg.jwt_alg = args.jwt_alg
+        cfg.source_id = args.source_id
+        cfg.platform_org_id = args.platform_org_id
+        cfg.destinations = [parse_destination(d) for d in args.destination]
+        if args.patient_id_type:
+            cfg.patient_id_type = args.patient_id_type
+        if args.document_type:
+            cfg.document_type = args.document_type
+    else:
+        redox_only = [f"--{k.replace('_', '-')}" for k in ("blob_url", "auth", "client_id", "key_id",
+                      "jwt_alg", "source_id", "platform_org_id") if getattr(args, k)]
+        redox_only += ["--destination"] if args.destination else []
+        if redox_only:
+            parser.error(f"{', '.join(redox_only)} only apply to Redox profiles")
+    if args.target == "redcap":
+        cfg.redcap_field = args.field
+        cfg.redcap_event = args.event
+    elif args.field or args.event or args.repeat_instance is not None:
+        parser.error("--field, --event and --repeat-instance only apply to REDCap profiles")
+    if args.test_flag is not None:
+        cfg.test = args.test_flag
+    if args.size_limit_mb is not None:
+        if args.size_limit_mb <= 0:
+            parser.error("--size-limit-mb must be positive")
+        cfg.size_limit = int(args.size_limit_mb * 1024 * 1024)
+    if args.ca_bundle:
+        cfg.ca_bundle = str(Path(args.ca_bundle).expanduser().resolve())
+    defaults = Destination(field=args.field, event=args.event,
+                           repeat_instance=args.repeat_instance) if args.target == "redcap" \
+        else Destination()
+    return Profile(cfg, Credentials(), defaults)
+
+
+def read_secret(label: str, stdin: TextIO) -> str:
+    """From a pipe or file when stdin is not a terminal; otherwise a prompt without echo."""
+    if stdin.isatty():
+        return getpass.getpass(f"{label} (typing is not shown): ")
+    return stdin.read(MAX_SECRET + 1)
+
+
+def _summary(p: Profile) -> dict[str, Any]:
+    data = {k: v for k, v in asdict(p.config).items() if v not in (None, [], "")}
+    defaults = defaults_to_json(p.defaults)
+    if defaults:
+        data["defaults"] = defaults
+    return data
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def cmd_profiles(args: argparse.Namespace, parser: argparse.ArgumentParser, *,
+                 store: SecretStore | None = None, out: Out = print,
+                 err: Out | None = None, stdin: TextIO | None = None) -> int:
+    """Run one `profiles` action. ``parser`` is the `profiles` sub-parser (for usage errors)."""
+    err = err or (lambda s: print(s, file=sys.stderr))
+    stdin = stdin or sys.stdin
+    action = args.profiles_command
+    sub = getattr(parser, "_actions", [])
+    subparsers = next((a for a in sub if isinstance(a, argparse._SubParsersAction)), None)
+    here = subparsers.choices.get(action, parser) if subparsers else parser
+
+    def keyring() -> SecretStore:
+        nonlocal store
+        if store is None:
+            store = store_factory()
+        return store
+
+    try:
+        profiles = load_profile_set()
+    except ProfileError as exc:
+        err(str(exc))
+        return 1
+
+    def need(name: str) -> Profile:
+        if name not in profiles:
+            names = ", ".join(sorted(profiles)) or "none saved yet"
+            here.error(f"no profile named {name!r} (profiles: {names})")
+        return profiles[name]
+
+    try:
+        if action == "list":
+            if args.json:
+                for p in profiles.values():
+                    out(json.dumps({"name": p.name, "kind": p.config.kind,
+                                    "url": p.config.base_url}, ensure_ascii=False))
+            elif not profiles:
+                out("No profiles yet. Add one with `uploader-gui profiles add` or "
+                    "`uploader-gui profiles import FILE`.")
+            else:
+                width = max(len(n) for n in profiles)
+                for p in profiles.values():
+                    out(f"{p.name:<{width}}  {KIND_LABELS[p.config.kind]:<13}  {p.config.base_url}")
+            return 0
+
+        if action == "show":
+            p = need(args.name)
+            s = keyring()
+            states = s.state(p.name, roles_for(p.config)) if s.available else {}
+            if args.json:
+                out(json.dumps({**_summary(p), "secrets": states,
+                                "keyring": s.status.to_json()}, ensure_ascii=False))
+                return 0
+            for key, value in _summary(p).items():
+                text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                out(f"{key}: {text}")
+            if not s.available:
+                out(f"secrets: unknown. {s.status.message}")
+            for role, state in states.items():
+                out(f"{ROLE_LABELS[role]}: {state}")
+            return 0
+
+        if action == "add":
+            p = profile_from_args(args, here)
+            if p.name in profiles and not args.replace:
+                here.error(f"a profile named {p.name!r} exists already (use --replace to change it)")
+            problems = check_config(p.config)
+            if problems:
+                err(f"The profile was not saved. {' '.join(problems)}")
+                return 1
+            profiles[p.name] = p
+            save_profile_set(profiles.values())
+            out(f"Saved profile “{p.name}” ({KIND_LABELS[p.config.kind]}, {p.config.base_url}).")
+            roles = roles_for(p.config)
+            out("Now store its secret(s): " + "; ".join(
+                f"uploader-gui profiles set-secret {json.dumps(p.name)} {r.replace('_', '-')}"
+                for r in roles if r != "platform_key"))
+            return 0
+
+        if action == "remove":
+            p = need(args.name)
+            del profiles[p.name]
+            save_profile_set(profiles.values())
+            if not args.keep_secrets:
+                try:
+                    s = keyring()
+                    if s.available:
+                        s.delete_profile(p.name)
+                except SecretError as exc:
+                    err(f"The profile was removed, but its keyring entries were not: {exc}")
+                    return 1
+            out(f"Removed profile “{p.name}”.")
+            return 0
+
+        if action == "set-secret":
+            if args.refused:
+                here.error("secrets are never taken from the command line (other users can read "
+                           "it); pipe the value in on standard input, or type it at the prompt")
+            p = need(args.name)
+            if args.role not in roles_for(p.config):
+                uses = ", ".join(r.replace("_", "-") for r in roles_for(p.config))
+                here.error(f"a {KIND_LABELS[p.config.kind]} profile"
+                           f"{' with ' + p.config.auth + ' auth' if p.config.kind == 'redox' else ''}"
+                           f" uses: {uses}")
+            s = keyring()
+            if not s.available:
+                err(f"Nothing was stored. {s.status.message} (The window can still be used in "
+                    "session-only mode, where secrets are kept in memory until it closes.)")
+                return 1
+            raw = read_secret(f"{ROLE_LABELS[args.role]} for {p.name}", stdin)
+            if len(raw) > MAX_SECRET:
+                err("Nothing was stored: the value is longer than 64 KB.")
+                return 1
+            s.set(p.name, args.role, raw)
+            out(f"The {ROLE_LABELS[args.role]} of “{p.name}” is set (kept in {s.status.label}).")
+            return 0
+
+        if action == "test":
+            p = need(args.name)
+            creds = credentials_for(p.config, keyring())
+            missing = missing_secrets(p.config, creds)
+            if missing:
+                err(f"“{p.name}” cannot be tested: not set: {', '.join(missing)}. Use "
+                    "`uploader-gui profiles set-secret`.")
+                return 1
+            from uploader_gui.core.targets import make_target
+
+            target = make_target(p.config, creds)
+            try:
+                out(target.test_connection())
+            finally:
+                target.close()
+            return 0
+
+        if action == "import":
+            if not args.file.is_file():
+                here.error(f"no such file: {args.file}")
+            result = import_profiles(args.file, replace=args.replace)
+            for label, names in (("Added", result.added), ("Replaced", result.replaced),
+                                 ("Skipped (already here; use --replace)", result.skipped)):
+                if names:
+                    out(f"{label}: {', '.join(names)}")
+            if result.added or result.replaced:
+                out("Secrets are not part of a profile file: store them on this computer with "
+                    "`uploader-gui profiles set-secret NAME ROLE`.")
+            return 0
+
+        if action == "export":
+            names = export_profiles(args.file, args.names or None)
+            out(f"Exported {len(names)} profile(s) to {args.file} (without secrets).")
+            return 0
+    except InvalidSecretError as exc:
+        err(f"Nothing was stored. {exc}")
+        return 1
+    except (ProfileError, SecretError, UploadError) as exc:
+        err(str(exc))
+        return 1
+    here.error(f"unknown action {action!r}")
+    return 2  # not reached
+
+
+def main(argv: list[str] | None = None, *, store: SecretStore | None = None) -> int:
+    """`python -m uploader_gui.profiles_cli ...`, the same as `uploader-gui profiles ...`."""
+    parser = argparse.ArgumentParser(prog="uploader-gui")
+    sub = parser.add_subparsers(dest="command", required=True)
+    profiles_parser = add_profiles_parser(sub)
+    args = parser.parse_args(["profiles", *(sys.argv[1:] if argv is None else argv)])
+    return cmd_profiles(args, profiles_parser, store=store)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
