@@ -52,10 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
 
     from uploader_gui.history_cli import add_history_parsers
+    from uploader_gui.profiles_cli import add_profiles_parser
     from uploader_gui.send import add_send_parser
+    from uploader_gui.watch_cli import add_watch_parser
 
     add_send_parser(sub)
     add_history_parsers(sub)
+    add_watch_parser(sub)
+    add_profiles_parser(sub)
 
     s = sub.add_parser(
         "sandbox",
@@ -80,6 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from uploader_gui.send import cmd_send
 
         return cmd_send(args, parser.subparsers["send"])
+    if args.command == "watch":
+        from uploader_gui.watch_cli import cmd_watch
+
+        return cmd_watch(args, parser.subparsers["watch"])
+    if args.command == "profiles":
+        from uploader_gui.profiles_cli import cmd_profiles
+
+        return cmd_profiles(args, parser.subparsers["profiles"])
     if args.command in ("history", "resume"):
         from uploader_gui import history_cli
 

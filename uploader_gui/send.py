@@ -26,8 +26,15 @@ from uploader_gui.core.batch import (
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryError, HistoryStore
 from uploader_gui.core.jobs import FAILED, FINAL, SENT, Job
-from uploader_gui.core.profiles import load_profiles
+from uploader_gui.core.profiles import Profile, ProfileError, load_profile_set
 from uploader_gui.core.retry import RetryPolicy
+from uploader_gui.core.secrets import (
+    SecretError,
+    SecretStore,
+    credentials_for,
+    missing_secrets,
+    register_credentials,
+)
 from uploader_gui.core.targets import (
     KINDS,
     Credentials,
@@ -105,13 +112,45 @@ def credentials_from_env() -> Credentials:
     )
 
 
+def load_profile(name: str, parser: argparse.ArgumentParser) -> Profile:
+    try:
+        profiles = load_profile_set()
+    except ProfileError as err:
+        parser.exit(2, f"uploader-gui: {err}\n")
+    if name not in profiles:
+        names = ", ".join(sorted(profiles)) or "none saved yet"
+        parser.error(f"no profile named {name!r} (profiles: {names})")
+    return profiles[name]
+
+
+def profile_and_credentials(name: str, parser: argparse.ArgumentParser) -> tuple[Profile, Credentials]:
+    """A saved profile and its secrets: from the OS keyring, else the environment variables."""
+    profile = load_profile(name, parser)
+    env = credentials_from_env()
+    store = SecretStore.detect()
+    creds = Credentials()
+    if store.available:
+        try:
+            creds = credentials_for(profile.config, store)
+        except SecretError as err:
+            if not any(vars(env).values()):
+                parser.exit(2, f"uploader-gui: {err}\n")
+    for role, value in vars(env).items():
+        if value and not getattr(creds, role):
+            setattr(creds, role, value)
+    missing = missing_secrets(profile.config, creds)
+    if missing:
+        where = ("the keyring" if store.available else
+                 f"the environment (no secure keyring here: {store.describe()})")
+        parser.exit(2, f"uploader-gui: profile {name!r} has no {', '.join(missing)} in {where}. "
+                    f"Set it with: uploader-gui profiles set-secret {name} ROLE\n")
+    register_credentials(creds)
+    return profile, creds
+
+
 def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TargetConfig:
     if args.profile:
-        profiles = load_profiles()
-        if args.profile not in profiles:
-            names = ", ".join(sorted(profiles)) or "none saved yet"
-            parser.error(f"no profile named {args.profile!r} (profiles: {names})")
-        cfg = profiles[args.profile]
+        cfg = load_profile(args.profile, parser).config
     else:
         if not args.url:
             parser.error("--target needs --url")
@@ -157,7 +196,10 @@ def _missing_credentials(cfg: TargetConfig, creds: Credentials) -> str | None:
 def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
              out: Callable[[str], None] = print) -> int:
     cfg = config_from_args(args, parser)
-    creds = credentials_from_env()
+    if args.profile:
+        _profile, creds = profile_and_credentials(args.profile, parser)
+    else:
+        creds = credentials_from_env()
     missing = _missing_credentials(cfg, creds)
     if missing:
         parser.error(f"no credentials for {cfg.kind}: {missing}")

@@ -436,6 +436,16 @@ class HistoryStore:
             (target, dest_key, f'%"sha256": "{sha256}"%')).fetchall()
         return [_job_from_row(r) for r in rows]
 
+    def find_same(self, sha256: str, target: str, dest_key: str,
+                  statuses: tuple[str, ...]) -> list[Job]:
+        """Jobs for these bytes and this place in the given states, newest first."""
+        marks = ",".join("?" * len(statuses))
+        rows = self._reader().execute(
+            f"SELECT * FROM jobs WHERE sha256 = ? AND target = ? AND dest_key = ? "  # noqa: S608
+            f"AND status IN ({marks}) ORDER BY created DESC",
+            (sha256, target, dest_key, *statuses)).fetchall()
+        return [_job_from_row(r) for r in rows]
+
     def count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 

@@ -103,6 +103,9 @@ class TargetConfig:
     ca_bundle: str | None = None
     #: Ask for confirmation (each file and its destination) before sending.
     confirm: bool = True
+    #: Watched folder (where a scanner saves) and its filename rule; see core.watch.
+    watch_folder: str | None = None
+    watch_pattern: str | None = None
 
 
 @dataclass

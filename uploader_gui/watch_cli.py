@@ -1,0 +1,84 @@
+"""`uploader-gui watch`: empty a scanner's folder into a profile's target, unattended."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from uploader_gui.core.validation import IsolatedValidator
+from uploader_gui.core.watch import FolderWatcher, Outcome, PatternError, WatchSettings
+from uploader_gui.send import open_history, profile_and_credentials
+
+
+def add_watch_parser(sub: Any) -> None:
+    w = sub.add_parser(
+        "watch", help="send what a scanner saves in a folder",
+        description="Watch a folder and send each file once it has finished being written. "
+        "A filename rule with a named group (?P<patient>…), (?P<mrn>…) or (?P<record>…) "
+        "(and optionally (?P<doctype>…)) says where each file goes. Sent files move to Sent/ "
+        "beside them, failed ones to Failed/ with a .txt reason; files without a match stay. "
+        "Nothing is ever deleted. Stops cleanly on Ctrl+C or SIGTERM.",
+    )
+    w.add_argument("--profile", required=True, metavar="NAME")
+    w.add_argument("--pattern", metavar="REGEX",
+                   help="filename rule (default: the profile's watch_pattern)")
+    w.add_argument("--once", action="store_true", help="process what is there now, then exit")
+    w.add_argument("--settle", type=float, default=3.0,
+                   help="seconds a file must stay unchanged before it is sent (default 3)")
+    w.add_argument("--json", action="store_true", help="one JSON object per file handled")
+    w.add_argument("folder", metavar="DIR")
+
+
+def cmd_watch(args: argparse.Namespace, parser: argparse.ArgumentParser,
+              out: Callable[[str], None] = print) -> int:
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        parser.error(f"no such folder: {folder}")
+    if args.settle < 0:
+        parser.error("--settle must not be negative")
+    profile, credentials = profile_and_credentials(args.profile, parser)
+    pattern = args.pattern or profile.config.watch_pattern
+    if not pattern:
+        parser.error("give --pattern, or set the profile's watch_pattern")
+    history = open_history(parser)
+    counts: dict[str, int] = {}
+
+    def report(o: Outcome) -> None:
+        counts[o.status] = counts.get(o.status, 0) + 1
+        row = {"path": str(o.path), "status": o.status, "message": o.message,
+               "moved_to": str(o.moved_to) if o.moved_to else None, "job_id": o.job_id}
+        out(json.dumps(row, ensure_ascii=False) if args.json else
+            f"{time.strftime('%H:%M:%S')} {o.status.upper():<17} {o.path.name}: {o.message}")
+
+    settings = WatchSettings(folder=folder, config=profile.config, profile=profile.name,
+                             defaults=profile.defaults, pattern=pattern, settle=args.settle)
+    with IsolatedValidator(workers=1) as validator:
+        try:
+            watcher = FolderWatcher(settings, credentials, history, validator, report)
+        except PatternError as err:
+            parser.error(str(err))
+        previous = {}
+
+        def stop(signum: int, frame: Any) -> None:
+            watcher.stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, stop)
+        try:
+            if not args.json and not args.once:
+                print(f"Watching {folder} for {profile.name}. Press Ctrl+C to stop.",
+                      file=sys.stderr)
+            watcher.run(once=args.once)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            watcher.close()
+            history.close()
+    bad = sum(v for k, v in counts.items() if k not in ("sent", "duplicate", "needs_destination"))
+    return 1 if bad else 0
