@@ -96,3 +96,38 @@ def test_destination_is_shown_large_and_on_each_row(qtbot, validator, sandbox, t
         assert label_font.pointSizeF() > w.font().pointSizeF() and label_font.bold()
     finally:
         w.shutdown()
+
+
+def test_claros_patient_picker_and_recent_destinations(qtbot, validator, sandbox, tmp_path,
+                                                       app_home) -> None:
+    from uploader_gui.core.recent import load_recent
+
+    w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials))
+    w.uploads.confirm = lambda batch: "all"
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        combo = w.upload_panel.profile_combo
+        combo.setCurrentIndex(combo.findData("Sandbox Claros"))
+        assert w.upload_panel.find_patient_button.isVisible()
+        offered = []
+
+        def pick(title, label, items):
+            offered.extend(items)
+            return next(i for i in items if i.startswith("1003")), True
+
+        w.pick_from_list = pick
+        w.upload_panel.find_patient_button.click()
+        qtbot.waitUntil(lambda: w.upload_panel.patient.text() == "1003", timeout=10_000)
+        assert "1001 — Ada Sandbox — born 1980-01-01" in offered
+        w.add_paths([fm.good_pdf(tmp_path / "to-1003.pdf")])
+        qtbot.waitUntil(lambda: w.counts()["ready"] == 1, timeout=30_000)
+        w.upload_panel.upload_button.click()
+        qtbot.waitUntil(lambda: w.counts()["sent"] == 1, timeout=30_000)
+        recent = load_recent("Sandbox Claros")
+        assert recent[0]["id"] == "1003" and recent[0]["label"].startswith("1003 — Cleo")
+        assert w.upload_panel._recent.stringList()[0] == "1003"
+        [stored] = [r for r in sandbox.received("claros") if r["filename"] == "to-1003.pdf"]
+        assert stored["patient_id"] == 1003
+    finally:
+        w.shutdown()

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -40,8 +41,10 @@ from PySide6.QtWidgets import (
 from uploader_gui import APP_NAME
 from uploader_gui.core.history import HistoryError, HistoryStore
 from uploader_gui.core.profiles import Profile
+from uploader_gui.core.recent import remember
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import staging_key
+from uploader_gui.core.targets import make_target
 from uploader_gui.core.validation import (
     TARGET_LABELS,
     IsolatedValidator,
@@ -237,6 +240,7 @@ class MainWindow(QMainWindow):
         self.uploads.throughputChanged.connect(self.upload_panel.show_throughput)
         self.uploads.message.connect(self.upload_panel.message.setText)
         self.upload_panel.uploadRequested.connect(self.start_upload)
+        self.upload_panel.findPatientRequested.connect(self.find_patient)
         self.upload_panel.cancelAllRequested.connect(self.uploads.cancel_all)
         self.upload_panel.pauseToggled.connect(self.uploads.pause)
         if self.history is None:
@@ -371,6 +375,44 @@ class MainWindow(QMainWindow):
         problems = self.uploads.resend(job_ids)
         if problems:
             QMessageBox.information(self, "Not sent again", "\n".join(problems))
+
+    def find_patient(self) -> None:
+        """Ask the Claros account for its patients (off the UI thread), then let the user pick."""
+        profile = self.upload_panel.current_profile()
+        if profile is None or profile.config.kind != "claros":
+            return
+        target = make_target(profile.config, profile.credentials)
+
+        def fetch() -> list[dict[str, str]]:
+            try:
+                return target.patients()  # type: ignore[attr-defined, no-any-return]
+            finally:
+                target.close()
+
+        self.upload_panel.find_patient_button.setEnabled(False)
+        self._runner.run(fetch, lambda res, err: self._patients_loaded(profile, res, err))
+
+    def _patients_loaded(self, profile: Profile, patients: list[dict[str, str]] | None,
+                         error: BaseException | None) -> None:
+        self.upload_panel.find_patient_button.setEnabled(True)
+        if error is not None or patients is None:
+            QMessageBox.warning(self, "Patient list", f"The patient list could not be loaded: "
+                                f"{error}")
+            return
+        if not patients:
+            QMessageBox.information(self, "Patient list", "This Claros account lists no patients.")
+            return
+        labels = [p["label"] for p in patients]
+        choice, ok = self.pick_from_list("Find patient", "Patient:", labels)
+        if ok and choice in labels:
+            picked = patients[labels.index(choice)]
+            self.upload_panel.patient.setText(picked["id"])
+            remember(profile.name, picked["id"], picked["label"])
+            self.upload_panel.load_recent()
+
+    def pick_from_list(self, title: str, label: str, items: list[str]) -> tuple[str, bool]:
+        """A modal choice; replaceable in tests."""
+        return QInputDialog.getItem(self, title, label, items, 0, False)
 
     def start_upload(self) -> None:
         profile = self.upload_panel.current_profile()

@@ -30,6 +30,7 @@ from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FINAL, INTERRUPTED, STATE_LABELS, Job
 from uploader_gui.core.profiles import Profile
+from uploader_gui.core.recent import remember
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
 from uploader_gui.core.targets import Credentials, Destination, make_target
@@ -215,6 +216,12 @@ class UploadController(QObject):
         if not send:
             self.message.emit("Nothing was sent.")
             return
+        ident = send[0].destination.record or send[0].destination.patient_id
+        if ident:
+            try:
+                remember(batch.profile.name, ident)
+            except OSError as exc:
+                log.warning("could not save recent destinations: %s", exc)
         cancelled = threading.Event()
         self._batches.add(cancelled)
         self.message.emit(f"Sending {len(send)} file(s) to {batch.profile.name}…")

@@ -6,9 +6,10 @@ that into jobs for the upload queue.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from uploader_gui.core.jobs import destination_key
 from uploader_gui.core.profiles import Profile
+from uploader_gui.core.recent import load_recent
 from uploader_gui.core.targets import KIND_LABELS, Destination
 from uploader_gui.core.validation import human_size
 from uploader_gui.gui.queue_bridge import Throughput
@@ -32,6 +34,7 @@ class UploadPanel(QFrame):
     """Pick a profile and a destination, then send the ready files."""
 
     uploadRequested = Signal()
+    findPatientRequested = Signal()
     #: "Sandbox Claros: patient 1001", whenever the profile or a destination field changes.
     destinationChanged = Signal(str)
     cancelAllRequested = Signal()
@@ -74,9 +77,25 @@ class UploadPanel(QFrame):
             edit.textChanged.connect(self._destination_changed)
         self.instance.valueChanged.connect(self._destination_changed)
 
+        self.find_patient_button = QPushButton("Find patient…")
+        self.find_patient_button.setToolTip("Pick from the patients of this Claros account.")
+        self.find_patient_button.clicked.connect(self.findPatientRequested)
+        patient_row = QHBoxLayout()
+        patient_row.setContentsMargins(0, 0, 0, 0)
+        patient_row.addWidget(self.patient, 1)
+        patient_row.addWidget(self.find_patient_button)
+        self.patient_box = QWidget()
+        self.patient_box.setLayout(patient_row)
+        self._recent = QStringListModel(self)
+        for edit in (self.patient, self.record):
+            completer = QCompleter(self._recent, edit)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            completer.setFilterMode(Qt.MatchFlag.MatchContains)
+            edit.setCompleter(completer)
+
         self.form = QFormLayout()
         self.form.addRow("Send to:", self.profile_combo)
-        self.form.addRow("Patient ID:", self.patient)
+        self.form.addRow("Patient ID:", self.patient_box)
         self.form.addRow("Patient ID type:", self.patient_type)
         self.form.addRow("Record:", self.record)
         self.form.addRow("Field:", self.field_name)
@@ -133,8 +152,10 @@ class UploadPanel(QFrame):
     def _profile_changed(self) -> None:
         p = self.current_profile()
         kind = p.config.kind if p else None
+        self.find_patient_button.setVisible(kind == "claros")
+        self.load_recent()
         visible = {
-            self.patient: kind in ("claros", "redox"),
+            self.patient_box: kind in ("claros", "redox"),
             self.patient_type: kind == "redox",
             self.document_type: kind == "redox",
             self.record: kind == "redcap",
@@ -155,6 +176,15 @@ class UploadPanel(QFrame):
             self.document_type.setText(d.document_type or p.config.document_type)
         self._update_button()
         self._destination_changed()
+
+    def load_recent(self) -> None:
+        """Offer this profile's recent patients or records as completions."""
+        p = self.current_profile()
+        items = load_recent(p.name) if p else []
+        self._recent.setStringList([i["id"] for i in items])
+        labels = {i["id"]: i.get("label") for i in items}
+        tip = "\n".join(f"{k}: {v}" for k, v in labels.items() if v)
+        self.patient.setToolTip("Recent: type to pick.\n" + tip if tip else "")
 
     def destination_text(self) -> str:
         p = self.current_profile()

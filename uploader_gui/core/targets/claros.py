@@ -113,6 +113,29 @@ class ClarosTarget(Target):
             return "unknown"
         return super().retry_decision(error)
 
+    def patients(self) -> list[dict[str, str]]:
+        """The account's patients, when the API offers the list (``GET /patients``).
+
+        Each as {"id", "label"}; the label holds only what the API returned.
+        """
+        resp = self.transport.request("GET", join_url(self.config.base_url, "/patients"),
+                                      headers=self._headers())
+        if resp.status_code != 200:
+            raise self._error(resp, "")
+        body = json_or_none(resp)
+        items = body.get("results", body.get("patients", [])) if isinstance(body, dict) else body
+        out = []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or item.get("id") is None:
+                continue
+            name = " ".join(str(item[k]) for k in ("first_name", "last_name") if item.get(k))
+            name = name or str(item.get("name") or "")
+            born = item.get("date_of_birth") or item.get("dob")
+            label = " — ".join(x for x in (str(item["id"]), name,
+                                           f"born {born}" if born else "") if x)
+            out.append({"id": str(item["id"]), "label": label})
+        return out
+
     def test_connection(self) -> str:
         resp = self.transport.request("GET", join_url(self.config.base_url, "/patients"),
                                       headers=self._headers())
