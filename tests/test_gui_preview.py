@@ -131,3 +131,58 @@ def test_claros_patient_picker_and_recent_destinations(qtbot, validator, sandbox
         assert stored["patient_id"] == 1003
     finally:
         w.shutdown()
+
+
+def test_combine_images_in_the_order_shown(qtbot, validator, sandbox, tmp_path, app_home) -> None:
+    from pypdf import PdfReader
+    from PySide6.QtCore import QItemSelectionModel
+
+    from uploader_gui.core.history import HistoryStore
+
+    colours = {"red.png": (255, 0, 0), "green.png": (0, 255, 0), "blue.png": (0, 0, 255)}
+    paths = []
+    for name, rgb in colours.items():
+        Image.new("RGB", (60, 40), rgb).save(tmp_path / name)
+        paths.append(tmp_path / name)
+    before = {p: p.read_bytes() for p in paths}
+    w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials))
+    w.uploads.confirm = lambda batch: "all"
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        combo = w.upload_panel.profile_combo
+        combo.setCurrentIndex(combo.findData("Sandbox Claros"))
+        w.add_paths(paths)
+        qtbot.waitUntil(lambda: w.counts()["ready"] == 3, timeout=30_000)
+        order = [w.model.index(r, COL_NAME).data() for r in range(3)]
+        blue = order.index("blue.png")
+        w.view.selectRow(blue)
+        for _ in range(blue):
+            w.move_selected(-1)  # blue to the top
+        shown = [w.model.index(r, COL_NAME).data() for r in range(3)]
+        assert shown[0] == "blue.png"
+        sel = w.view.selectionModel()
+        for r in range(3):
+            sel.select(w.model.index(r, 0), QItemSelectionModel.SelectionFlag.Select
+                       | QItemSelectionModel.SelectionFlag.Rows)
+        assert w.combine_button.isEnabled()
+        w.combine_button.click()
+        qtbot.waitUntil(lambda: w.model.rowCount() == 1 and w.counts()["ready"] == 1,
+                        timeout=30_000)
+        combined = w.model.items()[0]
+        assert combined.name == "blue and 2 more.pdf" and len(combined.sources) == 3
+        reader = PdfReader(combined.path)
+        firsts = [page.images[0].image.convert("RGB").getpixel((5, 5)) for page in reader.pages]
+        expected = [colours[n] for n in shown]
+        assert [max(range(3), key=lambda i, c=c: c[i]) for c in firsts] == \
+               [max(range(3), key=lambda i, c=c: c[i]) for c in expected]
+        w.upload_panel.upload_button.click()
+        qtbot.waitUntil(lambda: w.counts()["sent"] == 1, timeout=30_000)
+        store = HistoryStore()
+        [job] = [j for j in store.jobs() if j.name == "blue and 2 more.pdf"]
+        assert [Path(s["path"]).name for s in job.sources] == shown
+        store.close()
+        assert not combined.path.exists()  # the temporary PDF is gone after sending
+        assert {p: p.read_bytes() for p in paths} == before  # the images are untouched
+    finally:
+        w.shutdown()

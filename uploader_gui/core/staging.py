@@ -21,6 +21,8 @@ class StagedFile:
     #: Where it was sent (or is being sent), once it is on the queue.
     destination_text: str = ""
     key_cache: str | None = field(default=None, repr=False)
+    #: For a PDF the app made from the user's images: [{"path", "sha256"}] of those images.
+    sources: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def key(self) -> str:

@@ -39,11 +39,12 @@ from PySide6.QtWidgets import (
 )
 
 from uploader_gui import APP_NAME
+from uploader_gui.core.convert import convert_for_upload
 from uploader_gui.core.history import HistoryError, HistoryStore
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import remember
 from uploader_gui.core.retry import RetryPolicy
-from uploader_gui.core.staging import staging_key
+from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.targets import make_target
 from uploader_gui.core.validation import (
     TARGET_LABELS,
@@ -164,6 +165,7 @@ class MainWindow(QMainWindow):
         self._generation = 0
         self._checks_running = 0
         self._pending_add: list[tuple[Path, str]] = []
+        self._pending_sources: dict[str, list[dict[str, str]]] = {}
 
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
@@ -197,6 +199,19 @@ class MainWindow(QMainWindow):
         self.remove_button.setToolTip("Take the selected files off the list (Delete). "
                                       "The files themselves are not touched.")
         self.remove_button.clicked.connect(self.remove_selected)
+        self.up_button = QPushButton("▲")
+        self.up_button.setToolTip("Move the selected file up (Alt+Up): the order used to "
+                                  "combine images")
+        self.up_button.clicked.connect(lambda: self.move_selected(-1))
+        self.down_button = QPushButton("▼")
+        self.down_button.setToolTip("Move the selected file down (Alt+Down)")
+        self.down_button.clicked.connect(lambda: self.move_selected(1))
+        for b in (self.up_button, self.down_button):
+            b.setFixedWidth(self.fontMetrics().horizontalAdvance("M") * 3)
+        self.combine_button = QPushButton("Combine into one PDF")
+        self.combine_button.setToolTip("Make one multi-page PDF of the selected images, in the "
+                                       "order shown. Your images are not changed.")
+        self.combine_button.clicked.connect(self.combine_selected)
         self.clear_button = QPushButton("Clear all")
         self.clear_button.setToolTip("Empty the list. The files themselves are not touched.")
         self.clear_button.clicked.connect(self.clear_all)
@@ -211,7 +226,8 @@ class MainWindow(QMainWindow):
         target_label.setBuddy(self.target_combo)
 
         buttons = QHBoxLayout()
-        for b in (self.add_button, self.add_folder_button, self.remove_button, self.clear_button):
+        for b in (self.add_button, self.add_folder_button, self.remove_button, self.clear_button,
+                  self.up_button, self.down_button, self.combine_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(target_label)
@@ -312,6 +328,8 @@ class MainWindow(QMainWindow):
         backspace = QShortcut(QKeySequence(Qt.Key.Key_Backspace), self.view,
                               activated=self.remove_selected)
         backspace.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        for keys, delta in (("Alt+Up", -1), ("Alt+Down", 1)):
+            QShortcut(QKeySequence(keys), self.view, activated=lambda d=delta: self.move_selected(d))
 
         self.setAcceptDrops(True)
         self.setMinimumSize(self.fontMetrics().horizontalAdvance("M") * 50,
@@ -468,6 +486,8 @@ class MainWindow(QMainWindow):
     def _add_chunk(self) -> None:
         chunk, self._pending_add = self._pending_add[:ADD_CHUNK], self._pending_add[ADD_CHUNK:]
         fresh = self.model.add_paths(chunk)
+        for item in fresh:
+            item.sources = self._pending_sources.pop(item.key, item.sources)
         skipped = len(chunk) - len(fresh)
         if skipped:
             self.statusBar().showMessage(
@@ -522,6 +542,43 @@ class MainWindow(QMainWindow):
             self.model.remove_rows(rows)
             self._refresh_counts()
 
+    def move_selected(self, delta: int) -> None:
+        rows = self.selected_rows()
+        if len(rows) != 1:
+            return
+        new = self.model.move(rows[0], delta)
+        self.view.selectRow(new)
+
+    def _combinable(self) -> list[StagedFile]:
+        items = self.model.items()
+        chosen = [items[r] for r in self.selected_rows()]
+        if len(chosen) < 2:
+            return []
+        if all(i.ready and i.result and i.result.type in ("jpeg", "png") for i in chosen):
+            return chosen
+        return []
+
+    def combine_selected(self) -> None:
+        """Selected images → one PDF in the app's private folder, staged in their place."""
+        images = self._combinable()
+        if not images:
+            return
+        name = f"{images[0].path.stem} and {len(images) - 1} more.pdf"
+        sources = [{"path": str(i.path), "sha256": i.result.sha256 or ""} for i in images
+                   if i.result is not None]
+        keys = [i.key for i in images]
+
+        def done(pdf: Path | None, error: BaseException | None) -> None:
+            if error is not None or pdf is None:
+                QMessageBox.warning(self, "Combine into one PDF", str(error))
+                return
+            self._pending_sources[staging_key(pdf)] = sources
+            self.model.remove_rows([r for r, item in enumerate(self.model.items())
+                                    if item.key in keys])
+            self.add_paths([pdf])
+
+        self._runner.run(lambda: convert_for_upload([i.path for i in images], name=name), done)
+
     def clear_all(self) -> None:
         self._pending_add.clear()
         self.model.clear()
@@ -560,6 +617,10 @@ class MainWindow(QMainWindow):
         self._show_details()
         has_rows = self.model.rowCount() > 0
         self.remove_button.setEnabled(bool(self.view.selectionModel().selectedRows()))
+        single = len(self.view.selectionModel().selectedRows()) == 1
+        self.up_button.setEnabled(single)
+        self.down_button.setEnabled(single)
+        self.combine_button.setEnabled(bool(self._combinable()))
         self.clear_button.setEnabled(has_rows)
 
     def _row_destination(self, key: str, text: str) -> None:

@@ -65,6 +65,10 @@ log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 NEW_NAME = "New profile"
+#: The TargetConfig fields this dialog edits.
+FORM_FIELDS = ("kind", "base_url", "name", "blob_url", "auth", "client_id", "key_id", "destinations",
+               "test", "patient_id_type", "document_type", "redcap_field", "redcap_event",
+               "size_limit", "ca_bundle")
 
 
 def error_text(error: BaseException) -> str:
@@ -284,6 +288,7 @@ class ProfileDialog(QDialog):
         right.addWidget(self.keyring_label)
         right.addWidget(self.session_button)
         right.addWidget(self.result_label)
+        right.addStretch(1)
         actions = QHBoxLayout()
         actions.addWidget(self.test_button)
         actions.addStretch(1)
@@ -409,9 +414,9 @@ class ProfileDialog(QDialog):
             cfg.size_limit = int(self.size_spin.value() * MB)
         cfg.ca_bundle = self.ca_edit.text().strip() or None
         if self._current and self._current in self.profiles:
+            # Settings this form does not show (e.g. the Platform API's) are kept as they were.
             old = self.profiles[self._current].config
-            cfg = replace(old, **{k: getattr(cfg, k) for k in cfg.__dataclass_fields__
-                                  if k not in ("jwt_alg", "source_id", "platform_org_id")})
+            cfg = replace(old, **{k: getattr(cfg, k) for k in FORM_FIELDS})
         return cfg
 
     def profile_from_form(self) -> Profile:

@@ -239,6 +239,19 @@ class StagingModel(QAbstractTableModel):
                 self.endRemoveRows()
         self._reindex()
 
+    def move(self, row: int, delta: int) -> int:
+        """Move one row up (-1) or down (+1); return its new row."""
+        to = row + delta
+        if not (0 <= row < len(self._items)) or not (0 <= to < len(self._items)):
+            return row
+        # Qt's destination index is "before this row" in the old numbering.
+        dest = to + 1 if delta > 0 else to
+        self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), dest)
+        self._items.insert(to, self._items.pop(row))
+        self.endMoveRows()
+        self._reindex()
+        return to
+
     def clear(self) -> None:
         self.beginResetModel()
         self._items.clear()

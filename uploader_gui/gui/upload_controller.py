@@ -114,6 +114,7 @@ class UploadController(QObject):
             if res is None or not res.ok or not res.sha256:
                 continue
             job = new_job(item.path, res, profile.config, destination, profile.name)
+            job.sources = list(item.sources)
             problems = check_job(target, job)
             if problems:
                 self.rowState.emit(item.key, "rejected", " ".join(problems))
