@@ -78,6 +78,8 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
                    help="Redox destination (repeatable)")
     p.add_argument("--source-id", help="Redox source ID (only when the organisation has several)")
     p.add_argument("--platform-org-id", help="Redox organisation ID for the Platform API")
+    p.add_argument("--platform-client-id", help="Redox Platform API client ID (delivery status)")
+    p.add_argument("--platform-key-id", help="Redox Platform API key ID (delivery status)")
     p.add_argument("--patient-id-type", help="Redox patient identifier type (default MR)")
     p.add_argument("--document-type", help="Redox document type (default Clinical Document)")
     p.add_argument("--field", help="REDCap file-upload field to use by default")
@@ -163,6 +165,8 @@ def profile_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         cfg.jwt_alg = args.jwt_alg
         cfg.source_id = args.source_id
         cfg.platform_org_id = args.platform_org_id
+        cfg.platform_client_id = args.platform_client_id
+        cfg.platform_key_id = args.platform_key_id
         cfg.destinations = [parse_destination(d) for d in args.destination]
         if args.patient_id_type:
             cfg.patient_id_type = args.patient_id_type
@@ -170,7 +174,8 @@ def profile_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             cfg.document_type = args.document_type
     else:
         redox_only = [f"--{k.replace('_', '-')}" for k in ("blob_url", "auth", "client_id", "key_id",
-                      "jwt_alg", "source_id", "platform_org_id") if getattr(args, k)]
+                      "jwt_alg", "source_id", "platform_org_id", "platform_client_id", "platform_key_id")
+                      if getattr(args, k)]
         redox_only += ["--destination"] if args.destination else []
         if redox_only:
             parser.error(f"{', '.join(redox_only)} only apply to Redox profiles")

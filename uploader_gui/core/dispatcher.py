@@ -177,6 +177,15 @@ class Dispatcher:
                 self._idle.wait(left if left is not None else 0.5)
         return True
 
+    def wait_job(self, job_id: int, stop: threading.Event | None = None) -> Job | None:
+        """Block until this job has ended (or ``stop`` is set); return it as recorded."""
+        with self._idle:
+            while job_id in self._waiting or job_id in self._running:
+                if stop is not None and stop.is_set():
+                    return None
+                self._idle.wait(0.2)
+        return self.history.get(job_id)
+
     def shutdown(self, cancel: bool = True, timeout: float = 5.0) -> None:
         if cancel:
             self.cancel_all()

@@ -211,7 +211,8 @@ class FolderWatcher:
         for path, job in pending:
             if job.id is None:
                 continue
-            final = self._listener.wait_for(job.id, self._stop)
+            final = (self._listener.wait_for(job.id, self._stop) if self._owns_dispatcher
+                     else self.dispatcher.wait_job(job.id, self._stop))
             if final is None:  # stopping: the job stays in the history and is resumed later
                 continue
             outcomes.append(self._report(self._conclude(path, final)))

@@ -69,6 +69,7 @@ from uploader_gui.gui.staging_model import (
 from uploader_gui.gui.tasks import TaskRunner
 from uploader_gui.gui.upload_controller import UploadController
 from uploader_gui.gui.upload_panel import UploadPanel
+from uploader_gui.gui.watch_controller import WatchController
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +263,11 @@ class MainWindow(QMainWindow):
         if self.history is None:
             self.upload_panel.set_unavailable(self.history_problem or
                                               "Sending is off: the upload history cannot be used.")
+
+        self.watches = WatchController(profiles or [], self.history, self.uploads.dispatcher,
+                                       self._validator, self)
+        self.watches.stageRequested.connect(self.add_paths)
+        self.watches.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
 
         self.history_panel = HistoryPanel(self.history)
         self.uploads.jobsChanged.connect(self.history_panel.jobs_changed)
@@ -683,6 +689,7 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
+        self.watches.shutdown()
         self.preview.shutdown()
         self._thumb_runner.shutdown()
         self.uploads.shutdown()

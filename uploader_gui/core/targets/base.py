@@ -106,6 +106,8 @@ class TargetConfig:
     #: Watched folder (where a scanner saves) and its filename rule; see core.watch.
     watch_folder: str | None = None
     watch_pattern: str | None = None
+    #: In the window: send matched files at once (True) or stage them for a person (False).
+    watch_auto: bool = True
 
 
 @dataclass
