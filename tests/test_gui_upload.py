@@ -100,3 +100,58 @@ def test_no_profiles_means_no_upload(qtbot, validator, tmp_path: Path) -> None:
     assert not w.upload_panel.upload_button.isEnabled()
     assert "--sandbox" in w.upload_panel.message.text()
     w.shutdown()
+
+
+def test_saved_profiles_load_with_keyring_secrets(qtbot, validator, sandbox, tmp_path) -> None:
+    from uploader_gui.core.profiles import Profile, save_profile_set
+    from uploader_gui.core.secrets import MemoryKeyring, SecretStore
+    from uploader_gui.core.targets import Credentials, TargetConfig
+
+    save_profile_set([Profile(TargetConfig(kind="claros", base_url=sandbox.url, name="Clinic A",
+                                           confirm=False), Credentials())])
+    store = SecretStore(MemoryKeyring())
+    store.set("Clinic A", "token", "sandbox-claros-key\n")  # pasted with a newline
+    w = MainWindow(validator=validator)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        assert not w.profiles_button.isEnabled()
+        w.start_keyring(detect=lambda: store)
+        qtbot.waitUntil(lambda: w.upload_panel.current_profile() is not None, timeout=10_000)
+        assert w.profiles_button.isEnabled()
+        profile = w.upload_panel.current_profile()
+        assert profile.name == "Clinic A" and profile.credentials.token
+        assert "sandbox-claros-key" not in repr(profile.credentials)
+        w.upload_panel.patient.setText("1002")
+        w.add_paths([fm.good_pdf(tmp_path / "keyring.pdf")])
+        qtbot.waitUntil(lambda: w.counts()["ready"] == 1, timeout=30_000)
+        w.upload_panel.upload_button.click()
+        qtbot.waitUntil(lambda: w.counts()["sent"] == 1, timeout=30_000)
+    finally:
+        w.shutdown()
+
+
+def test_no_keyring_offers_session_only(qtbot, validator, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from uploader_gui.core.secrets import SecretStore
+    from uploader_gui.gui import keyring_status, main_window
+
+    asked = []
+
+    def answer_yes(*args, **kwargs):
+        asked.append(args[2])
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(main_window, "offer_session_only", lambda parent, store:
+                        keyring_status.offer_session_only(parent, store, ask=answer_yes))
+    store = SecretStore(None)
+    w = MainWindow(validator=validator)
+    qtbot.addWidget(w)
+    try:
+        w.start_keyring(detect=lambda: store)
+        qtbot.waitUntil(lambda: w.secret_store is not None, timeout=10_000)
+        assert asked and "session-only" in asked[0]
+        assert store.session_only and store.available
+    finally:
+        w.shutdown()

@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the window connected to a built-in emulator of the three systems "
         "(no credentials needed)",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check that this installation works (stage, check and send a generated PDF to a "
+        "built-in test system), print one line per check, and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.subparsers = sub.choices  # type: ignore[attr-defined]
 
@@ -76,6 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.self_test:
+        from uploader_gui.selftest import run_self_test
+
+        return run_self_test()
+    if args.command in ("send", "watch", "history", "resume", "profiles"):
+        from uploader_gui.core.logging_setup import configure_logging
+
+        configure_logging()
     if args.command == "validate":
         return cmd_validate(args, parser)
     if args.command == "sandbox":

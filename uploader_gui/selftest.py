@@ -263,13 +263,18 @@ def run_window_checks(t: SelfTest, work: Path, pdf: Path) -> None:
     from uploader_gui.sandbox.profiles import sandbox_profiles
 
     sandbox = Sandbox(work / "sandbox").start()
-    window = None
+    opened: list[MainWindow] = []
     try:
         t.check("sandbox", lambda: f"emulator listening on {sandbox.url}")
-        window = MainWindow(profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
-                            banner="Self-test")
-        window.show()
-        win = window
+
+        def open_window() -> str:
+            opened.append(MainWindow(profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
+                                     banner="Self-test"))
+            opened[0].show()
+            return f"{opened[0].windowTitle()!r} shown"
+
+        t.check("window", open_window)
+        win = opened[0]
 
         def staged() -> str:
             if win.history is None:
@@ -336,7 +341,7 @@ def run_window_checks(t: SelfTest, work: Path, pdf: Path) -> None:
 
         t.check("history", history)
     finally:
-        if window is not None:
+        for window in opened:
             window.shutdown()
             window.hide()
             window.deleteLater()
@@ -395,7 +400,8 @@ def run_self_test(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv if argv is not None else [])
     except SystemExit as exc:
         return int(exc.code or 0)
-    out = sys.stdout
+    # A windowed Windows build has no stdout; its console twin (uploader-gui-cli.exe) does.
+    out = sys.stdout if sys.stdout is not None else io.StringIO()
     started = time.monotonic()
     watchdog = _watchdog(args.timeout + 15, out)
     try:

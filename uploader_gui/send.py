@@ -103,13 +103,16 @@ def _secret(name: str) -> Secret | None:
 
 
 def credentials_from_env() -> Credentials:
-    return Credentials(
+    """Secrets for scripts, from environment variables; registered for log redaction."""
+    creds = Credentials(
         token=_secret(ENV_TOKEN),
         redox_api_key=_secret(ENV_REDOX_KEY),
         redox_secret=_secret(ENV_REDOX_SECRET),
         redox_private_key=_secret(ENV_REDOX_PRIVATE_KEY),
         platform_key=_secret(ENV_REDOX_PLATFORM_KEY),
     )
+    register_credentials(creds)
+    return creds
 
 
 def load_profile(name: str, parser: argparse.ArgumentParser) -> Profile:

@@ -17,6 +17,7 @@ from pathlib import Path
 from uploader_gui.core.convert import ConversionError, convert_for_upload
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import Job, sha256_of
+from uploader_gui.core.logging_setup import note_patient_identifiers
 from uploader_gui.core.targets import Destination, Document, Target, TargetConfig
 from uploader_gui.core.validation import ValidationResult
 
@@ -31,6 +32,7 @@ def needs_conversion(kind: str, file_type: str) -> bool:
 def new_job(path: Path, result: ValidationResult, config: TargetConfig,
             destination: Destination, profile: str | None) -> Job:
     assert result.type is not None and result.size is not None and result.sha256
+    note_patient_identifiers(destination.patient_id, destination.record)
     return Job(path=str(path), name=path.name, size=result.size, sha256=result.sha256,
                file_type=result.type, pages=result.pages, target=config.kind,
                destination=destination, target_config=config, profile=profile)

@@ -55,3 +55,29 @@ def remember(profile: str, ident: str, label: str | None = None,
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=1)
     os.replace(tmp, path)
+
+
+def _settings_path() -> Path:
+    return data_dir() / "window-state.json"
+
+
+def load_last_profile() -> str | None:
+    try:
+        data = json.loads(_settings_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get("last_profile") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def save_last_profile(name: str) -> None:
+    """Remember the profile last chosen, so the next start offers it first."""
+    if load_last_profile() == name:
+        return
+    try:
+        path = _settings_path()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"last_profile": name}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass

@@ -56,6 +56,8 @@ def run_gui(use_sandbox: bool = False) -> int:
         )
     window = MainWindow(profiles=profiles, banner=banner)
     window.show()
+    if not use_sandbox:
+        window.start_keyring()
     code = app.exec()
     window.shutdown()
     if sandbox is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,9 @@ from uploader_gui import APP_NAME
 from uploader_gui.core.convert import convert_for_upload
 from uploader_gui.core.history import HistoryError, HistoryStore
 from uploader_gui.core.profiles import Profile
-from uploader_gui.core.recent import remember
+from uploader_gui.core.recent import load_last_profile, remember, save_last_profile
 from uploader_gui.core.retry import RetryPolicy
+from uploader_gui.core.secrets import SecretStore
 from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.targets import make_target
 from uploader_gui.core.validation import (
@@ -55,7 +56,13 @@ from uploader_gui.core.validation import (
 )
 from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
+from uploader_gui.gui.keyring_status import (
+    KeyringProbe,
+    load_session_profiles,
+    offer_session_only,
+)
 from uploader_gui.gui.preview import PreviewPane, Thumbnails
+from uploader_gui.gui.profile_dialog import ProfileDialog
 from uploader_gui.gui.staging_model import (
     COL_DEST,
     COL_DETAILS,
@@ -213,6 +220,11 @@ class MainWindow(QMainWindow):
         self.combine_button.setToolTip("Make one multi-page PDF of the selected images, in the "
                                        "order shown. Your images are not changed.")
         self.combine_button.clicked.connect(self.combine_selected)
+        self.secret_store: SecretStore | None = None
+        self.profiles_button = QPushButton("Profiles…")
+        self.profiles_button.setToolTip("Add or change the systems this computer sends to.")
+        self.profiles_button.setEnabled(False)
+        self.profiles_button.clicked.connect(self.edit_profiles)
         self.clear_button = QPushButton("Clear all")
         self.clear_button.setToolTip("Empty the list. The files themselves are not touched.")
         self.clear_button.clicked.connect(self.clear_all)
@@ -231,6 +243,7 @@ class MainWindow(QMainWindow):
                   self.up_button, self.down_button, self.combine_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self.profiles_button)
         buttons.addWidget(target_label)
         buttons.addWidget(self.target_combo)
 
@@ -248,6 +261,7 @@ class MainWindow(QMainWindow):
         self.upload_panel = UploadPanel(profiles or [])
         self.upload_area = self.upload_panel
         self.upload_panel.profile_combo.currentIndexChanged.connect(self._profile_changed)
+        self.offer_session_only = True
         self.uploads = UploadController(profiles or [], self.history, self, policy=policy)
         self.uploads.rowState.connect(self._upload_state)
         self.uploads.rowDestination.connect(self._row_destination)
@@ -264,10 +278,7 @@ class MainWindow(QMainWindow):
             self.upload_panel.set_unavailable(self.history_problem or
                                               "Sending is off: the upload history cannot be used.")
 
-        self.watches = WatchController(profiles or [], self.history, self.uploads.dispatcher,
-                                       self._validator, self)
-        self.watches.stageRequested.connect(self.add_paths)
-        self.watches.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.watches = self._make_watches(profiles or [])
 
         self.history_panel = HistoryPanel(self.history)
         self.uploads.jobsChanged.connect(self.history_panel.jobs_changed)
@@ -399,6 +410,61 @@ class MainWindow(QMainWindow):
         problems = self.uploads.resend(job_ids)
         if problems:
             QMessageBox.information(self, "Not sent again", "\n".join(problems))
+
+    # ------------------------------------------------------------------ profiles
+
+    def _make_watches(self, profiles: list[Profile]) -> WatchController:
+        watches = WatchController(profiles, self.history, self.uploads.dispatcher,
+                                  self._validator, self)
+        watches.stageRequested.connect(self.add_paths)
+        watches.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        return watches
+
+    def set_profiles(self, profiles: list[Profile]) -> None:
+        self.upload_panel.set_profiles(profiles, select=load_last_profile())
+        self.uploads.profiles = {p.name: p for p in profiles}
+        self.watches.shutdown()
+        self.watches = self._make_watches(profiles)
+
+    def start_keyring(self, detect: Callable[[], SecretStore] | None = None) -> None:
+        """Find the OS keyring (off the UI thread), then load the saved profiles with it."""
+        probe = (KeyringProbe(self._runner, self) if detect is None
+                 else KeyringProbe(self._runner, self, detect=detect))
+        probe.ready.connect(self._keyring_ready)
+        self.statusBar().showMessage("Looking for the system keyring…", 5000)
+        probe.start()
+
+    def _keyring_ready(self, store: SecretStore) -> None:
+        self.secret_store = store
+        if not store.available and self.offer_session_only:
+            offer_session_only(self, store)
+        self.profiles_button.setEnabled(True)
+        self.profiles_button.setToolTip(store.describe())
+        self.reload_profiles()
+
+    def reload_profiles(self) -> None:
+        if self.secret_store is None:
+            return
+        self._runner.run(load_session_profiles, self._profiles_loaded, self.secret_store)
+
+    def _profiles_loaded(self, result: tuple[list[Profile], list[str]] | None,
+                         error: BaseException | None) -> None:
+        if error is not None or result is None:
+            self.banner.setText(f"The profiles could not be loaded: {error}")
+            self.banner.setVisible(True)
+            return
+        profiles, problems = result
+        self.set_profiles(profiles)
+        if problems:
+            self.banner.setText(" ".join(problems))
+            self.banner.setVisible(True)
+
+    def edit_profiles(self) -> None:
+        if self.secret_store is None:
+            return
+        dialog = ProfileDialog(self.secret_store, self, runner=self._runner)
+        dialog.profilesSaved.connect(lambda _profiles: self.reload_profiles())
+        dialog.exec()
 
     def find_patient(self) -> None:
         """Ask the Claros account for its patients (off the UI thread), then let the user pick."""
@@ -644,6 +710,7 @@ class MainWindow(QMainWindow):
         profile = self.upload_panel.current_profile()
         if profile is None:
             return
+        save_last_profile(profile.name)
         index = self.target_combo.findData(profile.config.kind)
         if index >= 0 and index != self.target_combo.currentIndex():
             self.target_combo.setCurrentIndex(index)

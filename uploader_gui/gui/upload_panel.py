@@ -134,13 +134,32 @@ class UploadPanel(QFrame):
 
         if not profiles:
             self.message.setText(
-                "No profile is set up yet, so nothing can be sent. Start the app with "
-                "“uploader-gui --sandbox” to try it with the built-in test systems."
+                "No profile is set up yet, so nothing can be sent. Use “Profiles…” to add one, "
+                "or start the app with “uploader-gui --sandbox” to try the built-in test systems."
             )
         self._profile_changed()
         self.show_throughput(Throughput())
 
     # ------------------------------------------------------------------ profile
+
+    def set_profiles(self, profiles: list[Profile], select: str | None = None) -> None:
+        """Replace the list (after the keyring answered, or the profiles were edited)."""
+        keep = select or self.profile_combo.currentData()
+        self.profiles = list(profiles)
+        self.profile_combo.blockSignals(True)
+        self.profile_combo.clear()
+        for p in self.profiles:
+            self.profile_combo.addItem(f"{p.name} ({KIND_LABELS[p.config.kind]})", p.name)
+        index = self.profile_combo.findData(keep) if keep else -1
+        self.profile_combo.setCurrentIndex(max(0, index) if self.profiles else -1)
+        self.profile_combo.blockSignals(False)
+        if self.profiles and self.message.text().startswith("No profile"):
+            self.message.setText("")
+        elif not self.profiles:
+            self.message.setText(
+                "No profile is set up yet, so nothing can be sent. Use “Profiles…” to add one, "
+                "or start the app with “uploader-gui --sandbox” to try the built-in test systems.")
+        self.profile_combo.currentIndexChanged.emit(self.profile_combo.currentIndex())
 
     def current_profile(self) -> Profile | None:
         name = self.profile_combo.currentData()
