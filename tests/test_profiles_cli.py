@@ -165,3 +165,20 @@ def test_export_import(run: Run, tmp_path: Path, monkeypatch, sandbox) -> None:
     assert run("set-secret", "C", "token", stdin="sandbox-claros-key\n",
                store=SecretStore(fresh)) == 0
     assert run("test", "C", store=SecretStore(fresh)) == 0 and "Connected to Claros" in run.text
+
+
+def test_add_takes_the_workflow_settings(app_home) -> None:
+    from uploader_gui.core.profiles import load_profile_set
+    from uploader_gui.profiles_cli import main
+
+    code = main(["add", "--name", "Scan station", "--target", "redcap",
+                 "--url", "https://redcap.example.edu/api/", "--field", "scan",
+                 "--redcap-overwrite", "backup", "--no-confirm", "--watch-folder", str(app_home),
+                 "--watch-pattern", r"^(?P<record>\d+)_"])
+    assert code == 0
+    cfg = load_profile_set()["Scan station"].config
+    assert (cfg.redcap_overwrite, cfg.confirm, cfg.watch_auto) == ("backup", False, True)
+    assert cfg.watch_pattern == r"^(?P<record>\d+)_" and cfg.watch_folder == str(app_home)
+    with pytest.raises(SystemExit):
+        main(["add", "--name", "Bad", "--target", "claros", "--url", "https://c.example",
+              "--redcap-overwrite", "backup"])

@@ -344,7 +344,10 @@ def test_kill_nine_mid_batch_then_resume(sandbox, tmp_path, app_home) -> None:
     folder = tmp_path / "batch"
     for n in names:
         fm.write(folder / n, fm.pdf_bytes(1, text=n))  # distinct bytes per file
-    # Every upload takes a while, so the kill lands mid-batch, some of it mid-upload.
+    # Faults first (retried), then every upload takes a while, so the kill lands mid-batch,
+    # some of it mid-upload.
+    sandbox.add_fault(r"^/patients/1001/pdf/$", status=503, times=4)
+    sandbox.add_fault(r"^/patients/1001/pdf/$", status=429, retry_after=0.2, times=2)
     sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=0.15, times=1000)
     env = {"UPLOADER_GUI_TOKEN": "sandbox-claros-key"}
     proc = cli("send", "--target", "claros", "--url", sandbox.url, "--patient", "1001",

@@ -89,6 +89,16 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ca-bundle", metavar="FILE",
                    help="PEM file of the certificate authority to trust instead of this "
                    "computer's (for a private CA)")
+    p.add_argument("--no-confirm", action="store_true",
+                   help="send without the last-look confirmation in the window")
+    p.add_argument("--redcap-overwrite", choices=("ask", "backup"),
+                   help="REDCap: when the field already holds a file, ask (default) or always "
+                   "back it up and replace it")
+    p.add_argument("--watch-folder", metavar="DIR", help="a folder to watch (scanner output)")
+    p.add_argument("--watch-pattern", metavar="REGEX",
+                   help="filename rule with (?P<patient>…), (?P<mrn>…) or (?P<record>…)")
+    p.add_argument("--watch-manual", action="store_true",
+                   help="in the window, put watched files on the list instead of sending them")
     p.add_argument("--test-message", dest="test_flag", action="store_true", default=None,
                    help="mark Redox messages as Test (the default)")
     p.add_argument("--production", dest="test_flag", action="store_false",
@@ -186,6 +196,22 @@ def profile_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         parser.error("--field, --event and --repeat-instance only apply to REDCap profiles")
     if args.test_flag is not None:
         cfg.test = args.test_flag
+    cfg.confirm = not args.no_confirm
+    if args.redcap_overwrite:
+        if args.target != "redcap":
+            parser.error("--redcap-overwrite only applies to REDCap profiles")
+        cfg.redcap_overwrite = args.redcap_overwrite
+    if args.watch_pattern:
+        from uploader_gui.core.watch import PatternError, compile_pattern
+
+        try:
+            compile_pattern(args.watch_pattern)
+        except PatternError as err:
+            parser.error(str(err))
+        cfg.watch_pattern = args.watch_pattern
+    if args.watch_folder:
+        cfg.watch_folder = str(Path(args.watch_folder).expanduser().resolve())
+    cfg.watch_auto = not args.watch_manual
     if args.size_limit_mb is not None:
         if args.size_limit_mb <= 0:
             parser.error("--size-limit-mb must be positive")
