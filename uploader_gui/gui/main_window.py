@@ -118,7 +118,7 @@ class MainWindow(QMainWindow):
         # Fixed, font-based widths: ResizeToContents re-measures every row on every
         # change, which stalls the window when thousands of verdicts arrive.
         em = self.fontMetrics().horizontalAdvance("M")
-        widths = {COL_NAME: 20, COL_TYPE: 7, COL_SIZE: 6, COL_DETAILS: 8, COL_DEST: 14}
+        widths = {COL_NAME: 20, COL_TYPE: 7, COL_SIZE: 6, COL_DETAILS: 11, COL_DEST: 14}
         for col, ems in widths.items():
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, em * ems)
@@ -169,13 +169,16 @@ class MainWindow(QMainWindow):
         target_label.setBuddy(self.target_combo)
 
         buttons = QHBoxLayout()
-        for b in (self.add_button, self.add_folder_button, self.remove_button, self.clear_button,
-                  self.up_button, self.down_button, self.combine_button):
+        for b in (self.add_button, self.add_folder_button, self.remove_button, self.clear_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.profiles_button)
         buttons.addWidget(target_label)
         buttons.addWidget(self.target_combo)
+        arrange = QHBoxLayout()
+        for b in (self.up_button, self.down_button, self.combine_button):
+            arrange.addWidget(b)
+        arrange.addStretch(1)
 
         intro = QLabel(
             "<b>Stage documents to send.</b> Every file is checked before anything leaves "
@@ -242,6 +245,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(staging)
         layout.addWidget(intro)
         layout.addLayout(buttons)
+        layout.addLayout(arrange)
         self.preview = PreviewPane()
         self.thumbnails = Thumbnails(self._thumb_runner, self.fontMetrics().height() * 2,
                                      self.model.refresh_row)
@@ -260,7 +264,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.history_panel, "History")
         central = QWidget()
         outer = QVBoxLayout(central)
-        outer.setContentsMargins(0, 0, 0, 0)
+        margin = self.fontMetrics().horizontalAdvance("M") // 2
+        outer.setContentsMargins(margin, margin, margin, 0)
         outer.addWidget(self.banner)
         outer.addWidget(self.interrupted_bar)
         outer.addWidget(self.tabs, 1)
@@ -279,10 +284,13 @@ class MainWindow(QMainWindow):
             QShortcut(QKeySequence(keys), self.view, activated=lambda d=delta: self.move_selected(d))
 
         self.setAcceptDrops(True)
-        self.setMinimumSize(self.fontMetrics().horizontalAdvance("M") * 50,
-                            self.fontMetrics().height() * 25)
-        self.resize(self.fontMetrics().horizontalAdvance("M") * 80,
-                    self.fontMetrics().height() * 36)
+        # Sizes in text units (high-DPI friendly); the layouts set the true minimum.
+        em, line = self.fontMetrics().horizontalAdvance("M"), self.fontMetrics().height()
+        width, height = em * 110, line * 48
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is not None:
+            width, height = min(width, screen.width()), min(height, screen.height())
+        self.resize(width, height)
         self._refresh_counts()
         self._profile_changed()
         self.history_panel.load()
