@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QImage, QImageReader, QPixmap, QResizeEvent
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
@@ -65,6 +65,13 @@ class PreviewPane(QWidget):
         self.caption = QLabel("Select a file to preview it.")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setWordWrap(True)
+        # A fixed height: a caption that grows would resize the pane, which re-renders.
+        self.caption.setFixedHeight(self.fontMetrics().lineSpacing() * 2 + 4)
+        self._rendered_size = QSize()
+        self._resize_timer = QTimer(self)
+        self._resize_timer.setSingleShot(True)
+        self._resize_timer.setInterval(150)
+        self._resize_timer.timeout.connect(self._resized)
         self.prev_button = QPushButton("◀")
         self.prev_button.setToolTip("Previous page")
         self.prev_button.clicked.connect(lambda: self.show_page(self._page - 1))
@@ -126,6 +133,7 @@ class PreviewPane(QWidget):
         self._page = page
         self._request += 1
         request = self._request
+        self._rendered_size = self.image.size()
         size = self.image.size() * self.devicePixelRatioF()
         self.caption.setText("Rendering…")
         self._runner.run(render_page, lambda res, err: self._rendered(request, res, err),
@@ -154,7 +162,13 @@ class PreviewPane(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        if self._item is not None and self._item.result is not None and self._item.result.ok:
+        self._resize_timer.start()  # re-render once the user has finished resizing
+
+    def _resized(self) -> None:
+        old, new = self._rendered_size, self.image.size()
+        changed = abs(old.width() - new.width()) > 8 or abs(old.height() - new.height()) > 8
+        if changed and self._item is not None and self._item.result is not None \
+                and self._item.result.ok:
             self.show_page(self._page)
 
     def shutdown(self) -> None:
