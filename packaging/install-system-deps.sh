@@ -13,8 +13,9 @@ libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libglib2.0-0 fonts-dejavu-core"
 # gnome-keyring + dbus-x11: the real Secret Service used by the keyring tests;
 # xvfb + xauth: a virtual screen for screenshots; nsis + desktop-file-utils: the
-# installer tests (the Windows script is compiled here, the .desktop file validated).
-TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils"
+# installer tests (the Windows script is compiled here, the .desktop file validated);
+# curl + qpdf: the references the benchmark harness measures against.
+TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf"
 
 want="$RUNTIME"
 [ "${1:-}" = "--test" ] && want="$RUNTIME $TEST"

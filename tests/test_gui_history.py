@@ -284,3 +284,27 @@ def test_redox_delivery_column_turns_delivered(qtbot, window: MainWindow, sandbo
         qtbot.waitUntil(lambda: delivery() == "Delivered", timeout=30_000)
     finally:
         sandbox.log_settle_seconds = 1.0
+
+
+def test_history_sorts_by_any_column_and_keeps_newest_on_top(qtbot, window: MainWindow,
+                                                              tmp_path: Path) -> None:
+    files = [fm.good_pdf(tmp_path / f"{n}.pdf", pages=i + 1) for i, n in enumerate("cab")]
+    upload(qtbot, window, files)
+    qtbot.waitUntil(lambda: len(history_rows(window)) == 3, timeout=30_000)
+    panel = window.history_panel
+    p = panel.proxy
+
+    def names() -> list[str]:
+        return [p.index(r, COL_FILE).data() for r in range(p.rowCount())]
+
+    panel.view.sortByColumn(COL_FILE, Qt.SortOrder.AscendingOrder)
+    assert names() == ["a.pdf", "b.pdf", "c.pdf"]
+    panel.view.sortByColumn(COL_FILE, Qt.SortOrder.DescendingOrder)
+    assert names() == ["c.pdf", "b.pdf", "a.pdf"]
+    from uploader_gui.gui.history_model import COL_TIME
+
+    panel.view.sortByColumn(COL_TIME, Qt.SortOrder.DescendingOrder)
+    window.clear_all()
+    upload(qtbot, window, [fm.good_pdf(tmp_path / "newest.pdf", pages=5)])
+    qtbot.waitUntil(lambda: len(history_rows(window)) == 4, timeout=30_000)
+    assert names()[0] == "newest.pdf"

@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
         self.offer_session_only = True
         self.uploads = UploadController(profiles or [], self.history, self, policy=policy)
         self.uploads.rowState.connect(self._upload_state)
+        self.uploads.rowStates.connect(self._upload_states)
         self.uploads.rowDestination.connect(self._row_destination)
         self.upload_panel.destinationChanged.connect(self.model.set_current_destination)
         self.model.set_current_destination(self.upload_panel.destination_text())
@@ -638,6 +639,10 @@ class MainWindow(QMainWindow):
         if item is not None:
             item.destination_text = text
             self.model.refresh_row(key)
+
+    def _upload_states(self, changes: list[tuple[str, str, str]]) -> None:
+        self.model.set_upload_states(changes)
+        self._update_counts()
 
     def _upload_state(self, key: str, state: str, message: str) -> None:
         self.model.set_upload_state(key, state, message)

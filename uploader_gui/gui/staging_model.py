@@ -214,6 +214,22 @@ class StagingModel(QAbstractTableModel):
                 self._progress[key] = fraction
                 self.dataChanged.emit(self.index(row, COL_STATUS), self.index(row, COL_STATUS))
 
+    def set_upload_states(self, changes: list[tuple[str, str, str]]) -> None:
+        """Many rows at once, with one change signal over the rows touched."""
+        touched = []
+        for key, state, message in changes:
+            row = self._rows.get(key)
+            if row is None:
+                continue
+            item = self._items[row]
+            item.upload_state, item.upload_message = state, message
+            if state != "uploading":
+                self._progress.pop(key, None)
+            touched.append(row)
+        if touched:
+            self.dataChanged.emit(self.index(min(touched), 0),
+                                  self.index(max(touched), len(COLUMNS) - 1))
+
     def set_upload_state(self, key: str, state: str, message: str) -> bool:
         row = self._rows.get(key)
         if row is None:

@@ -25,7 +25,6 @@ from uploader_gui.core.batch import (
     new_job,
 )
 from uploader_gui.core.convert import discard
-from uploader_gui.core.delivery import refresh_delivery
 from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FINAL, INTERRUPTED, STATE_LABELS, Job
@@ -56,6 +55,8 @@ class _Batch:
 class UploadController(QObject):
     #: (staging key, state, message) for rows of the staging table.
     rowState = Signal(str, str, str)
+    #: many (staging key, state, message) at once: one per queue batch
+    rowStates = Signal(list)
     #: (staging key, "Profile: patient 1001") once a file is on its way somewhere.
     rowDestination = Signal(str, str)
     #: {staging key: fraction sent} for rows uploading now.
@@ -277,11 +278,10 @@ class UploadController(QObject):
 
     def _jobs_changed(self, jobs: list[Job]) -> None:
         self.jobsChanged.emit(jobs)
-        for job in jobs:
-            key = self._uid_to_key.get(job.uid)
-            if key is None:
-                continue
-            self.rowState.emit(key, _row_state(job), _row_message(job))
+        rows = [(key, _row_state(job), _row_message(job)) for job in jobs
+                if (key := self._uid_to_key.get(job.uid)) is not None]
+        if rows:
+            self.rowStates.emit(rows)
         if self.dispatcher is not None and self.dispatcher.active_count() == 0 and any(
                 j.status in FINAL for j in jobs):
             self.message.emit("All uploads have finished. See the History tab for details.")
@@ -314,6 +314,8 @@ class UploadController(QObject):
                 log.info("delivery check failed: %r", error)
             elif updated:
                 self.jobsChanged.emit(updated)
+
+        from uploader_gui.core.delivery import refresh_delivery  # imports Redox's JWT stack
 
         self._runner.run(lambda: refresh_delivery(store, self._credentials_for), done)
 
