@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import SENT, Job
+from uploader_gui.core.outcome import UploadError
 from uploader_gui.core.targets import Credentials, Target, make_target
 from uploader_gui.core.targets.redox import RedoxTarget
-from uploader_gui.core.transport import UploadError
 
 log = logging.getLogger(__name__)
 

@@ -37,9 +37,9 @@ from uploader_gui.core.jobs import (
     config_to_json,
     sha256_of,
 )
+from uploader_gui.core.outcome import CancelToken
 from uploader_gui.core.retry import Attempt, RetryPolicy, deliver
 from uploader_gui.core.targets import Credentials, Document, Target, TargetConfig, make_target
-from uploader_gui.core.transport import CancelToken
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ from uploader_gui.core.jobs import (
     config_to_json,
 )
 from uploader_gui.core.paths import data_dir
-from uploader_gui.core.targets.base import Destination
+from uploader_gui.core.targets.base import Destination, TargetConfig
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,19 @@ def _job_row(job: Job) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=256)
+def _config(text: str) -> TargetConfig:
+    """Most jobs share a few profiles' settings: parse each distinct text once.
+
+    The result is shared between jobs; nothing in the app changes a job's settings.
+    """
+    return config_from_json_text(text)
+
+
+def _json_list(text: str | None) -> list[Any]:
+    return [] if not text or text == "[]" else json.loads(text)
+
+
 def _job_from_row(row: sqlite3.Row) -> Job:
     dest = Destination(**json.loads(row["destination"]))
     return Job(
@@ -182,13 +196,13 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         started=row["started"], finished=row["finished"], path=row["path"], name=row["name"],
         size=row["size"], sha256=row["sha256"], file_type=row["file_type"], pages=row["pages"],
         profile=row["profile"], target=row["target"], destination=dest,
-        target_config=config_from_json_text(row["target_config"]), status=row["status"],
+        target_config=_config(row["target_config"]), status=row["status"],
         attempts=row["attempts"], bytes_sent=row["bytes_sent"],
         began_sending=bool(row["began_sending"]), owner=row["owner"],
         remote_id=row["remote_id"], url=row["url"],
-        log_ids=json.loads(row["log_ids"] or "[]"), http_status=row["http_status"],
+        log_ids=_json_list(row["log_ids"]), http_status=row["http_status"],
         server_message=row["server_message"], error=row["error"],
-        sources=json.loads(row["sources"] or "[]"), duplicate_of=row["duplicate_of"],
+        sources=_json_list(row["sources"]), duplicate_of=row["duplicate_of"],
         backup_path=row["backup_path"], delivery=row["delivery"],
         delivery_checked=row["delivery_checked"],
     )

@@ -19,9 +19,9 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
+from uploader_gui.core.outcome import UploadError
 from uploader_gui.core.paths import config_dir
 from uploader_gui.core.targets.base import KINDS, Credentials, Destination, TargetConfig
-from uploader_gui.core.transport import UploadError, require_secure_url
 
 PROFILES_FILE = "profiles.json"
 FORMAT = "uploader-gui profiles"
@@ -118,6 +118,8 @@ def check_config(cfg: TargetConfig) -> list[str]:
     for url in (cfg.base_url, cfg.blob_url):
         if url:
             try:
+                from uploader_gui.core.transport import require_secure_url
+
                 require_secure_url(url)
             except UploadError as err:
                 problems.append(err.message)

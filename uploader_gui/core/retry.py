@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from uploader_gui.core.outcome import CANCELLED, CancelFn, ProgressFn, Receipt, UploadError
 from uploader_gui.core.targets.base import Destination, Document, Target
-from uploader_gui.core.transport import CANCELLED, CancelFn, ProgressFn, Receipt, UploadError
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from uploader_gui.core.batch import (
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FINAL, SENT, Job
+from uploader_gui.core.outcome import UploadError
 from uploader_gui.core.targets import Credentials, Destination, TargetConfig, make_target
-from uploader_gui.core.transport import UploadError
 from uploader_gui.core.validation import IsolatedValidator, size_limit
 
 log = logging.getLogger(__name__)

@@ -42,7 +42,6 @@ from uploader_gui.core.recent import load_last_profile, remember, save_last_prof
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.secrets import SecretStore
 from uploader_gui.core.staging import StagedFile, staging_key
-from uploader_gui.core.targets import make_target
 from uploader_gui.core.validation import (
     TARGET_LABELS,
     IsolatedValidator,
@@ -410,6 +409,8 @@ class MainWindow(QMainWindow):
         profile = self.upload_panel.current_profile()
         if profile is None or profile.config.kind != "claros":
             return
+        from uploader_gui.core.targets import make_target
+
         target = make_target(profile.config, profile.credentials)
 
         def fetch() -> list[dict[str, str]]:

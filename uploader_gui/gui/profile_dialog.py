@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from uploader_gui.core.outcome import UploadError
 from uploader_gui.core.profiles import (
     Profile,
     ProfileError,
@@ -58,7 +59,6 @@ from uploader_gui.core.secrets import (
     roles_for,
 )
 from uploader_gui.core.targets import KIND_LABELS, KINDS, Credentials, Destination, TargetConfig
-from uploader_gui.core.transport import UploadError
 from uploader_gui.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)

@@ -28,13 +28,12 @@ from uploader_gui.core.convert import discard
 from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FINAL, INTERRUPTED, STATE_LABELS, Job
+from uploader_gui.core.outcome import UploadError
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import remember
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
 from uploader_gui.core.targets import Credentials, Destination, make_target
-from uploader_gui.core.targets.redcap import RedcapTarget
-from uploader_gui.core.transport import UploadError
 from uploader_gui.gui.queue_bridge import QueueBridge
 from uploader_gui.gui.tasks import TaskRunner
 
@@ -142,6 +141,8 @@ class UploadController(QObject):
     def _prepare(self, target: Any, destination: Destination, jobs: list[Job],
                  profile: Profile) -> _Batch:
         """Worker thread: network checks, images to PDF, and the duplicate search."""
+        from uploader_gui.core.targets.redcap import RedcapTarget
+
         batch = _Batch(profile=profile)
         try:
             problems = target.prepare(destination)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from uploader_gui.core.targets.base import (
     KIND_LABELS,
     KINDS,
@@ -12,7 +14,9 @@ from uploader_gui.core.targets.base import (
     Target,
     TargetConfig,
 )
-from uploader_gui.core.transport import Transport
+
+if TYPE_CHECKING:
+    from uploader_gui.core.transport import Transport
 
 
 def make_target(config: TargetConfig, credentials: Credentials,

@@ -9,11 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-
-from uploader_gui.core.transport import (
+from uploader_gui.core.outcome import (
     AUTH,
     NOT_FOUND,
     OUTCOME_UNKNOWN,
@@ -24,11 +22,15 @@ from uploader_gui.core.transport import (
     CancelFn,
     ProgressFn,
     Receipt,
-    Transport,
     UploadError,
     retry_after_seconds,
     server_text,
 )
+
+if TYPE_CHECKING:  # the HTTP stack is loaded when a target is first made, not at start-up
+    import requests
+
+    from uploader_gui.core.transport import Transport
 
 KINDS = ("redox", "claros", "redcap")
 KIND_LABELS = {"redox": "Redox", "claros": "Claros Health", "redcap": "REDCap"}
@@ -154,7 +156,11 @@ class Target(abc.ABC):
                  transport: Transport | None = None) -> None:
         self.config = config
         self.credentials = credentials
-        self.transport = transport or Transport(ca_bundle=config.ca_bundle)
+        if transport is None:
+            from uploader_gui.core.transport import Transport
+
+            transport = Transport(ca_bundle=config.ca_bundle)
+        self.transport = transport
 
     @abc.abstractmethod
     def check(self, document: Document, destination: Destination) -> list[str]:
