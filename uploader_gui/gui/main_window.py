@@ -81,6 +81,14 @@ FILE_FILTER = "Documents (*.pdf *.PDF *.jpg *.JPG *.jpeg *.JPEG *.png *.PNG);;Al
 ADD_CHUNK = 100
 
 
+def _preload_network() -> None:
+    import importlib
+
+    for name in ("uploader_gui.core.transport", "uploader_gui.core.targets.claros",
+                 "uploader_gui.core.targets.redcap", "uploader_gui.core.targets.redox"):
+        importlib.import_module(name)
+
+
 class MainWindow(QMainWindow):
     """Staging area plus status; the upload panel arrives with the targets."""
 
@@ -295,6 +303,9 @@ class MainWindow(QMainWindow):
         self._profile_changed()
         self.history_panel.load()
         self._show_interrupted()
+        # The HTTP stack is not needed to show the window; load it in the background
+        # soon after, so the first Upload click does not pay for it on the UI thread.
+        QTimer.singleShot(2000, lambda: self._runner.run(_preload_network, lambda _r, _e: None))
 
     # ------------------------------------------------------------------ history, uploads
 

@@ -12,7 +12,6 @@ import threading
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -107,7 +106,6 @@ class UploadController(QObject):
         if self.dispatcher is None:
             self.message.emit("Uploading is not possible because the history cannot be written.")
             return 0
-        target = make_target(profile.config, profile.credentials)
         jobs: list[Job] = []
         for item in files:
             res = item.result
@@ -115,10 +113,6 @@ class UploadController(QObject):
                 continue
             job = new_job(item.path, res, profile.config, destination, profile.name)
             job.sources = list(item.sources)
-            problems = check_job(target, job)
-            if problems:
-                self.rowState.emit(item.key, "rejected", " ".join(problems))
-                continue
             self._uid_to_key[job.uid] = item.key
             jobs.append(job)
             self.rowDestination.emit(item.key, f"{profile.name}: {job.dest_key}")
@@ -131,19 +125,33 @@ class UploadController(QObject):
                                    "the others from the list.")
             jobs = []
         if not jobs:
-            target.close()
             self.message.emit("Nothing was sent: the reasons are shown in the list.")
             return 0
         self.message.emit(f"Preparing {len(jobs)} file(s) for {profile.name}…")
-        self._runner.run(self._prepare, self._prepared, target, destination, jobs, profile)
+        self._runner.run(self._prepare, self._prepared, destination, jobs, profile)
         return len(jobs)
 
-    def _prepare(self, target: Any, destination: Destination, jobs: list[Job],
-                 profile: Profile) -> _Batch:
-        """Worker thread: network checks, images to PDF, and the duplicate search."""
+    def _prepare(self, destination: Destination, jobs: list[Job], profile: Profile) -> _Batch:
+        """Worker thread: the target's checks, network checks, images to PDF, duplicates."""
         from uploader_gui.core.targets.redcap import RedcapTarget
 
         batch = _Batch(profile=profile)
+        try:
+            target = make_target(profile.config, profile.credentials)
+        except UploadError as err:  # e.g. the profile's CA bundle cannot be read
+            batch.refused = [(job, err.message) for job in jobs]
+            return batch
+        accepted = []
+        for job in jobs:
+            problems = check_job(target, job)
+            if problems:
+                batch.refused.append((job, " ".join(problems)))
+            else:
+                accepted.append(job)
+        jobs = accepted
+        if not jobs:
+            target.close()
+            return batch
         try:
             problems = target.prepare(destination)
             if not problems and isinstance(target, RedcapTarget):
@@ -154,7 +162,7 @@ class UploadController(QObject):
         finally:
             target.close()
         if problems:
-            batch.refused = [(job, " ".join(problems)) for job in jobs]
+            batch.refused += [(job, " ".join(problems)) for job in jobs]
             return batch
         for job in jobs:
             try:
