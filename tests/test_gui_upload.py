@@ -135,7 +135,7 @@ def test_no_keyring_offers_session_only(qtbot, validator, monkeypatch) -> None:
     from PySide6.QtWidgets import QMessageBox
 
     from uploader_gui.core.secrets import SecretStore
-    from uploader_gui.gui import keyring_status, main_window
+    from uploader_gui.gui import keyring_status, window_profiles
 
     asked = []
 
@@ -143,7 +143,7 @@ def test_no_keyring_offers_session_only(qtbot, validator, monkeypatch) -> None:
         asked.append(args[2])
         return QMessageBox.StandardButton.Yes
 
-    monkeypatch.setattr(main_window, "offer_session_only", lambda parent, store:
+    monkeypatch.setattr(window_profiles, "offer_session_only", lambda parent, store:
                         keyring_status.offer_session_only(parent, store, ask=answer_yes))
     store = SecretStore(None)
     w = MainWindow(validator=validator)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -38,7 +37,7 @@ from uploader_gui import APP_NAME
 from uploader_gui.core.convert import convert_for_upload
 from uploader_gui.core.history import HistoryError, HistoryStore
 from uploader_gui.core.profiles import Profile
-from uploader_gui.core.recent import load_last_profile, remember, save_last_profile
+from uploader_gui.core.recent import save_last_profile
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.secrets import SecretStore
 from uploader_gui.core.staging import StagedFile, staging_key
@@ -51,13 +50,7 @@ from uploader_gui.core.validation import (
 )
 from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
-from uploader_gui.gui.keyring_status import (
-    KeyringProbe,
-    load_session_profiles,
-    offer_session_only,
-)
 from uploader_gui.gui.preview import PreviewPane, Thumbnails
-from uploader_gui.gui.profile_dialog import ProfileDialog
 from uploader_gui.gui.staging_model import (
     COL_DEST,
     COL_DETAILS,
@@ -73,6 +66,7 @@ from uploader_gui.gui.tasks import TaskRunner
 from uploader_gui.gui.upload_controller import UploadController
 from uploader_gui.gui.upload_panel import UploadPanel
 from uploader_gui.gui.watch_controller import WatchController
+from uploader_gui.gui.window_profiles import ProfilesMixin
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +83,7 @@ def _preload_network() -> None:
         importlib.import_module(name)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ProfilesMixin, QMainWindow):
     """Staging area plus status; the upload panel arrives with the targets."""
 
     #: Emitted whenever the counts in the status bar change: (ready, rejected, checking).
@@ -368,92 +362,6 @@ class MainWindow(QMainWindow):
         watches.stageRequested.connect(self.add_paths)
         watches.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         return watches
-
-    def set_profiles(self, profiles: list[Profile]) -> None:
-        self.upload_panel.set_profiles(profiles, select=load_last_profile())
-        self.uploads.profiles = {p.name: p for p in profiles}
-        self.watches.shutdown()
-        self.watches = self._make_watches(profiles)
-
-    def start_keyring(self, detect: Callable[[], SecretStore] | None = None) -> None:
-        """Find the OS keyring (off the UI thread), then load the saved profiles with it."""
-        probe = (KeyringProbe(self._runner, self) if detect is None
-                 else KeyringProbe(self._runner, self, detect=detect))
-        probe.ready.connect(self._keyring_ready)
-        self.statusBar().showMessage("Looking for the system keyring…", 5000)
-        probe.start()
-
-    def _keyring_ready(self, store: SecretStore) -> None:
-        self.secret_store = store
-        if not store.available and self.offer_session_only:
-            offer_session_only(self, store)
-        self.profiles_button.setEnabled(True)
-        self.profiles_button.setToolTip(store.describe())
-        self.reload_profiles()
-
-    def reload_profiles(self) -> None:
-        if self.secret_store is None:
-            return
-        self._runner.run(load_session_profiles, self._profiles_loaded, self.secret_store)
-
-    def _profiles_loaded(self, result: tuple[list[Profile], list[str]] | None,
-                         error: BaseException | None) -> None:
-        if error is not None or result is None:
-            self.banner.setText(f"The profiles could not be loaded: {error}")
-            self.banner.setVisible(True)
-            return
-        profiles, problems = result
-        self.set_profiles(profiles)
-        if problems:
-            self.banner.setText(" ".join(problems))
-            self.banner.setVisible(True)
-
-    def edit_profiles(self) -> None:
-        if self.secret_store is None:
-            return
-        dialog = ProfileDialog(self.secret_store, self, runner=self._runner)
-        dialog.profilesSaved.connect(lambda _profiles: self.reload_profiles())
-        dialog.exec()
-
-    def find_patient(self) -> None:
-        """Ask the Claros account for its patients (off the UI thread), then let the user pick."""
-        profile = self.upload_panel.current_profile()
-        if profile is None or profile.config.kind != "claros":
-            return
-        from uploader_gui.core.targets import make_target
-
-        target = make_target(profile.config, profile.credentials)
-
-        def fetch() -> list[dict[str, str]]:
-            try:
-                return target.patients()  # type: ignore[attr-defined, no-any-return]
-            finally:
-                target.close()
-
-        self.upload_panel.find_patient_button.setEnabled(False)
-        self._runner.run(fetch, lambda res, err: self._patients_loaded(profile, res, err))
-
-    def _patients_loaded(self, profile: Profile, patients: list[dict[str, str]] | None,
-                         error: BaseException | None) -> None:
-        self.upload_panel.find_patient_button.setEnabled(True)
-        if error is not None or patients is None:
-            QMessageBox.warning(self, "Patient list", f"The patient list could not be loaded: "
-                                f"{error}")
-            return
-        if not patients:
-            QMessageBox.information(self, "Patient list", "This Claros account lists no patients.")
-            return
-        labels = [p["label"] for p in patients]
-        choice, ok = self.pick_from_list("Find patient", "Patient:", labels)
-        if ok and choice in labels:
-            picked = patients[labels.index(choice)]
-            self.upload_panel.patient.setText(picked["id"])
-            remember(profile.name, picked["id"], picked["label"])
-            self.upload_panel.load_recent()
-
-    def pick_from_list(self, title: str, label: str, items: list[str]) -> tuple[str, bool]:
-        """A modal choice; replaceable in tests."""
-        return QInputDialog.getItem(self, title, label, items, 0, False)
 
     def start_upload(self) -> None:
         profile = self.upload_panel.current_profile()
