@@ -114,18 +114,18 @@ def test_claros_patient_picker_and_recent_destinations(qtbot, validator, sandbox
 
         def pick(title, label, items):
             offered.extend(items)
-            return next(i for i in items if i.startswith("1003")), True
+            return next(i for i in items if i.endswith("(1003)")), True
 
         w.pick_from_list = pick
         w.upload_panel.find_patient_button.click()
         qtbot.waitUntil(lambda: w.upload_panel.patient.text() == "1003", timeout=10_000)
-        assert "1001 — Ada Sandbox — born 1980-01-01" in offered
+        assert "Ada Sandbox, born 1980-01-01 (1001)" in offered
         w.add_paths([fm.good_pdf(tmp_path / "to-1003.pdf")])
         qtbot.waitUntil(lambda: w.counts()["ready"] == 1, timeout=30_000)
         w.upload_panel.upload_button.click()
         qtbot.waitUntil(lambda: w.counts()["sent"] == 1, timeout=30_000)
         recent = load_recent("Sandbox Claros")
-        assert recent[0]["id"] == "1003" and recent[0]["label"].startswith("1003 — Cleo")
+        assert recent[0]["id"] == "1003" and recent[0]["label"].startswith("Cleo")
         assert w.upload_panel._recent.stringList()[0] == "1003"
         [stored] = [r for r in sandbox.received("claros") if r["filename"] == "to-1003.pdf"]
         assert stored["patient_id"] == 1003

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from uploader_gui import profiles_cli
+from uploader_gui.cli import profiles as profiles_cli
 from uploader_gui.core.secrets import SERVICE, MemoryKeyring, SecretStore
 from uploader_gui.sandbox import Sandbox
 
@@ -168,8 +168,8 @@ def test_export_import(run: Run, tmp_path: Path, monkeypatch, sandbox) -> None:
 
 
 def test_add_takes_the_workflow_settings(app_home) -> None:
+    from uploader_gui.cli.profiles import main
     from uploader_gui.core.profiles import load_profile_set
-    from uploader_gui.profiles_cli import main
 
     code = main(["add", "--name", "Scan station", "--target", "redcap",
                  "--url", "https://redcap.example.edu/api/", "--field", "scan",

@@ -184,7 +184,7 @@ def test_new_workstation_imports_sets_token_once_and_tests(secret_service, tmp_p
         env["UPLOADER_GUI_HOME"] = str(tmp_path / "home")
 
         def cli(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, "-m", "uploader_gui.profiles_cli", *argv],
+            return subprocess.run([sys.executable, "-m", "uploader_gui.cli.profiles", *argv],
                                   input=stdin, capture_output=True, text=True, timeout=60,
                                   cwd=REPO, env=env)
 

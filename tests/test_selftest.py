@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = "import sys; from uploader_gui.selftest import run_self_test; sys.exit(run_self_test(sys.argv[1:]))"
+RUN = "import sys; from uploader_gui.cli.selftest import run_self_test; sys.exit(run_self_test(sys.argv[1:]))"
 CHECKS = ["build", "keyring backends", "truststore", "Pillow JPEG/PNG", "pypdf", "SQLite", "Qt", "window",
           "sandbox", "validation in the window", "upload to the sandbox",
           "sandbox received the file", "history"]

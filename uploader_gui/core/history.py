@@ -100,6 +100,17 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE jobs ADD COLUMN delivery TEXT;
         ALTER TABLE jobs ADD COLUMN delivery_checked REAL
     """),
+    # v3: proof of delivery, who the patient is, who sent it from where, and the
+    # address each attempt really used.
+    (3, """
+        ALTER TABLE jobs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN proof TEXT;
+        ALTER TABLE jobs ADD COLUMN patient_label TEXT;
+        ALTER TABLE jobs ADD COLUMN user TEXT;
+        ALTER TABLE jobs ADD COLUMN workstation TEXT;
+        ALTER TABLE jobs ADD COLUMN app_version TEXT;
+        ALTER TABLE attempts ADD COLUMN url TEXT
+    """),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -108,7 +119,8 @@ JOB_COLUMNS = (
     "file_type", "pages", "profile", "target", "destination", "dest_key", "target_config",
     "status", "attempts", "bytes_sent", "began_sending", "owner", "remote_id", "url", "log_ids",
     "http_status", "server_message", "error", "sources", "duplicate_of", "backup_path",
-    "delivery", "delivery_checked",
+    "delivery", "delivery_checked", "verified", "proof", "patient_label", "user",
+    "workstation", "app_version",
 )
 
 
@@ -172,7 +184,9 @@ def _job_row(job: Job) -> dict[str, Any]:
         "server_message": job.server_message, "error": job.error,
         "sources": json.dumps(job.sources), "duplicate_of": job.duplicate_of,
         "backup_path": job.backup_path, "delivery": job.delivery,
-        "delivery_checked": job.delivery_checked,
+        "delivery_checked": job.delivery_checked, "verified": int(job.verified),
+        "proof": job.proof, "patient_label": job.patient_label, "user": job.user,
+        "workstation": job.workstation, "app_version": job.app_version,
     }
 
 
@@ -204,7 +218,9 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         server_message=row["server_message"], error=row["error"],
         sources=_json_list(row["sources"]), duplicate_of=row["duplicate_of"],
         backup_path=row["backup_path"], delivery=row["delivery"],
-        delivery_checked=row["delivery_checked"],
+        delivery_checked=row["delivery_checked"], verified=bool(row["verified"]),
+        proof=row["proof"], patient_label=row["patient_label"], user=row["user"],
+        workstation=row["workstation"], app_version=row["app_version"],
     )
 
 
@@ -359,9 +375,10 @@ class HistoryStore:
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO attempts (job_id, number, started, ended, bytes_sent, http_status, "
-                "error, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "error, decision, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (attempt.job_id, attempt.number, attempt.started, attempt.ended,
-                 attempt.bytes_sent, attempt.http_status, attempt.error, attempt.decision),
+                 attempt.bytes_sent, attempt.http_status, attempt.error, attempt.decision,
+                 attempt.url),
             )
             attempt.id = cur.lastrowid
         return attempt
@@ -371,9 +388,9 @@ class HistoryStore:
         with self._write() as conn:
             conn.execute(
                 "UPDATE attempts SET ended = ?, bytes_sent = ?, http_status = ?, error = ?, "
-                "decision = ? WHERE id = ?",
+                "decision = ?, url = ? WHERE id = ?",
                 (attempt.ended, attempt.bytes_sent, attempt.http_status, attempt.error,
-                 attempt.decision, attempt.id),
+                 attempt.decision, attempt.url, attempt.id),
             )
 
     def mark_interrupted(self) -> list[int]:
@@ -434,7 +451,7 @@ class HistoryStore:
         return [AttemptRecord(id=r["id"], job_id=r["job_id"], number=r["number"],
                               started=r["started"], ended=r["ended"], bytes_sent=r["bytes_sent"],
                               http_status=r["http_status"], error=r["error"],
-                              decision=r["decision"]) for r in rows]
+                              decision=r["decision"], url=r["url"]) for r in rows]
 
     def find_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
         rows = self._reader().execute(

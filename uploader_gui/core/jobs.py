@@ -90,6 +90,8 @@ class AttemptRecord:
     http_status: int | None = None
     error: str | None = None
     decision: str | None = None
+    #: The address this attempt really sent to (the profile's, at the time of sending).
+    url: str | None = None
     id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -138,6 +140,16 @@ class Job:
     #: Redox delivery status from the Platform API: pending/succeeded/failed/filtered.
     delivery: str | None = None
     delivery_checked: float | None = None
+    #: Proven delivery: what arrived was checked to be what was sent, and how.
+    verified: bool = False
+    proof: str | None = None
+    #: Who the destination is, as the target named them ("Ben Sandbox, born 1975-06-15").
+    #: Patient data: kept here and in the history row, never logged.
+    patient_label: str | None = None
+    #: Who sent it, from which workstation, with which version of the app.
+    user: str | None = None
+    workstation: str | None = None
+    app_version: str | None = None
     id: int | None = None
 
     @property
@@ -176,6 +188,12 @@ class Job:
             "duplicate_of": self.duplicate_of,
             "backup_path": self.backup_path,
             "delivery": self.delivery,
+            "verified": self.verified,
+            "proof": self.proof,
+            "patient": self.patient_label,
+            "user": self.user,
+            "workstation": self.workstation,
+            "app_version": self.app_version,
         }
 
     def safe_to_resume(self) -> bool:

@@ -33,6 +33,7 @@ from uploader_gui.core.recent import remember
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
 from uploader_gui.core.targets import Credentials, Destination, make_target
+from uploader_gui.core.targets.base import EXISTING_FILE
 from uploader_gui.gui.queue_bridge import QueueBridge
 from uploader_gui.gui.tasks import TaskRunner
 
@@ -133,8 +134,6 @@ class UploadController(QObject):
 
     def _prepare(self, destination: Destination, jobs: list[Job], profile: Profile) -> _Batch:
         """Worker thread: the target's checks, network checks, images to PDF, duplicates."""
-        from uploader_gui.core.targets.redcap import RedcapTarget
-
         batch = _Batch(profile=profile)
         try:
             target = make_target(profile.config, profile.credentials)
@@ -154,9 +153,9 @@ class UploadController(QObject):
             return batch
         try:
             problems = target.prepare(destination)
-            if not problems and isinstance(target, RedcapTarget):
+            if not problems and target.supports(EXISTING_FILE):
                 existing = target.existing_file(destination)
-                batch.existing_name = existing[1] if existing else None
+                batch.existing_name = existing.name if existing else None
         except UploadError as err:
             problems = [err.message]
         finally:

@@ -91,7 +91,7 @@ class ProfilesMixin(_Base):
 
         def fetch() -> list[dict[str, str]]:
             try:
-                return target.patients()  # type: ignore[attr-defined, no-any-return]
+                return [{"id": p.id, "label": p.label()} for p in target.find_patients()]
             finally:
                 target.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 import json
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -147,10 +146,70 @@ class Document:
         return self.upload_name or self.path.name
 
 
+@dataclass(frozen=True)
+class PatientInfo:
+    """Who a destination is, as the target knows them: shown beside the id, never logged."""
+
+    id: str
+    name: str = ""
+    birth_date: str = ""  # ISO 8601 (YYYY-MM-DD) when the target gives one
+    #: Anything a person should know before sending (e.g. "already has a PDF").
+    note: str = ""
+
+    def label(self) -> str:
+        """"Ben Sandbox, born 1975-06-15 (patient 1002)"; just the id when no name is known."""
+        who = self.name
+        if who and self.birth_date:
+            who = f"{who}, born {self.birth_date}"
+        return f"{who} ({self.id})" if who else self.id
+
+
+@dataclass(frozen=True)
+class ExistingFile:
+    """A file a destination already holds (REDCap: the file in the field)."""
+
+    name: str
+    content: bytes = b""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What reading back (or the receipt) proved about an upload that was accepted.
+
+    ``verified``: True, proven; False, the server holds something else (the upload failed);
+    None, it could not be proven (yet): the upload stays accepted, not verified.
+    ``pending``: ask again later (e.g. Redox still delivering).
+    """
+
+    verified: bool | None
+    proof: str = ""  # e.g. "redcap-readback-sha256", "redox-logs-succeeded", "claros-receipt"
+    message: str = ""
+    pending: bool = False
+
+
+class NotSupported(Exception):
+    """The target cannot do this optional thing; callers check ``supports()`` first."""
+
+
+#: Optional capabilities a target may declare in :attr:`Target.capabilities`.
+FIND_PATIENTS = "find_patients"  # search the target's patients (the patient picker)
+LOOKUP = "lookup"  # who is this destination (name and date of birth)
+EXISTING_FILE = "existing_file"  # what the destination holds now (REDCap, before an overwrite)
+DELIVERY_STATUS = "delivery_status"  # where a sent document is now (Redox logs)
+VERIFY = "verify"  # prove that what arrived is what was sent
+CAPABILITIES = (FIND_PATIENTS, LOOKUP, EXISTING_FILE, DELIVERY_STATUS, VERIFY)
+
+
 class Target(abc.ABC):
-    """A system that receives documents."""
+    """A system that receives documents.
+
+    The four abstract methods are what every target does. The optional capabilities
+    (:data:`CAPABILITIES`) have safe defaults: a target lists the ones it supports in
+    ``capabilities``, and callers ask :meth:`supports` instead of testing the class.
+    """
 
     kind: str = ""
+    capabilities: frozenset[str] = frozenset()
 
     def __init__(self, config: TargetConfig, credentials: Credentials,
                  transport: Transport | None = None) -> None:
@@ -203,6 +262,28 @@ class Target(abc.ABC):
 
     def close(self) -> None:
         self.transport.close()
+
+    # ------------------------------------------------------------ optional capabilities
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def find_patients(self, query: str = "") -> list[PatientInfo]:
+        """Patients whose name, date of birth or id contains ``query`` (all when empty)."""
+        raise NotSupported(FIND_PATIENTS)
+
+    def lookup(self, destination: Destination) -> PatientInfo | None:
+        """Who the destination is; None when the target has no such patient or record."""
+        raise NotSupported(LOOKUP)
+
+    def existing_file(self, destination: Destination) -> ExistingFile | None:
+        """The file the destination holds now, or None when it holds none."""
+        raise NotSupported(EXISTING_FILE)
+
+    def verify(self, document: Document, destination: Destination, receipt: Receipt,
+               sha256: str) -> Verification:
+        """Prove that what arrived is what was sent (``sha256`` of the bytes sent)."""
+        return Verification(None, message="This system offers no way to check an upload.")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -277,7 +358,3 @@ def redirect_error(resp: requests.Response) -> UploadError:
         body_sent=True,
     )
 
-
-def mapping_str(d: Mapping[str, Any], key: str) -> str | None:
-    v = d.get(key)
-    return None if v is None else str(v)

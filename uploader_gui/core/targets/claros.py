@@ -11,23 +11,26 @@ import re
 
 import requests
 
+from uploader_gui.core.outcome import (
+    CancelFn,
+    ProgressFn,
+    Receipt,
+    UploadError,
+    server_text,
+)
 from uploader_gui.core.targets.base import (
+    FIND_PATIENTS,
+    LOOKUP,
     Destination,
     Document,
+    PatientInfo,
     Target,
     http_error,
     json_or_none,
     not_the_api,
     redirect_error,
 )
-from uploader_gui.core.transport import (
-    CancelFn,
-    ProgressFn,
-    Receipt,
-    UploadError,
-    join_url,
-    server_text,
-)
+from uploader_gui.core.transport import join_url
 
 DEFAULT_LIMIT = 32 * 1024 * 1024
 PATIENT_ID = re.compile(r"^[0-9]{1,18}$")
@@ -35,6 +38,7 @@ PATIENT_ID = re.compile(r"^[0-9]{1,18}$")
 
 class ClarosTarget(Target):
     kind = "claros"
+    capabilities = frozenset({FIND_PATIENTS, LOOKUP})
 
     def check(self, document: Document, destination: Destination) -> list[str]:
         problems = []
@@ -113,11 +117,8 @@ class ClarosTarget(Target):
             return "unknown"
         return super().retry_decision(error)
 
-    def patients(self) -> list[dict[str, str]]:
-        """The account's patients, when the API offers the list (``GET /patients``).
-
-        Each as {"id", "label"}; the label holds only what the API returned.
-        """
+    def find_patients(self, query: str = "") -> list[PatientInfo]:
+        """The account's patients (``GET /patients``) whose name, birth date or id holds ``query``."""
         resp = self.transport.request("GET", join_url(self.config.base_url, "/patients"),
                                       headers=self._headers())
         if resp.status_code != 200:
@@ -125,16 +126,22 @@ class ClarosTarget(Target):
         body = json_or_none(resp)
         items = body.get("results", body.get("patients", [])) if isinstance(body, dict) else body
         out = []
+        needle = query.strip().lower()
         for item in items if isinstance(items, list) else []:
             if not isinstance(item, dict) or item.get("id") is None:
                 continue
             name = " ".join(str(item[k]) for k in ("first_name", "last_name") if item.get(k))
             name = name or str(item.get("name") or "")
-            born = item.get("date_of_birth") or item.get("dob")
-            label = " — ".join(x for x in (str(item["id"]), name,
-                                           f"born {born}" if born else "") if x)
-            out.append({"id": str(item["id"]), "label": label})
+            born = str(item.get("date_of_birth") or item.get("dob") or "")
+            patient = PatientInfo(id=str(item["id"]), name=name, birth_date=born)
+            if needle and needle not in " ".join((patient.id, name, born)).lower():
+                continue
+            out.append(patient)
         return out
+
+    def lookup(self, destination: Destination) -> PatientInfo | None:
+        wanted = (destination.patient_id or "").strip()
+        return next((p for p in self.find_patients() if p.id == wanted), None)
 
     def test_connection(self) -> str:
         resp = self.transport.request("GET", join_url(self.config.base_url, "/patients"),

@@ -17,24 +17,26 @@ from typing import Any
 
 import requests
 
-from uploader_gui.core.paths import data_dir
-from uploader_gui.core.targets.base import (
-    Destination,
-    Document,
-    Target,
-    http_error,
-    json_or_none,
-    looks_like_html,
-    not_the_api,
-    redirect_error,
-)
-from uploader_gui.core.transport import (
+from uploader_gui.core.outcome import (
     REJECTED,
     CancelFn,
     ProgressFn,
     Receipt,
     UploadError,
     server_text,
+)
+from uploader_gui.core.paths import data_dir
+from uploader_gui.core.targets.base import (
+    EXISTING_FILE,
+    Destination,
+    Document,
+    ExistingFile,
+    Target,
+    http_error,
+    json_or_none,
+    looks_like_html,
+    not_the_api,
+    redirect_error,
 )
 
 DEFAULT_LIMIT = 32 * 1024 * 1024
@@ -72,6 +74,7 @@ class ProjectInfo:
 
 class RedcapTarget(Target):
     kind = "redcap"
+    capabilities = frozenset({EXISTING_FILE})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -251,8 +254,8 @@ class RedcapTarget(Target):
             fields["repeat_instance"] = str(destination.repeat_instance)
         return fields
 
-    def existing_file(self, destination: Destination) -> tuple[bytes, str] | None:
-        """The file the field holds now, as (bytes, name), or None when it is empty.
+    def existing_file(self, destination: Destination) -> ExistingFile | None:
+        """The file the field holds now, or None when it is empty.
 
         An import replaces that file permanently, so it is checked first.
         """
@@ -261,7 +264,7 @@ class RedcapTarget(Target):
                 **self._file_fields(destination), "action": "export"}
         resp = self.transport.request("POST", self.url, data=data)
         if resp.status_code == 200:
-            return resp.content, _attachment_name(resp) or "existing-file"
+            return ExistingFile(_attachment_name(resp) or "existing-file", resp.content)
         text = _redcap_error_text(resp).lower()
         if resp.status_code in (400, 404) and ("no file" in text or "not contain a file" in text):
             return None
@@ -272,7 +275,7 @@ class RedcapTarget(Target):
         existing = self.existing_file(destination)
         if existing is None:
             return None
-        content, name = existing
+        content, name = existing.content, existing.name
         f = self._file_fields(destination)
         parts = [f"record-{f['record']}", f["field"]]
         if "event" in f:

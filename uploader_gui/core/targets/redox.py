@@ -20,6 +20,15 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from uploader_gui.core.outcome import (
+    AUTH,
+    CONFIG,
+    CancelFn,
+    ProgressFn,
+    Receipt,
+    UploadError,
+    server_text,
+)
 from uploader_gui.core.targets.base import (
     Credentials,
     Destination,
@@ -31,17 +40,7 @@ from uploader_gui.core.targets.base import (
     not_the_api,
     redirect_error,
 )
-from uploader_gui.core.transport import (
-    AUTH,
-    CONFIG,
-    CancelFn,
-    ProgressFn,
-    Receipt,
-    Transport,
-    UploadError,
-    join_url,
-    server_text,
-)
+from uploader_gui.core.transport import Transport, join_url
 
 log = logging.getLogger(__name__)
 

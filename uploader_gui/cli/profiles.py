@@ -403,7 +403,7 @@ def cmd_profiles(args: argparse.Namespace, parser: argparse.ArgumentParser, *,
 
 
 def main(argv: list[str] | None = None, *, store: SecretStore | None = None) -> int:
-    """`python -m uploader_gui.profiles_cli ...`, the same as `uploader-gui profiles ...`."""
+    """`python -m uploader_gui.cli.profiles ...`, the same as `uploader-gui profiles ...`."""
     parser = argparse.ArgumentParser(prog="uploader-gui")
     sub = parser.add_subparsers(dest="command", required=True)
     profiles_parser = add_profiles_parser(sub)

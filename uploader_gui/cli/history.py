@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from uploader_gui.cli.send import _Printer, credentials_from_env, deliver_jobs, open_history
 from uploader_gui.core.jobs import INTERRUPTED, STATE_LABELS, STATES, UNKNOWN, Job
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.targets import Credentials
-from uploader_gui.send import _Printer, credentials_from_env, deliver_jobs, open_history
 
 
 def add_history_parsers(sub: Any) -> None:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from uploader_gui.cli.send import open_history, profile_and_credentials
 from uploader_gui.core.validation import IsolatedValidator
 from uploader_gui.core.watch import FolderWatcher, Outcome, PatternError, WatchSettings
-from uploader_gui.send import open_history, profile_and_credentials
 
 
 def add_watch_parser(sub: Any) -> None:

@@ -57,10 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print one JSON object per file")
     v.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
 
-    from uploader_gui.history_cli import add_history_parsers
-    from uploader_gui.profiles_cli import add_profiles_parser
-    from uploader_gui.send import add_send_parser
-    from uploader_gui.watch_cli import add_watch_parser
+    from uploader_gui.cli.history import add_history_parsers
+    from uploader_gui.cli.profiles import add_profiles_parser
+    from uploader_gui.cli.send import add_send_parser
+    from uploader_gui.cli.watch import add_watch_parser
 
     add_send_parser(sub)
     add_history_parsers(sub)
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.self_test:
-        from uploader_gui.selftest import run_self_test
+        from uploader_gui.cli.selftest import run_self_test
 
         return run_self_test()
     if args.command in ("send", "watch", "history", "resume", "profiles"):
@@ -95,19 +95,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":
         return cmd_sandbox(args)
     if args.command == "send":
-        from uploader_gui.send import cmd_send
+        from uploader_gui.cli.send import cmd_send
 
         return cmd_send(args, parser.subparsers["send"])
     if args.command == "watch":
-        from uploader_gui.watch_cli import cmd_watch
+        from uploader_gui.cli.watch import cmd_watch
 
         return cmd_watch(args, parser.subparsers["watch"])
     if args.command == "profiles":
-        from uploader_gui.profiles_cli import cmd_profiles
+        from uploader_gui.cli.profiles import cmd_profiles
 
         return cmd_profiles(args, parser.subparsers["profiles"])
     if args.command in ("history", "resume"):
-        from uploader_gui import history_cli
+        from uploader_gui.cli import history as history_cli
 
         handler = history_cli.cmd_history if args.command == "history" else history_cli.cmd_resume
         return handler(args, parser.subparsers[args.command])
