@@ -16,7 +16,7 @@ libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libglib2.0-0 fonts-deja
 # installer tests (the Windows script is compiled here, the .desktop file validated);
 # curl + qpdf: the references the benchmark harness measures against; postgresql: the
 # throw-away server the clinic-database tests start (tests/pg_fixture.py).
-TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf postgresql"
+TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf postgresql systemd"
 
 want="$RUNTIME"
 [ "${1:-}" = "--test" ] && want="$RUNTIME $TEST"

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-
 _numbers = itertools.count(1)
 
 
