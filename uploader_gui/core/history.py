@@ -104,7 +104,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE jobs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE jobs ADD COLUMN proof TEXT;
         ALTER TABLE jobs ADD COLUMN patient_label TEXT;
-        ALTER TABLE jobs ADD COLUMN user TEXT;
+        ALTER TABLE jobs ADD COLUMN username TEXT;
         ALTER TABLE jobs ADD COLUMN workstation TEXT;
         ALTER TABLE jobs ADD COLUMN app_version TEXT;
         ALTER TABLE attempts ADD COLUMN url TEXT
@@ -117,7 +117,7 @@ JOB_COLUMNS = (
     "file_type", "pages", "profile", "target", "destination", "dest_key", "target_config",
     "status", "attempts", "bytes_sent", "began_sending", "owner", "remote_id", "url", "log_ids",
     "http_status", "server_message", "error", "sources", "duplicate_of", "backup_path",
-    "delivery", "delivery_checked", "verified", "proof", "patient_label", "user",
+    "delivery", "delivery_checked", "verified", "proof", "patient_label", "username",
     "workstation", "app_version",
 )
 
@@ -183,7 +183,7 @@ def _job_row(job: Job) -> dict[str, Any]:
         "sources": json.dumps(job.sources), "duplicate_of": job.duplicate_of,
         "backup_path": job.backup_path, "delivery": job.delivery,
         "delivery_checked": job.delivery_checked, "verified": int(job.verified),
-        "proof": job.proof, "patient_label": job.patient_label, "user": job.user,
+        "proof": job.proof, "patient_label": job.patient_label, "username": job.user,
         "workstation": job.workstation, "app_version": job.app_version,
     }
 
@@ -217,7 +217,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         sources=_json_list(row["sources"]), duplicate_of=row["duplicate_of"],
         backup_path=row["backup_path"], delivery=row["delivery"],
         delivery_checked=row["delivery_checked"], verified=bool(row["verified"]),
-        proof=row["proof"], patient_label=row["patient_label"], user=row["user"],
+        proof=row["proof"], patient_label=row["patient_label"], user=row["username"],
         workstation=row["workstation"], app_version=row["app_version"],
     )
 
