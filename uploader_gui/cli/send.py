@@ -17,6 +17,7 @@ from typing import Any
 
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryError, HistoryStore
+from uploader_gui.core.history_store import open_store
 from uploader_gui.core.jobs import FAILED, FINAL, SENT, Job
 from uploader_gui.core.planner import (
     DUPLICATE,
@@ -272,7 +273,7 @@ def refusal_row(refusal: Refusal) -> dict[str, Any]:
 
 def open_history(parser: argparse.ArgumentParser) -> HistoryStore:
     try:
-        store = HistoryStore()
+        store = open_store()
     except HistoryError as err:
         parser.exit(2, f"uploader-gui: {err}\n")
     if store.recovered_from is not None:

@@ -109,6 +109,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE jobs ADD COLUMN app_version TEXT;
         ALTER TABLE attempts ADD COLUMN url TEXT
     """),
+    # v4: scan servers sharing one folder claim each file before sending it.
+    (4, """
+        CREATE TABLE claims (
+            file_key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            claimed REAL NOT NULL,
+            lease_until REAL NOT NULL,
+            job_id INTEGER
+        )
+    """),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -478,6 +488,27 @@ class HistoryStore:
 
     def count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+    # ------------------------------------------------------------------ claims (watchers)
+
+    def claim(self, key: str, lease: float, owner: str = PROCESS_OWNER) -> bool:
+        """Take ``key`` (a file seen in a shared folder) for ``lease`` seconds; False when
+        another watcher holds it, or has handled it."""
+        now = time.time()
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO claims (file_key, owner, claimed, lease_until) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (file_key) DO UPDATE SET owner = excluded.owner, claimed = "
+                "excluded.claimed, lease_until = excluded.lease_until "
+                "WHERE claims.lease_until < ? OR claims.owner = excluded.owner",
+                (key, owner, now, now + lease, now))
+            return cur.rowcount > 0
+
+    def finish_claim(self, key: str, job_id: int | None, owner: str = PROCESS_OWNER) -> None:
+        """The claimed file was handled: it is never claimed again."""
+        with self._write() as conn:
+            conn.execute("UPDATE claims SET lease_until = ?, job_id = ? WHERE file_key = ? AND "
+                         "owner = ?", (float("inf"), job_id, key, owner))
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:
