@@ -358,8 +358,17 @@ def _prepare_one(result: Plan, key: str, job: Job, history: HistoryStore | None)
         when = first.to_json()["finished"] or first.to_json()["created"]
         result.questions.append(Question(
             f"duplicate:{key}", DUPLICATE,
-            f"The same file was already sent to {ready.dest_key} (history #{first.id}, {when}).",
-            key, first.id))
+            f"The same file was already sent to {ready.dest_key} (history #{first.id}, {when}"
+            f"{by_whom(first, ready)}).", key, first.id))
+
+
+def by_whom(earlier: Job, now: Job) -> str:
+    """", by ana at desk-2" when another person or desk sent it (a clinic's shared history)."""
+    if not earlier.workstation or (earlier.workstation, earlier.user) == (now.workstation,
+                                                                          now.user):
+        return ""
+    who = f" by {earlier.user}" if earlier.user else ""
+    return f"{who} at {earlier.workstation}"
 
 
 # ---------------------------------------------------------------------- answers
