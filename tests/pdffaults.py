@@ -218,7 +218,7 @@ FAULTS = [
     (image_bomb, False, ["too_complex"], None, "a 100,000 x 100,000 image"),
     (undecodable_page, True, ["pdf_page_content"], None, "page 3 does not decode"),
     (certificate_encrypted, False, ["pdf_encryption_unsupported"], None, "certificate encryption"),
-    (junk_before, False, ["junk_before_header"], None, "text in front of the header"),
+    (junk_before, True, ["pdf_repaired"], "structural", "text in front of the header"),
     (field_keystroke_js, False, ["pdf_active_content"], None, "a field's keystroke script"),
     (field_click_js_with_fault, False, ["pdf_repaired", "pdf_active_content"], "structural",
      "a button's script and Launch, in a file needing repair"),

@@ -20,6 +20,7 @@ from pypdf import PdfReader
 from pypdf import errors as pypdf_errors
 
 from uploader_gui.core.validation import IsolatedValidator, validate_file
+from uploader_gui.core.validation.pdfcheck import lenient_page_count
 from uploader_gui.core.validation.pdferrors import pikepdf_problem, pypdf_problem
 from uploader_gui.core.validation.pdfrepair import CopyError, write_sendable_copy
 
@@ -63,12 +64,18 @@ def test_undecodable_page_is_named(tmp_path: Path) -> None:
     assert "page 3 may appear blank" in res.warnings[0].message
 
 
-def test_junk_before_header_wording(tmp_path: Path) -> None:
-    plain = validate_file(pf.junk_before(tmp_path / "mail.pdf")).errors[0].message
-    assert "extra data in front" in plain and "program" not in plain
+def test_data_in_front_of_the_header(tmp_path: Path) -> None:
+    """Only data that starts like a program is called one; other data is repaired away."""
+    mail = pf.junk_before(tmp_path / "mail.pdf")
+    res = validate_file(mail)
+    assert res.ok and res.repair == "structural" and res.pages == 2
+    copy = write_sendable_copy(mail, tmp_path / "copy.pdf")
+    assert copy.read_bytes().startswith(b"%PDF-") and _texts(copy, strict=True) == _texts(mail)
     for prefix in (b"MZ\x90\x00", b"\x7fELF\x02", b"#!/bin/sh\n"):
         path = fm.write(tmp_path / "p.pdf", prefix + b"\x00" * 40 + fm.pdf_bytes(1))
-        assert "program" in validate_file(path).errors[0].message
+        res = validate_file(path)
+        assert [p.code for p in res.problems] == ["junk_before_header"]
+        assert "starts like a program" in res.errors[0].message
 
 
 REPAIRABLE = [f for f in pf.FAULTS if f[3] == "structural" and f[1]]
@@ -78,8 +85,9 @@ REPAIRABLE = [f for f in pf.FAULTS if f[3] == "structural" and f[1]]
 def test_repaired_copy_keeps_every_page_and_opens_strictly(tmp_path: Path, maker) -> None:
     src = maker(tmp_path / "in.pdf")
     before = src.read_bytes()
-    with pytest.raises(pikepdf.PdfError):  # the original fails a strict read
-        pikepdf.open(src, attempt_recovery=False)
+    if before.startswith(b"%PDF-"):
+        with pytest.raises(pikepdf.PdfError):  # the original fails a strict read
+            pikepdf.open(src, attempt_recovery=False)
     out = write_sendable_copy(src, tmp_path / "out.pdf")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert src.read_bytes() == before
@@ -218,4 +226,7 @@ def test_repair_never_changes_the_page_count(tmp_path: Path, data: bytes) -> Non
     reader = PdfReader(io.BytesIO(out.read_bytes()), strict=True)
     assert len(reader.pages) == res.pages
     if res.repair:
-        assert len(PdfReader(src, strict=False).pages) == res.pages
+        # A lenient pypdf read agrees, or (when pypdf cannot read the original
+        # at all) its read of the copy does.
+        assert lenient_page_count(src) in (None, res.pages)
+        assert lenient_page_count(out) == res.pages

@@ -32,7 +32,7 @@ from pathlib import Path
 from uploader_gui.core.validation.files import expand_paths
 from uploader_gui.core.validation.images import check_image
 from uploader_gui.core.validation.isolation import IsolatedValidator
-from uploader_gui.core.validation.pdfcheck import check_pdf, junk_before_header
+from uploader_gui.core.validation.pdfcheck import PROGRAM_MAGICS, check_pdf, junk_before_header
 from uploader_gui.core.validation.result import (
     DEFAULT_LIMITS,
     DEFAULT_MEMORY_CAP,
@@ -129,6 +129,11 @@ def _validate_into(
 
     kind = sniff(head)
     ext_kind = type_of_extension(path.suffix)
+    leading_junk = False
+    if kind is None and PDF_MAGIC in head and not head.startswith(PROGRAM_MAGICS):
+        # Extra data in front of the header (a mail gateway's, a converter's):
+        # readers skip it; only a rewrite, which starts with the header, is sent.
+        kind, leading_junk = "pdf", True
     if kind is None:
         if PDF_MAGIC in head:
             add(junk_before_header(head))
@@ -166,7 +171,7 @@ def _validate_into(
         # Content is still checked, so the user learns everything at once.
 
     if kind == "pdf":
-        check_pdf(path, result)
+        check_pdf(path, result, leading_junk)
     else:
         check_image(path, kind, result)
     if result.remedy and any(p.code != "pdf_active_content" for p in result.errors):

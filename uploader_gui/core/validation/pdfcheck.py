@@ -4,7 +4,8 @@
    anything: it goes as it is.
 2. **Repaired.** The strict read fails, but qpdf's repair (it rebuilds the
    xref and ignores data after ``%%EOF``) gives a document whose pages a
-   lenient pypdf read counts the same, and whose rewrite opens strictly: it is
+   lenient pypdf read counts the same (of the original, or of the rewrite
+   when pypdf cannot read the original), and whose rewrite opens strictly: it is
    accepted with a ``pdf_repaired`` warning and sent as a repaired copy
    (:mod:`.pdfrepair`); the user's file is never touched.
 3. **Refused.** Nothing reads it consistently: "this file cannot be opened by
@@ -28,9 +29,10 @@ from typing import Any
 
 from uploader_gui.core.validation import pdferrors
 from uploader_gui.core.validation.activecontent import find_active_content
+from uploader_gui.core.validation.pdfrepair import save_rewrite
 from uploader_gui.core.validation.result import (
     MAX_CONTENT_CHECKED,
-    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_BYTES,
     MAX_PAGES_WALKED,
     MB,
     REMOVE_SCRIPTS,
@@ -47,21 +49,18 @@ log = logging.getLogger(__name__)
 PROGRAM_MAGICS = (b"MZ", b"\x7fELF", b"#!")
 #: After the last %%EOF, these mean a cut-off incremental update, not padding.
 _PDF_SYNTAX_AFTER_EOF = re.compile(rb"\d+\s+\d+\s+obj\b|startxref|\btrailer\s*<<|\bxref\s")
+_ENDS_WITH_STARTXREF = re.compile(rb"startxref\s+\d+\s*(%[^\r\n]*)?\s*\Z")
 #: How much data after the last %%EOF is looked at.
 _TAIL_SCAN = 4 * MB
 
 
 def junk_before_header(head: bytes) -> Problem:
-    if head.startswith(PROGRAM_MAGICS):
-        return Problem(
-            "junk_before_header",
-            "This file starts like a program, with a PDF inside it, which is how disguised "
-            "programs look. It was not accepted. Save or print the document to a new PDF.",
-        )
+    """For a PDF behind data that starts like a program (other data in front is
+    repaired away: see :func:`check_pdf`)."""
     return Problem(
         "junk_before_header",
-        "This file has extra data in front of the PDF, so it is not a plain PDF file. It was "
-        "not accepted. Open it and save or print the document to a new PDF.",
+        "This file starts like a program, with a PDF inside it, which is how disguised "
+        "programs look. It was not accepted. Save or print the document to a new PDF.",
     )
 
 
@@ -100,7 +99,9 @@ def is_cut_off(path: Path) -> bool:
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         at = data.rfind(b"%%EOF")
         if at < 0:
-            return True
+            # No marker, but the file ends with its startxref: complete, the
+            # marker alone is missing (or mangled), which readers accept.
+            return _ENDS_WITH_STARTXREF.search(data[-256:]) is None
         after = data[at + 5: at + 5 + _TAIL_SCAN]
     return _PDF_SYNTAX_AFTER_EOF.search(after) is not None
 
@@ -116,11 +117,16 @@ class _RetryWithRepair(Exception):
     pass
 
 
-def check_pdf(path: Path, result: ValidationResult) -> None:
+def check_pdf(path: Path, result: ValidationResult, leading_junk: bool = False) -> None:
+    """The verdict on a PDF. ``leading_junk``: the header is not at byte 0 (but
+    the data in front does not look like a program): never sent as it is, only
+    as a rewrite, which starts with the header."""
     if is_cut_off(path):
         result.problems.append(truncated())
         return
     try:
+        if leading_junk:
+            raise _RetryWithRepair
         verdict = _judge(path, recover=False)
         repaired = False
     except _RetryWithRepair:
@@ -151,6 +157,8 @@ def _judge(path: Path, recover: bool) -> _Verdict:
                     "not display it.",
                     WARNING,
                 ))
+            if pages == 0 and not recover:
+                raise _RetryWithRepair  # a broken page tree the repair may read
             if pages == 0:
                 add(Problem("pdf_no_pages", "This PDF has no pages. Save or scan the document again."))
                 return verdict
@@ -171,6 +179,8 @@ def _judge(path: Path, recover: bool) -> _Verdict:
                 ))
     except pikepdf.PasswordError as exc:
         return _Verdict(problems=[pdferrors.pikepdf_problem(exc)])
+    except _RetryWithRepair:
+        raise
     except pdferrors.pikepdf_errors() as exc:
         problem = pdferrors.pikepdf_problem(exc)
         if not recover and problem.code == pdferrors.CANNOT_OPEN:
@@ -189,16 +199,24 @@ def _repair_holds(path: Path, pdf: Any, pages: int) -> bool:
     """
     import pikepdf
 
-    if lenient_page_count(path) != pages:
+    lenient = lenient_page_count(path)
+    if lenient is not None and lenient != pages:
         return False
     buf = io.BytesIO()
-    pdf.save(buf, stream_decode_level=pikepdf.StreamDecodeLevel.none, encryption=False)
+    save_rewrite(pdf, buf)
     buf.seek(0)
     with pikepdf.open(buf, attempt_recovery=False) as copy:
-        return len(copy.pages) == pages
+        if len(copy.pages) != pages:
+            return False
+    if lenient is None:
+        # pypdf cannot read the original at all: its count of the rewrite is
+        # the second opinion instead.
+        buf.seek(0)
+        return lenient_page_count(buf) == pages
+    return True
 
 
-def lenient_page_count(path: Path) -> int | None:
+def lenient_page_count(path: Path | io.BytesIO) -> int | None:
     """Pages as pypdf counts them without strictness; None when it cannot."""
     from pypdf import PdfReader
 
@@ -276,9 +294,27 @@ def _has_image_bomb(resources: Any) -> bool:
         if not isinstance(xo, pikepdf.Stream) or xo.get("/Subtype") != pikepdf.Name.Image:
             continue
         width, height = xo.get("/Width"), xo.get("/Height")
-        if isinstance(width, int) and isinstance(height, int) and width * height > MAX_IMAGE_PIXELS:
+        if not (isinstance(width, int) and isinstance(height, int)):
+            continue
+        if xo.get("/ImageMask") is True or xo.get("/Filter") == pikepdf.Name.JBIG2Decode:
+            bits = 1
+        else:
+            bpc = xo.get("/BitsPerComponent")
+            bits = (bpc if isinstance(bpc, int) and 0 < bpc <= 16 else 8) * _components(xo)
+        if width * height * bits // 8 > MAX_IMAGE_BYTES:
             return True
     return False
+
+
+def _components(image: Any) -> int:
+    import pikepdf
+
+    space = image.get("/ColorSpace")
+    if space == pikepdf.Name.DeviceGray or space == pikepdf.Name.CalGray:
+        return 1
+    if space == pikepdf.Name.DeviceCMYK:
+        return 4
+    return 3  # RGB, and anything more elaborate counted as RGB
 
 
 def _has_embedded_files(pdf: Any) -> bool:

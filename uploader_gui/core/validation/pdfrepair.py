@@ -12,9 +12,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from uploader_gui.core.validation import pdferrors
 from uploader_gui.core.validation.activecontent import find_active_content, remove_active_content
+
+
+def save_rewrite(pdf: Any, target: Any) -> None:
+    """qpdf's structural rewrite of ``pdf`` to a path or stream: streams kept byte for byte."""
+    import pikepdf
+
+    if "/Size" not in pdf.trailer:
+        # qpdf writes the right /Size only over an existing one; a trailer
+        # without it (which the repair tolerates) would give a copy without it.
+        pdf.trailer["/Size"] = 0
+    pdf.save(target, stream_decode_level=pikepdf.StreamDecodeLevel.none, encryption=False)
 
 
 class CopyError(Exception):
@@ -41,8 +53,7 @@ def write_sendable_copy(src: str | os.PathLike[str], out: str | os.PathLike[str]
                 raise CopyError(f"{name} contains scripts, so no copy of it was made to send.")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
-                pdf.save(fh, stream_decode_level=pikepdf.StreamDecodeLevel.none,
-                         encryption=False)
+                save_rewrite(pdf, fh)
         with pikepdf.open(tmp, attempt_recovery=False) as copy:
             if len(copy.pages) != pages:
                 raise CopyError(f"A faithful copy of {name} could not be made: its pages "

@@ -44,6 +44,9 @@ HEADER_SCAN = 64 * 1024
 #: Largest image we accept, in pixels (about 20 000 x 10 000). A scanner at
 #: 600 dpi makes a letter page of 34 megapixels.
 MAX_IMAGE_PIXELS = 200_000_000
+#: Largest picture inside a PDF, decoded, in bytes: a 600 dpi A0 page in 1-bit
+#: black and white is 60 MB, in colour 1.4 GB; 100,000 x 100,000 1-bit is 1.2 GB.
+MAX_IMAGE_BYTES = 1024 * MB
 #: Upper bounds for the walk through a PDF's object graph.
 MAX_WALK_OBJECTS = 200_000
 MAX_PAGES_WALKED = 5_000
