@@ -39,7 +39,12 @@ from typing import Any
 from uploader_gui.core.validation import IsolatedValidator
 
 TOOL_TIMEOUT_S = 30
-SCRIPT_MARKERS = re.compile(rb"/JavaScript\b|/JS\b|/S\s*/Launch\b")
+#: Scripts and launch actions in qpdf's uncompressed rewrite, stream bodies removed.
+SCRIPT_MARKERS = re.compile(rb"/S\s*/(JavaScript|Launch)\b|/JS\s*[(<]|/JS\s+\d+\s+\d+\s+R"
+                            rb"|/JavaScript\s*(<<|\d+\s+\d+\s+R)")
+STREAM_BODY = re.compile(rb"\bstream\r?\n.*?\bendstream\b", re.S)
+#: Bumped when the way "carries scripts" is judged changes: cached verdicts are redone.
+SCRIPT_RULE = 2
 SCANNER = re.compile(r"kodak|canon|fujitsu|scansnap|xerox|epson|brother|ricoh|konica|kyocera|"
                      r"sharp|lexmark|hewlett|\bhp\b|scanner|\bscan\b|paperstream|twain|"
                      r"sane|naps2|capture", re.I)
@@ -53,6 +58,7 @@ class Readers:
     mutool: bool
     scripts: bool
     producer: str
+    script_rule: int = SCRIPT_RULE
 
     @property
     def all_open(self) -> bool:
@@ -87,9 +93,10 @@ def judge_readers(path: Path) -> Readers:
             qdf = Path(tmp) / "qdf.pdf"
             rc, _, _ = _run(["qpdf", "--qdf", "--object-streams=disable", str(path), str(qdf)])
             if rc in (0, 3):
-                scripts = SCRIPT_MARKERS.search(qdf.read_bytes()) is not None
+                text = STREAM_BODY.sub(b"", qdf.read_bytes())
+                scripts = SCRIPT_MARKERS.search(text) is not None
     return Readers(qpdf, round(qpdf_s, 3), pdfinfo, mutool, scripts,
-                   producer.decode("utf-8", "replace")[:200])
+                   producer.decode("utf-8", "replace")[:200], SCRIPT_RULE)
 
 
 def _sha256(path: Path) -> str:
@@ -102,7 +109,7 @@ def load_readers(root: Path, files: list[Path]) -> dict[str, Readers]:
     out: dict[str, Readers] = {}
     for i, path in enumerate(files):
         digest = _sha256(path)
-        if digest not in cache:
+        if digest not in cache or cache[digest].get("script_rule") != SCRIPT_RULE:
             cache[digest] = asdict(judge_readers(path))
             if i % 50 == 0:
                 cache_path.write_text(json.dumps(cache))

@@ -47,7 +47,7 @@ def test_repaired_copy_is_sent_and_recorded_with_both_hashes(
     assert stat.S_IMODE(copy.parent.stat().st_mode) == 0o700
     assert [p.name for p in copy.parent.iterdir()] == [src.name]  # no snapshot left behind
     assert sent.name == src.name and sent.sha256 == sha256_of(copy) != job.sha256
-    assert sent.sources == [{"path": str(src), "sha256": res.sha256}]
+    assert sent.sources == [{"path": str(src), "sha256": res.sha256, "copy": "repaired"}]
     assert _texts(copy) == _texts(src)
     copy_bytes = copy.read_bytes()
     [done] = run_jobs(history, sandbox, [sent])
@@ -71,7 +71,7 @@ def test_scripts_removed_only_when_asked(app_home, tmp_path: Path) -> None:
     sent = make_sendable_copy(job, res, remove_scripts=True)
     again = validate_file(sent.path)
     assert again.ok and again.problems == [] and again.pages == 2
-    assert sent.sources == [{"path": str(src), "sha256": res.sha256}]
+    assert sent.sources == [{"path": str(src), "sha256": res.sha256, "copy": "without scripts"}]
 
 
 def test_a_file_changed_since_it_was_checked_is_not_copied(app_home, tmp_path: Path) -> None:

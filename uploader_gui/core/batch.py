@@ -15,13 +15,16 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
+import socket
 import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from uploader_gui import __version__
 from uploader_gui.core.convert import ConversionError, convert_for_upload, converted_dir
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import Job, sha256_of
@@ -47,7 +50,21 @@ def new_job(path: Path, result: ValidationResult, config: TargetConfig,
     note_patient_identifiers(destination.patient_id, destination.record)
     return Job(path=str(path), name=path.name, size=result.size, sha256=result.sha256,
                file_type=result.type, pages=result.pages, target=config.kind,
-               destination=destination, target_config=config, profile=profile)
+               destination=destination, target_config=config, profile=profile,
+               user=os_user(), workstation=workstation(), app_version=__version__)
+
+
+def os_user() -> str:
+    """The OS login of whoever runs the app (for the history and the audit trail)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers): the numeric id
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def workstation() -> str:
+    """This desk's name: ``UPLOADER_GUI_WORKSTATION`` (thin clients look alike), else the host."""
+    return os.environ.get("UPLOADER_GUI_WORKSTATION", "").strip() or socket.gethostname()
 
 
 def check_job(target: Target, job: Job) -> list[str]:
@@ -118,9 +135,10 @@ def make_sendable_copy(job: Job, result: ValidationResult, remove_scripts: bool 
         shutil.rmtree(folder, ignore_errors=True)
         raise
     snapshot.unlink()
+    made = "without scripts" if remove_scripts and result.remedy == REMOVE_SCRIPTS else "repaired"
     return replace(
         job, path=str(out), size=out.stat().st_size, sha256=sha256_of(out),
-        sources=[{"path": str(original), "sha256": job.sha256}],
+        sources=[{"path": str(original), "sha256": job.sha256, "copy": made}],
     )
 
 
