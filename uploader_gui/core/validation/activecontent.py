@@ -121,6 +121,8 @@ class ActiveContent:
         for trigger in list(aa.keys()):
             if self._action_at(aa, trigger):
                 return True
+        if self.remove and len(aa.keys()) == 0:
+            del holder["/AA"]  # every trigger held a script: no empty dictionary left behind
         return False
 
     # ------------------------------------------------------------- the walk
