@@ -19,6 +19,10 @@ from typing import Any
 from uploader_gui.core.validation.result import MAX_PAGES_WALKED, MAX_WALK_OBJECTS
 
 _ACTIVE_ACTIONS = {"/JavaScript": "JavaScript", "/Launch": "a command that starts a program"}
+#: Action types that have no /JS entry (links, page jumps): their /JS is not looked up,
+#: which keeps a page with tens of thousands of links quick. Rendition may carry /JS.
+_NO_SCRIPT_ACTIONS = frozenset({"/URI", "/GoTo", "/GoToR", "/GoToE", "/Named", "/Thread",
+                                "/SubmitForm", "/ResetForm", "/Hide", "/SetOCGState"})
 
 
 class WalkBudgetExceeded(Exception):
@@ -88,11 +92,14 @@ class ActiveContent:
         if self._budget < 0:
             raise WalkBudgetExceeded
         kind = obj.get("/S")
-        if kind is not None and str(kind) in _ACTIVE_ACTIONS:
-            return _ACTIVE_ACTIONS[str(kind)]
-        if obj.get("/JS") is not None:
-            return "JavaScript"
+        name = str(kind) if kind is not None else ""
+        if name in _ACTIVE_ACTIONS:
+            return _ACTIVE_ACTIONS[name]
+        if name not in _NO_SCRIPT_ACTIONS and obj.get("/JS") is not None:
+            return "JavaScript"  # untyped, or a type that may carry /JS (Rendition)
         nxt = obj.get("/Next")
+        if nxt is None:
+            return None
         items = list(nxt) if isinstance(nxt, pikepdf.Array) else [nxt]
         for item in items:
             hit = self._active(item, depth + 1)
@@ -180,11 +187,12 @@ class ActiveContent:
         annots = page.get("/Annots")
         if not isinstance(annots, pikepdf.Array):
             return False
-        for annot in list(annots):
-            annot = self._dict(annot)
-            if annot is None or not self._visit(annot):
+        for annot in annots:
+            if not isinstance(annot, pikepdf.Dictionary) or not self._visit(annot):
                 continue
-            if self._action_at(annot, "/A") or self._aa_at(annot):
+            if "/A" in annot and self._action_at(annot, "/A"):
+                return True
+            if "/AA" in annot and self._aa_at(annot):
                 return True
         return False
 
