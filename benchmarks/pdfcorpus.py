@@ -45,9 +45,14 @@ SCRIPT_MARKERS = re.compile(rb"/S\s*/(JavaScript|Launch)\b|/JS\s*[(<]|/JS\s+\d+\
 STREAM_BODY = re.compile(rb"\bstream\r?\n.*?\bendstream\b", re.S)
 #: Bumped when the way "carries scripts" is judged changes: cached verdicts are redone.
 SCRIPT_RULE = 2
+#: Producer or Creator naming a scanner, a scanning app or a multifunction copier.
 SCANNER = re.compile(r"kodak|canon|fujitsu|scansnap|xerox|epson|brother|ricoh|konica|kyocera|"
-                     r"sharp|lexmark|hewlett|\bhp\b|scanner|\bscan\b|paperstream|twain|"
-                     r"sane|naps2|capture", re.I)
+                     r"lexmark|paperstream|naps2|precisionscan|\bscan(ner)?\b", re.I)
+SHARP = re.compile(r"\bSHARP\b")  # the copier maker, not iTextSharp or PDFsharp
+
+
+def scanner_made(producer: str) -> bool:
+    return bool(SCANNER.search(producer) or SHARP.search(producer))
 
 
 @dataclass
@@ -153,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     repaired_by_qpdf = [x for x in opened if x["qpdf"] == 3]
     failed = [x for x in rows if r(x).all_fail]
     scripted = [x for x in rows if r(x).scripts]
-    scanners = [x for x in rows if r(x).all_open and SCANNER.search(x["producer"])]
+    scanners = [x for x in rows if r(x).all_open and scanner_made(x["producer"])]
     false_rejects = [x for x in opened if not x["ok"]]
     false_accepts = [x for x in failed if x["ok"]]
     scripted_as_is = [x for x in scripted if x["ok"]]
@@ -171,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         "scripted_accepted_as_is": len(scripted_as_is),
         "scripted_offered_copy": sum(1 for x in scripted if x["remedy"] == "remove_scripts"),
         "scanner_made": len(scanners),
+        "scanner_made_files": [(x["file"], x["ok"], x["repair"], x["producer"][:60])
+                               for x in scanners],
         "scanner_made_refused": [x["file"] for x in scanners if not x["ok"]],
         "slowest": {"file": slowest["file"], "seconds": slowest["seconds"],
                     "qpdf_check_s": slowest["qpdf_s"]},
