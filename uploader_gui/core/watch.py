@@ -260,7 +260,8 @@ class FolderWatcher:
         limit = self.s.config.size_limit or size_limit(self.s.config.kind)
         res = self.validator.validate(path, self.s.config.kind, limit)
         planned = plan([PlanInput(str(path), path.resolve(), res)], self.s.config, self.credentials,
-                       dest, self.history, profile=self.s.profile, target=target)
+                       dest, self.history, profile=self.s.profile, target=target,
+                       validator=self.validator)
         resolution = planned.resolve(answers_from_profile(planned))
         if resolution.jobs:
             return resolution.jobs[0].job
