@@ -35,9 +35,9 @@ from uploader_gui.core.jobs import (
     AttemptRecord,
     Job,
     config_to_json,
-    sha256_of,
 )
 from uploader_gui.core.outcome import CancelToken
+from uploader_gui.core.recheck import StagedFileError, hash_staged
 from uploader_gui.core.retry import Attempt, RetryPolicy, deliver
 from uploader_gui.core.targets import Credentials, Document, Target, TargetConfig, make_target
 
@@ -262,17 +262,13 @@ class Dispatcher:
             self._finish(job, CANCELLED, "Cancelled before it was sent.")
             return
 
-        # Never send different bytes from the ones that were checked.
+        # Never send different bytes from the ones that were checked: the re-check opens
+        # without blocking, refuses anything but a regular file, and reads at most job.size.
         path = Path(job.path)
         try:
-            digest = sha256_of(path)
-        except FileNotFoundError:
-            self._finish(job, FAILED, f"The file {job.name} is no longer where it was staged. "
-                         "It was not sent; add it again.")
-            return
-        except OSError as exc:
-            self._finish(job, FAILED, f"The file {job.name} cannot be read ({exc.strerror}). "
-                         "It was not sent.")
+            digest = hash_staged(path, job.size)
+        except StagedFileError as exc:
+            self._finish(job, FAILED, exc.message)
             return
         if digest != job.sha256:
             self._finish(job, FAILED, f"The file {job.name} changed after it was checked. It was "
