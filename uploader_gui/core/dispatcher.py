@@ -28,6 +28,7 @@ from pathlib import Path
 
 from uploader_gui.core.convert import discard
 from uploader_gui.core.history import HistoryError, HistoryStore
+from uploader_gui.core.history_open import has_room
 from uploader_gui.core.jobs import (
     CANCELLED,
     FAILED,
@@ -145,6 +146,9 @@ class Dispatcher:
 
     def retry_history(self) -> bool:
         """Write what was kept in memory; on success, send the held jobs. True if it worked."""
+        problem = self.history_problem
+        if problem is not None and problem.disk_full and not has_room(self.history.path.parent):
+            return False
         with self._lock:
             jobs = list(self._unsaved_jobs.values())
             attempts = list(self._unsaved_attempts.values())

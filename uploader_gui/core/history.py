@@ -41,7 +41,7 @@ from uploader_gui.core.history_errors import (  # noqa: F401 - kinds re-exported
     HistoryError,
     moved_aside_message,
 )
-from uploader_gui.core.history_open import history_error, open_reader, open_writer
+from uploader_gui.core.history_open import connect, history_error, open_reader, open_writer
 from uploader_gui.core.jobs import (
     ACTIVE,
     FINAL,
@@ -259,9 +259,9 @@ class HistoryStore:
     # ------------------------------------------------------------------ opening
 
     def _connect(self) -> sqlite3.Connection:
-        from uploader_gui.core.history_open import connect
-
-        return connect(self.path, read_only=self.read_only)
+        if self.read_only:
+            return open_reader(self.path)
+        return connect(self.path)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -50,6 +50,8 @@ def history_error(exc: BaseException, path: Path) -> HistoryError:
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     if kind == OTHER and code == _SQLITE_IOERR and _low_space(path.parent):
         kind = DISK_FULL
+    elif kind in (OTHER, PERMISSION) and _read_only_disk(path.parent):
+        kind = READ_ONLY
     elif kind == OTHER and code == _SQLITE_CANTOPEN:
         folder = path.parent
         if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
@@ -59,6 +61,21 @@ def history_error(exc: BaseException, path: Path) -> HistoryError:
     return HistoryError(explain(kind, path, exc), kind, path)
 
 
+def _read_only_disk(folder: Path) -> bool:
+    statvfs = getattr(os, "statvfs", None)
+    if statvfs is None:
+        return False
+    try:
+        return bool(statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1))
+    except OSError:
+        return False
+
+
+def has_room(folder: Path) -> bool:
+    """Is there (again) a little room to write the history in ``folder``?"""
+    return not _low_space(folder)
+
+
 def _low_space(folder: Path) -> bool:
     try:
         return shutil.disk_usage(folder).free < LOW_SPACE
@@ -66,9 +83,11 @@ def _low_space(folder: Path) -> bool:
         return False
 
 
-def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+def connect(path: Path, *, read_only: bool = False, immutable: bool = False
+            ) -> sqlite3.Connection:
     if read_only:
-        target: str | Path = path.resolve().as_uri() + "?mode=ro"
+        target: str | Path = path.resolve().as_uri() + ("?immutable=1" if immutable
+                                                        else "?mode=ro")
     else:
         target = path
     conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
@@ -241,7 +260,17 @@ def open_reader(path: Path) -> sqlite3.Connection:
         conn.execute("SELECT COUNT(*) FROM jobs").fetchone()
         return conn
     except sqlite3.Error as exc:
-        raise history_error(exc, path) from None
+        err = history_error(exc, path)
+    if err.kind not in (READ_ONLY, PERMISSION, OTHER):
+        raise err
+    # A WAL database on a read-only disk cannot make its shared-memory file: nothing
+    # can change it there, so it is read as immutable.
+    try:
+        conn = connect(path, read_only=True, immutable=True)
+        conn.execute("SELECT COUNT(*) FROM jobs").fetchone()
+        return conn
+    except sqlite3.Error:
+        raise err from None
 
 
 __all__ = ["BUSY_TIMEOUT_MS", "CORRUPT", "DISK_FULL", "LOCKED", "NEWER", "PERMISSION",

@@ -145,15 +145,32 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
                 pass
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A log line that cannot be written (disk full) costs one quiet note, no traceback."""
+        if not getattr(self, "_complained", False):
+            self._complained = True
+            import sys
+
+            if sys.stderr is not None:
+                print("uploader-gui: the log file cannot be written (is the disk full?); "
+                      "log lines are being dropped.", file=sys.stderr)
+
 
 def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     if any(getattr(h, "_uploader_gui", False) for h in root.handlers):
         return
     path = log_dir() / LOG_NAME
-    handler = PrivateRotatingFileHandler(
-        path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
-    )
+    try:
+        handler = PrivateRotatingFileHandler(
+            path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        )
+    except OSError as exc:  # a read-only or full disk: go on without a log file
+        import sys
+
+        print(f"uploader-gui: the log file {path} cannot be written ({exc.strerror}); "
+              "continuing without it.", file=sys.stderr)
+        return
     handler._uploader_gui = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
