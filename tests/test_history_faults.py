@@ -319,3 +319,72 @@ def test_send_refuses_a_batch_the_disk_has_no_room_for(small_disk, sandbox, tmp_
     assert "The disk is full" in proc.stderr and "Nothing was sent" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(sandbox.received("claros")) == before
+
+
+WRITER = r"""
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+sys.stdin.read()
+conn.execute("ROLLBACK")
+"""
+
+
+def hold_writer(path: Path) -> subprocess.Popen[str]:
+    holder = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_send_while_another_writer_holds_the_history_sends_nothing(app_home, sandbox,
+                                                                   tmp_path) -> None:
+    store = HistoryStore()
+    seed(store, 3)
+    path = store.path
+    store.close()
+    pdf = tmp_path / "held.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    before = len(sandbox.received("claros"))
+    holder = hold_writer(path)
+    try:
+        proc = cli(app_home, "send", "--target", "claros", "--url", sandbox.url,
+                   "--patient", "1001", str(pdf))
+        listed = cli(app_home, "history", "--json")  # reading still works, read-only
+    finally:
+        holder.stdin.close()  # type: ignore[union-attr]
+        holder.wait(timeout=30)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "locked by another program" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(sandbox.received("claros")) == before
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 3
+    after = HistoryStore()
+    assert after.count() == 3
+    after.close()
+
+
+def test_window_shows_a_locked_history_read_only_with_sending_off(qtbot, validator, sandbox,
+                                                                  app_home) -> None:
+    from uploader_gui.gui.main_window import MainWindow
+    from uploader_gui.sandbox.profiles import sandbox_profiles
+
+    store = HistoryStore()
+    seed(store, 4)
+    path = store.path
+    store.close()
+    holder = hold_writer(path)
+    try:
+        window = MainWindow(validator=validator,
+                            profiles=sandbox_profiles(sandbox.url, sandbox.credentials))
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.history_panel.model.rowCount() == 4, timeout=30_000)
+        assert window.history is None and window.history_view is not None
+        assert "locked by another program" in window.history_problem
+        assert not window.upload_panel.upload_button.isEnabled()
+        window.shutdown()
+    finally:
+        holder.stdin.close()  # type: ignore[union-attr]
+        holder.wait(timeout=30)
+    assert not aside_files(path.parent)

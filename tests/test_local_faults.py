@@ -294,3 +294,27 @@ def test_history_json_into_a_closed_pipe_exits_quietly(app_home) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("{") and len(proc.stdout.splitlines()) == 1
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_held_uploads_go_on_their_own_once_space_returns(small_disk, sandbox,  # noqa: F811
+                                                         tmp_path) -> None:
+    history = HistoryStore()
+    listener = Recorder()
+    d = Dispatcher(history, creds, concurrency=1, policy=FAST, listener=listener,
+                   retry_history_every=0.2)
+    try:
+        d.pause()
+        job = d.submit(claros_job(sandbox, fm.good_pdf(tmp_path / "later.pdf")))
+        history._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        filler = fill(small_disk)
+        d.resume()
+        assert d.wait_idle(60)
+        assert listener.problems and d.held_jobs() == [job.id]
+        filler.unlink()  # nobody calls retry_history: the dispatcher tries by itself
+        waiter = threading.Event()
+        while history.get(job.id).status != SENT:  # type: ignore[union-attr]
+            waiter.wait(0.05)
+    finally:
+        d.shutdown()
+    assert d.history_problem is None and not d.held_jobs()
+    history.close()

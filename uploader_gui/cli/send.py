@@ -285,21 +285,26 @@ def open_history(parser: argparse.ArgumentParser, *, viewing: bool = False) -> H
     try:
         store = HistoryStore()
     except HistoryError as err:
-        if not viewing or err.kind not in VIEWABLE:
-            parser.exit(2, f"uploader-gui: {err}\n")
-        try:
-            store = HistoryStore(read_only=True)
-        except HistoryError:
-            parser.exit(2, f"uploader-gui: {err}\n")
-        print(f"uploader-gui: {err} Showing it read-only.", file=sys.stderr)
-        return store
+        return _read_only_or_exit(parser, err, viewing)
     if store.recovery_message:
         print(f"uploader-gui: {store.recovery_message}", file=sys.stderr)
     try:
         store.mark_interrupted()
     except HistoryError as err:
         store.close()
+        return _read_only_or_exit(parser, err, viewing)
+    return store
+
+
+def _read_only_or_exit(parser: argparse.ArgumentParser, err: HistoryError,
+                       viewing: bool) -> HistoryStore:
+    if not viewing or err.kind not in VIEWABLE:
         parser.exit(2, f"uploader-gui: {err}\n")
+    try:
+        store = HistoryStore(read_only=True)
+    except HistoryError:
+        parser.exit(2, f"uploader-gui: {err}\n")
+    print(f"uploader-gui: {err} Showing it read-only.", file=sys.stderr)
     return store
 
 

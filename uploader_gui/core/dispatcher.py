@@ -85,6 +85,7 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         listener: DispatcherListener | None = None,
         target_factory: Callable[[TargetConfig, Credentials], Target] = make_target,
+        retry_history_every: float | None = None,
     ) -> None:
         self.history = history
         self.credentials_for = credentials_for
@@ -107,6 +108,9 @@ class Dispatcher:
         self._held: list[int] = []  # queued jobs not started because of history_problem
         self._unsaved_jobs: dict[int, Job] = {}  # outcomes waiting to be written
         self._unsaved_attempts: dict[int, AttemptRecord] = {}
+        #: While the history cannot be written, try again this often (None: only on resume()).
+        self.retry_history_every = retry_history_every
+        self._retrying = False
         self._concurrency = 0
         self.set_concurrency(concurrency)
 
@@ -180,6 +184,29 @@ class Dispatcher:
         log.error("the history cannot be written (%s): no new upload starts", exc.kind)
         if first:
             self.listener.history_failed(exc)
+        if self.retry_history_every and not self._retrying:
+            self._retrying = True
+            threading.Thread(target=self._retry_loop, name="history-retry", daemon=True).start()
+
+    def _retry_loop(self) -> None:
+        """Until the history takes writes again (space freed), then the held jobs go."""
+        assert self.retry_history_every
+        try:
+            while not self._stopping and self.history_problem is not None:
+                if self._queue_wait(self.retry_history_every):
+                    return
+                if self.retry_history():
+                    log.info("the history can be written again; held uploads resume")
+                    return
+        finally:
+            self._retrying = False
+
+    def _queue_wait(self, seconds: float) -> bool:
+        """Sleep; True if the dispatcher is stopping meanwhile."""
+        end = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < end:
+            time.sleep(0.2)
+        return self._stopping
 
     @property
     def paused(self) -> bool:

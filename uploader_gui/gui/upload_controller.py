@@ -80,8 +80,10 @@ class UploadController(QObject):
         self.dispatcher: Dispatcher | None = None
         if history is not None:
             self.dispatcher = Dispatcher(history, self._credentials_for, concurrency=concurrency,
-                                         policy=policy or RetryPolicy(), listener=self.bridge)
+                                         policy=policy or RetryPolicy(), listener=self.bridge,
+                                         retry_history_every=5.0)
             self.bridge.dispatcher = self.dispatcher
+            self.bridge.historyFailed.connect(self.message.emit)  # disk full, in words
         self.bridge.jobsChanged.connect(self._jobs_changed)
         self._delivery_timer = QTimer(self)
         self._delivery_timer.setInterval(5000)
