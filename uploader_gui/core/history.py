@@ -28,7 +28,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,6 @@ from uploader_gui.core.history_errors import (  # noqa: F401 - kinds re-exported
 from uploader_gui.core.history_open import connect, history_error, open_reader, open_writer
 from uploader_gui.core.jobs import (
     ACTIVE,
-    FINAL,
     INTERRUPTED,
     AttemptRecord,
     Job,
@@ -385,7 +383,8 @@ class HistoryStore:
         since: float | None = None,
         search: str | None = None,
     ) -> list[Job]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
             where.append(f"status IN ({','.join('?' * len(statuses))})")
@@ -439,12 +438,4 @@ class HistoryStore:
     def count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
-    def final_states(self) -> frozenset[str]:
-        return FINAL
 
-
-def job_json_with_attempts(store: HistoryStore, job: Job) -> dict[str, Any]:
-    data = job.to_json()
-    assert job.id is not None
-    data["attempt_log"] = [asdict(a) for a in store.attempts(job.id)]
-    return data

@@ -21,6 +21,7 @@ import logging.handlers
 import os
 import re
 import threading
+from typing import IO
 from urllib.parse import quote, quote_plus
 
 from uploader_gui.core.paths import log_dir
@@ -136,7 +137,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     The log can name patients, so it is never readable by other users, whatever the umask.
     """
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> IO[str]:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         if hasattr(os, "fchmod"):
             try:
