@@ -16,12 +16,12 @@ for each job's patient ID and record) is written as ``[patient]`` instead.
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import logging.handlers
 import os
 import re
 import threading
-from typing import IO
 from urllib.parse import quote, quote_plus
 
 from uploader_gui.core.paths import log_dir
@@ -137,14 +137,16 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     The log can name patients, so it is never readable by other users, whatever the umask.
     """
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         if hasattr(os, "fchmod"):
             try:
                 os.fchmod(fd, 0o600)
             except OSError:
                 pass
-        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+        stream = os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+        assert isinstance(stream, io.TextIOWrapper)
+        return stream
 
     def handleError(self, record: logging.LogRecord) -> None:
         """A log line that cannot be written (disk full) costs one quiet note, no traceback."""
