@@ -50,6 +50,7 @@ from uploader_gui.core.jobs import (
     config_from_json_text,
     config_to_json,
 )
+from uploader_gui.core.logging_setup import scrub_secrets
 from uploader_gui.core.paths import data_dir
 from uploader_gui.core.targets.base import Destination, TargetConfig
 
@@ -189,13 +190,18 @@ def _job_row(job: Job) -> dict[str, Any]:
         "owner": PROCESS_OWNER if job.status in ACTIVE else job.owner,
         "remote_id": job.remote_id, "url": job.url,
         "log_ids": json.dumps(job.log_ids), "http_status": job.http_status,
-        "server_message": job.server_message, "error": job.error,
+        # Scrubbed again on the way in: no echoed secret is ever stored.
+        "server_message": _scrub(job.server_message), "error": _scrub(job.error),
         "sources": json.dumps(job.sources), "duplicate_of": job.duplicate_of,
         "backup_path": job.backup_path, "delivery": job.delivery,
         "delivery_checked": job.delivery_checked, "verified": int(job.verified),
         "proof": job.proof, "patient_label": job.patient_label, "user": job.user,
         "workstation": job.workstation, "app_version": job.app_version,
     }
+
+
+def _scrub(text: str | None) -> str | None:
+    return scrub_secrets(text) if text else text
 
 
 @functools.lru_cache(maxsize=256)
