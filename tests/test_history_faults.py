@@ -366,8 +366,8 @@ def test_send_while_another_writer_holds_the_history_sends_nothing(app_home, san
 
 def test_window_shows_a_locked_history_read_only_with_sending_off(qtbot, validator, sandbox,
                                                                   app_home) -> None:
-    from uploader_gui.gui.main_window import MainWindow
     from uploader_gui.cli.sandbox_profiles import sandbox_profiles
+    from uploader_gui.gui.main_window import MainWindow
 
     store = HistoryStore()
     seed(store, 4)

@@ -156,7 +156,8 @@ class Dispatcher:
     def retry_history(self) -> bool:
         """Write what was kept in memory; on success, send the held jobs. True if it worked."""
         problem = self.history_problem
-        if problem is not None and problem.disk_full and not has_room(self.history.path.parent):
+        folder = getattr(getattr(self.history, "path", None), "parent", None)
+        if problem is not None and problem.disk_full and folder and not has_room(folder):
             return False
         with self._lock:
             jobs = list(self._unsaved_jobs.values())
