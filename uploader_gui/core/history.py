@@ -185,8 +185,6 @@ def owner_alive(owner: str | None) -> bool:
 
 def claim_free(holder: str, lease_until: float, owner: str, now: float) -> bool:
     """Whether a claimed file may be taken by ``owner``."""
-    if lease_until == float("inf"):
-        return False  # handled already
     if holder == owner or lease_until < now:
         return True
     if holder.split(":", 1)[0] != socket.gethostname():
@@ -487,10 +485,9 @@ class HistoryStore:
             conn.execute("DELETE FROM claims WHERE owner = ? AND job_id IS NULL", (owner,))
 
     def finish_claim(self, key: str, job_id: int | None, owner: str = PROCESS_OWNER) -> None:
-        """The claimed file was handled: it is never claimed again."""
+        """The claimed file was handled (and moved out of the folder): the claim ends. Should
+        the same file be put back, it is a new arrival, and the history's rules apply."""
         with self._write() as conn:
-            conn.execute("UPDATE claims SET lease_until = ?, job_id = ? WHERE file_key = ? AND "
-                         "owner = ?", (float("inf"), job_id if job_id is not None else -1, key,
-                                       owner))
+            conn.execute("DELETE FROM claims WHERE file_key = ? AND owner = ?", (key, owner))
 
 

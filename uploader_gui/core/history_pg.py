@@ -268,11 +268,10 @@ class PostgresHistoryStore:
             conn.execute("DELETE FROM claims WHERE owner = %s AND job_id IS NULL", (owner,))
 
     def finish_claim(self, key: str, job_id: int | None, owner: str = PROCESS_OWNER) -> None:
-        """The claimed file was handled: it is never claimed again."""
+        """The claimed file was handled (and moved out of the folder): the claim ends. Should
+        the same file be put back, it is a new arrival, and the history's rules apply."""
         with self._write() as conn:
-            conn.execute("UPDATE claims SET lease_until = %s, job_id = %s WHERE file_key = %s "
-                         "AND owner = %s", (float("inf"), job_id if job_id is not None else -1,
-                                            key, owner))
+            conn.execute("DELETE FROM claims WHERE file_key = %s AND owner = %s", (key, owner))
 
     # ------------------------------------------------------------------ reads
 
