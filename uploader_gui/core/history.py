@@ -21,8 +21,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-import socket
 import sqlite3
 import threading
 import time
@@ -52,6 +50,7 @@ from uploader_gui.core.jobs import (
     config_to_json,
 )
 from uploader_gui.core.logging_setup import scrub_secrets
+from uploader_gui.core.owners import PROCESS_OWNER, claim_free, owner_alive
 from uploader_gui.core.paths import data_dir
 from uploader_gui.core.targets.base import Destination, TargetConfig
 
@@ -146,51 +145,6 @@ JOB_COLUMNS = (
     "delivery", "delivery_checked", "verified", "proof", "patient_label", "username",
     "workstation", "app_version",
 )
-
-
-def _process_owner() -> str:
-    pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time (Linux), so a reused PID is not taken for a live owner."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
-PROCESS_OWNER = _process_owner()
-
-
-def owner_alive(owner: str | None) -> bool:
-    if not owner or owner == PROCESS_OWNER:
-        return False if not owner else True
-    try:
-        host, pid_text, started = owner.split(":", 2)
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    if host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return started == "?" or _start_time(pid) == started
-
-
-def claim_free(holder: str, lease_until: float, owner: str, now: float) -> bool:
-    """Whether a claimed file may be taken by ``owner``."""
-    if holder == owner or lease_until < now:
-        return True
-    if holder.split(":", 1)[0] != socket.gethostname():
-        return False  # another server: only its lease tells whether it is still at work
-    return not owner_alive(holder)  # this computer's process: alive or not, we can tell
 
 
 def history_path() -> Path:
