@@ -249,3 +249,23 @@ def test_unreachable_clinic_database_is_said_in_words(monkeypatch) -> None:
     with pytest.raises(HistoryError, match="must not contain a password") as info:
         open_store()
     assert "hunter2" not in str(info.value)
+
+
+def test_jobs_and_other_actions_land_in_one_audit_trail(store, database) -> None:
+    from uploader_gui.core.audit import open_audit, verify
+
+    j = store.add_job(job("trail.pdf"))
+    store.update_job(j, new_status=UPLOADING)
+    j.remote_id = "pdf_9"
+    store.update_job(j, new_status=SENT)
+    store.audit("exported", receipt="3 uploads to history.csv")
+    trail = open_audit(database)
+    try:
+        entries = list(trail.entries())
+    finally:
+        trail.close()
+    assert [(e.action, e.receipt) for e in entries] == [
+        ("staged", ""), ("sent", "pdf_9"), ("exported", "3 uploads to history.csv")]
+    assert entries[0].destination == "patient 1001" and entries[0].sha256 == "ab" * 32
+    assert "Ada" not in "".join(e.destination + e.receipt for e in entries)  # no names
+    assert verify(entries).ok

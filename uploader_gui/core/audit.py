@@ -156,19 +156,23 @@ def job_actions(old: str | None, new: str | None, backup_path: str | None = None
     return actions
 
 
+def identity() -> dict[str, str]:
+    """Who acts, from where: the OS login and this workstation's name."""
+    from uploader_gui.core.identity import os_user, workstation
+
+    return {"username": os_user(), "workstation": workstation()}
+
+
 def job_values(job: Any, action: str) -> dict[str, str]:
     """The entry for a job: who acts now and from where (not who queued it), which bytes,
     which destination (the id, never the patient's name), and what came back."""
-    from uploader_gui.core.identity import os_user, workstation
-
     receipt = job.remote_id or ""
     if action == "failed":
         receipt = (("outcome unknown: " if job.status == "unknown" else "") + (job.error or ""))
     elif action == "replaced_with_backup":
         receipt = Path(job.backup_path or "").name
-    return {"username": os_user(), "workstation": workstation(), "sha256": job.sha256,
-            "destination": job.dest_key, "target": job.profile or job.target,
-            "receipt": receipt[:500]}
+    return {**identity(), "sha256": job.sha256, "destination": job.dest_key,
+            "target": job.profile or job.target, "receipt": receipt[:500]}
 
 
 class AuditStore(Protocol):

@@ -29,7 +29,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from uploader_gui.core.audit import append_on, ensure_sqlite_schema, job_actions, job_values
+from uploader_gui.core.audit import (
+    append_on,
+    ensure_sqlite_schema,
+    identity,
+    job_actions,
+    job_values,
+)
 from uploader_gui.core.history_errors import (  # noqa: F401 - kinds re-exported
     CORRUPT,
     DISK_FULL,
@@ -339,6 +345,11 @@ class HistoryStore:
                 (attempt.ended, attempt.bytes_sent, attempt.http_status, attempt.error,
                  attempt.decision, attempt.url, attempt.id),
             )
+
+    def audit(self, action: str, **values: str) -> None:
+        """An entry in the audit trail that no job change makes (an export, a removal)."""
+        with self._write() as conn:
+            append_on(conn, "?", action, {**identity(), **values})
 
     def mark_interrupted(self) -> list[int]:
         """At start-up: jobs left queued or uploading by a process that has died.

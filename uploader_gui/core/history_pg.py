@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.rows import dict_row
 
-from uploader_gui.core.audit import PG_SCHEMA, append_on, job_actions, job_values
+from uploader_gui.core.audit import PG_SCHEMA, append_on, identity, job_actions, job_values
 from uploader_gui.core.history import (
     ACTIVE,
     INTERRUPTED,
@@ -231,6 +231,11 @@ class PostgresHistoryStore:
                 "decision = %s, url = %s WHERE id = %s",
                 (attempt.ended, attempt.bytes_sent, attempt.http_status, attempt.error,
                  attempt.decision, attempt.url, attempt.id))
+
+    def audit(self, action: str, **values: str) -> None:
+        """An entry in the audit trail that no job change makes (an export, a removal)."""
+        with self._write() as conn:
+            append_on(conn, "%s", action, {**identity(), **values})
 
     def mark_interrupted(self) -> list[int]:
         """Jobs this computer left queued or uploading when one of its processes died.
