@@ -120,8 +120,9 @@ def batch(url: str, credentials_json: str, folder: Path) -> dict[str, Any]:
     window.show()
     window.add_paths(files)
     n = len(files)
-    if not run_loop_until(lambda: window.model.rowCount() == n and window.counts()["ready"] == n,
-                          120, [window.countsChanged]):
+    if not run_loop_until(lambda: window.model.rowCount() == n and window.counts()["ready"] == n
+                          and window.upload_panel.upload_button.isEnabled(),  # patient known
+                          120, [window.countsChanged, window.lookup.changed]):
         raise RuntimeError(f"staging did not finish: {window.counts()}")
     quiet = idle(1.0)
     beat = Heartbeat()

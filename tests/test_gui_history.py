@@ -70,6 +70,10 @@ def upload(qtbot, window: MainWindow, files: list[Path], profile: str = "Sandbox
                     timeout=30_000)
     if patient:
         window.upload_panel.patient.setText(patient)
+    if profile == "Sandbox Redox":  # Redox cannot look patients up: the user types who
+        window.upload_panel.patient_name.setText("Ada Sandbox")
+        window.upload_panel.birth_date.setText("1980-01-01")
+    qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=30_000)  # the lookup
     qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
 
 
@@ -89,13 +93,17 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     wrong = fm.good_pdf(tmp_path / "wrong-patient.pdf")
     upload(qtbot, window, [good])
     qtbot.waitUntil(lambda: staged_state(window, "kept.pdf") == "sent", timeout=30_000)
-    upload(qtbot, window, [wrong], patient="4242")
-    qtbot.waitUntil(lambda: staged_state(window, "wrong-patient.pdf") == "not_sent", timeout=30_000)
+    # An unknown patient never reaches the send step now (the window looks it up first), so
+    # the failure comes from the server: the sandbox answers 404 for patient 1003, twice.
+    sandbox.add_fault(r"^/patients/1003/pdf/$", status=404, times=2,
+                      body={"detail": "There is no patient with ID 1003 here."})
+    upload(qtbot, window, [wrong], patient="1003")
+    qtbot.waitUntil(lambda: staged_state(window, "wrong-patient.pdf") == "failed", timeout=30_000)
     panel = window.history_panel
     qtbot.waitUntil(lambda: len(history_rows(window)) == 2)
 
     # Search by patient and by status.
-    panel.search.setText("4242")
+    panel.search.setText("1003")
     assert history_rows(window) == {"wrong-patient.pdf": "Failed"}
     panel.search.setText("")
     panel.status_filter.setCurrentIndex(panel.status_filter.findData("sent"))
@@ -113,7 +121,7 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     panel.view.selectRow(row)
     qtbot.waitUntil(lambda: "Attempts" in panel.details.toPlainText())
     text = panel.details.toPlainText()
-    assert sha256_of(wrong) in text and "no patient with ID 4242" in text
+    assert sha256_of(wrong) in text and "no patient with ID 1003" in text
     assert panel.resend_button.isEnabled() and not panel.copy_button.isEnabled()
 
     # Export what is shown.
@@ -124,7 +132,7 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     assert sorted(r["name"] for r in rows) == ["kept.pdf", "wrong-patient.pdf"]
     assert "sandbox-claros-key" not in out.read_text()
 
-    # Resend after confirming: same bytes, new attempt; 4242 still fails, so fix nothing but
+    # Resend after confirming: same bytes, new attempt; 1003 still fails, so fix nothing but
     # check that a second attempt was recorded.
     monkeypatch.setattr(QMessageBox, "question",
                         staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
@@ -261,7 +269,7 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     window.clear_all()
     upload(qtbot, window, [fm.good_pdf(tmp_path / "a1.pdf"), fm.good_pdf(tmp_path / "a2.pdf", 2)],
            profile="Sandbox REDCap")
-    qtbot.waitUntil(lambda: staged_state(window, "a1.pdf") == "not_sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "a1.pdf") == "rejected", timeout=30_000)
 
 
 def test_redox_delivery_column_turns_delivered(qtbot, window: MainWindow, sandbox,

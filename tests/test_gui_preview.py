@@ -122,6 +122,7 @@ def test_claros_patient_picker_and_recent_destinations(qtbot, validator, sandbox
         assert "Ada Sandbox, born 1980-01-01 (1001)" in offered
         w.add_paths([fm.good_pdf(tmp_path / "to-1003.pdf")])
         qtbot.waitUntil(lambda: w.counts()["ready"] == 1, timeout=30_000)
+        qtbot.waitUntil(w.upload_panel.upload_button.isEnabled, timeout=30_000)  # the lookup
         w.upload_panel.upload_button.click()
         qtbot.waitUntil(lambda: w.counts()["sent"] == 1, timeout=30_000)
         recent = load_recent("Sandbox Claros")
@@ -176,6 +177,7 @@ def test_combine_images_in_the_order_shown(qtbot, validator, sandbox, tmp_path, 
         expected = [colours[n] for n in shown]
         assert [max(range(3), key=lambda i, c=c: c[i]) for c in firsts] == \
                [max(range(3), key=lambda i, c=c: c[i]) for c in expected]
+        qtbot.waitUntil(w.upload_panel.upload_button.isEnabled, timeout=30_000)  # the lookup
         w.upload_panel.upload_button.click()
         qtbot.waitUntil(lambda: w.counts()["sent"] == 1, timeout=30_000)
         store = HistoryStore()

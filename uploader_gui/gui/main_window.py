@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -18,7 +18,6 @@ from PySide6.QtGui import (
     QShortcut,
 )
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -41,15 +40,17 @@ from uploader_gui.core.recent import save_last_profile
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.secrets import SecretStore
 from uploader_gui.core.staging import StagedFile, staging_key
+from uploader_gui.core.targets import KIND_LABELS
 from uploader_gui.core.validation import (
-    TARGET_LABELS,
     IsolatedValidator,
     Problem,
     ValidationResult,
     expand_paths,
 )
+from uploader_gui.gui.batch_summary import batch_summary
 from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
+from uploader_gui.gui.patient_lookup import PatientLookup
 from uploader_gui.gui.preview import PreviewPane, Thumbnails
 from uploader_gui.gui.staging_model import (
     COL_DEST,
@@ -60,6 +61,7 @@ from uploader_gui.gui.staging_model import (
     COL_TYPE,
     ProgressDelegate,
     StagingModel,
+    StateRole,
 )
 from uploader_gui.gui.staging_view import StagingView
 from uploader_gui.gui.tasks import TaskRunner
@@ -69,6 +71,10 @@ from uploader_gui.gui.watch_controller import WatchController
 from uploader_gui.gui.window_profiles import ProfilesMixin
 
 log = logging.getLogger(__name__)
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("MainWindow", text)
 
 FILE_FILTER = "Documents (*.pdf *.PDF *.jpg *.JPG *.jpeg *.JPEG *.png *.PNG);;All files (*)"
 #: Rows added to the model per event-loop turn when a large folder arrives.
@@ -127,73 +133,79 @@ class MainWindow(ProfilesMixin, QMainWindow):
         self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + em // 2)
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.view.filesDropped.connect(self.add_paths)
+        self.view.setTabKeyNavigation(False)  # Tab leaves the table; arrows move inside it
+        self.view.setAccessibleName(tr("Files to send"))
+        self.view.setAccessibleDescription(tr("Each file, its check and where it goes. Arrow "
+                                              "keys move between files."))
         self.view.selectionModel().selectionChanged.connect(self._update_actions)
 
-        self.add_button = QPushButton("Add files…")
+        self.add_button = QPushButton(tr("&Add files…"))
         self.add_button.setToolTip("Choose PDF, JPEG or PNG files to add (Ctrl+O)")
         self.add_button.clicked.connect(self.choose_files)
-        self.add_folder_button = QPushButton("Add folder…")
+        self.add_folder_button = QPushButton(tr("Add f&older…"))
         self.add_folder_button.clicked.connect(self.choose_folder)
-        self.remove_button = QPushButton("Remove selected")
+        self.remove_button = QPushButton(tr("&Remove selected"))
         self.remove_button.setToolTip("Take the selected files off the list (Delete). "
                                       "The files themselves are not touched.")
         self.remove_button.clicked.connect(self.remove_selected)
         self.up_button = QPushButton("▲")
+        self.up_button.setAccessibleName(tr("Move up"))
         self.up_button.setToolTip("Move the selected file up (Alt+Up): the order used to "
                                   "combine images")
         self.up_button.clicked.connect(lambda: self.move_selected(-1))
         self.down_button = QPushButton("▼")
+        self.down_button.setAccessibleName(tr("Move down"))
         self.down_button.setToolTip("Move the selected file down (Alt+Down)")
         self.down_button.clicked.connect(lambda: self.move_selected(1))
         for b in (self.up_button, self.down_button):
             b.setFixedWidth(self.fontMetrics().horizontalAdvance("M") * 3)
-        self.combine_button = QPushButton("Combine into one PDF")
+        self.combine_button = QPushButton(tr("Com&bine into one PDF"))
         self.combine_button.setToolTip("Make one multi-page PDF of the selected images, in the "
                                        "order shown. Your images are not changed.")
         self.combine_button.clicked.connect(self.combine_selected)
         self.secret_store: SecretStore | None = None
-        self.profiles_button = QPushButton("Profiles…")
+        self.profiles_button = QPushButton(tr("Pro&files…"))
         self.profiles_button.setToolTip("Add or change the systems this computer sends to.")
         self.profiles_button.setEnabled(False)
         self.profiles_button.clicked.connect(self.edit_profiles)
-        self.clear_button = QPushButton("Clear all")
+        self.clear_button = QPushButton(tr("&Clear all"))
         self.clear_button.setToolTip("Empty the list. The files themselves are not touched.")
         self.clear_button.clicked.connect(self.clear_all)
 
-        self.target_combo = QComboBox()
-        self.target_combo.addItem("Any system (32 MB limit)", None)
-        for key, label in TARGET_LABELS.items():
-            self.target_combo.addItem(label, key)
-        self.target_combo.setToolTip("Files are checked against this system's size limit.")
-        self.target_combo.currentIndexChanged.connect(self._target_changed)
-        target_label = QLabel("Check for:")
-        target_label.setBuddy(self.target_combo)
+        self.clear_sent_button = QPushButton(tr("Clear s&ent"))
+        self.clear_sent_button.setToolTip(tr("Take the files that were sent off the list."))
+        self.clear_sent_button.clicked.connect(self.clear_sent)
+        self.retry_button = QPushButton(tr("Re&try failed"))
+        self.retry_button.setToolTip(tr("Send the files that failed again. Files whose outcome "
+                                        "is unknown are asked about first."))
+        self.retry_button.clicked.connect(self.retry_failed)
+        self._checked_for: str | None = None
 
         buttons = QHBoxLayout()
         for b in (self.add_button, self.add_folder_button, self.remove_button, self.clear_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.profiles_button)
-        buttons.addWidget(target_label)
-        buttons.addWidget(self.target_combo)
         arrange = QHBoxLayout()
         for b in (self.up_button, self.down_button, self.combine_button):
             arrange.addWidget(b)
         arrange.addStretch(1)
+        arrange.addWidget(self.clear_sent_button)
+        arrange.addWidget(self.retry_button)
 
-        intro = QLabel(
-            "<b>Stage documents to send.</b> Every file is checked before anything leaves "
+        intro = QLabel(tr(
+            "<b>Add the documents to send.</b> Each file is checked before anything leaves "
             "this computer: its real type, its size, and whether it is damaged, "
             "password-protected or carries active content. Your files are never changed."
-        )
+        ))
         intro.setWordWrap(True)
 
         self.history_problem = ""
         if history is True:
             history = self._open_history()
         self.history: HistoryStore | None = history or None
-        self.upload_panel = UploadPanel(profiles or [])
-        self.upload_area = self.upload_panel
+        self.lookup = PatientLookup(self._runner, self)
+        self.upload_panel = UploadPanel(profiles or [], lookup=self.lookup)
         self.upload_panel.profile_combo.currentIndexChanged.connect(self._profile_changed)
         self.offer_session_only = True
         self.uploads = UploadController(profiles or [], self.history, self, policy=policy)
@@ -202,7 +214,7 @@ class MainWindow(ProfilesMixin, QMainWindow):
         self.uploads.rowDestination.connect(self._row_destination)
         self.upload_panel.destinationChanged.connect(self.model.set_current_destination)
         self.model.set_current_destination(self.upload_panel.destination_text())
-        self.uploads.rowProgress.connect(self.model.set_upload_progress)
+        self.uploads.rowProgress.connect(self._upload_progress)
         self.uploads.throughputChanged.connect(self.upload_panel.show_throughput)
         self.uploads.message.connect(self.upload_panel.message.setText)
         self.upload_panel.uploadRequested.connect(self.start_upload)
@@ -259,7 +271,7 @@ class MainWindow(ProfilesMixin, QMainWindow):
         split.setStretchFactor(1, 1)
         layout.addWidget(split, 1)
         layout.addWidget(self.details)
-        layout.addWidget(self.upload_area)
+        layout.addWidget(self.upload_panel)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(staging, "Send")
@@ -364,11 +376,27 @@ class MainWindow(ProfilesMixin, QMainWindow):
         return watches
 
     def start_upload(self) -> None:
-        profile = self.upload_panel.current_profile()
-        files = self.model.ready_files()
-        if profile is None or not files:
+        self._send(self.model.ready_files())
+
+    def retry_failed(self) -> None:
+        """Send the failed rows again, through the same duplicate and unknown-outcome rules."""
+        self._send(self.model.failed_files())
+
+    def _send(self, files: list[StagedFile]) -> None:
+        panel = self.upload_panel
+        profile = panel.current_profile()
+        reason = panel.blocked_reason(need_files=False)
+        if profile is None or not files or reason:
+            if reason:
+                self.statusBar().showMessage(reason, 8000)
             return
-        self.uploads.upload(files, profile, self.upload_panel.destination())
+        where = panel.destination_text()
+        for item in files:  # the rows say by name where they go, before the queue answers
+            item.destination_text = where
+            self.model.refresh_row(item.key)
+        self.model.start_batch([i.key for i in files])
+        self.uploads.upload(files, profile, panel.destination())
+        self._update_counts()
 
     # ------------------------------------------------------------------ drops on the window
 
@@ -384,7 +412,9 @@ class MainWindow(ProfilesMixin, QMainWindow):
     # ------------------------------------------------------------------ adding files
 
     def current_target(self) -> str | None:
-        return self.target_combo.currentData()
+        """The kind of system the files are checked for: the chosen profile's."""
+        profile = self.upload_panel.current_profile()
+        return profile.config.kind if profile else None
 
     def choose_files(self) -> None:
         names, _ = QFileDialog.getOpenFileNames(self, "Add files", "", FILE_FILTER)
@@ -422,8 +452,9 @@ class MainWindow(ProfilesMixin, QMainWindow):
         skipped = len(chunk) - len(fresh)
         if skipped:
             self.statusBar().showMessage(
-                f"{skipped} file(s) already on the list were not added again.", 5000
-            )
+                tr("1 file already on the list was not added again.") if skipped == 1 else
+                tr("{n} files already on the list were not added again.").format(n=skipped),
+                5000)
         for item in fresh:
             self._check(item.key, item.path)
         self._update_counts()
@@ -513,6 +544,12 @@ class MainWindow(ProfilesMixin, QMainWindow):
     def clear_all(self) -> None:
         self._pending_add.clear()
         self.model.clear()
+        self.uploads.message.emit("")
+        self._refresh_counts()
+
+    def clear_sent(self) -> None:
+        self.model.remove_rows([r for r, item in enumerate(self.model.items())
+                                if item.upload_state in ("sent", "verified")])
         self._refresh_counts()
 
     def is_staged(self, path: str | Path) -> bool:
@@ -553,15 +590,23 @@ class MainWindow(ProfilesMixin, QMainWindow):
         self.down_button.setEnabled(single)
         self.combine_button.setEnabled(bool(self._combinable()))
         self.clear_button.setEnabled(has_rows)
+        c = self.model.counts()
+        self.clear_sent_button.setEnabled(bool(c["sent"]))
+        self.retry_button.setEnabled(bool(self.model.failed_files()))
 
     def _row_destination(self, key: str, text: str) -> None:
         item = self.model.item(key)
-        if item is not None:
+        if item is not None and not item.destination_text.endswith(")"):
+            # a row stamped with the patient's name keeps it; the queue knows only the id
             item.destination_text = text
             self.model.refresh_row(key)
 
     def _upload_states(self, changes: list[tuple[str, str, str]]) -> None:
         self.model.set_upload_states(changes)
+        self._update_counts()
+
+    def _upload_progress(self, fractions: dict[str, float]) -> None:
+        self.model.set_upload_progress(fractions)
         self._update_counts()
 
     def _upload_state(self, key: str, state: str, message: str) -> None:
@@ -574,9 +619,10 @@ class MainWindow(ProfilesMixin, QMainWindow):
         if profile is None:
             return
         save_last_profile(profile.name)
-        index = self.target_combo.findData(profile.config.kind)
-        if index >= 0 and index != self.target_combo.currentIndex():
-            self.target_combo.setCurrentIndex(index)
+        if profile.config.kind != self._checked_for:
+            self._checked_for = profile.config.kind
+            if self.model.rowCount():
+                self._target_changed()
 
     def _update_counts(self) -> None:
         """Refresh the counts soon; many verdicts arriving together cause one refresh."""
@@ -586,17 +632,22 @@ class MainWindow(ProfilesMixin, QMainWindow):
     def _refresh_counts(self) -> None:
         c = self.model.counts()
         ready = c["ready"] + c["warning"]
-        parts = [f"{ready} ready", f"{c['rejected']} rejected"]
-        if c["sending"]:
-            parts.append(f"{c['sending']} sending")
-        if c["sent"]:
-            parts.append(f"{c['sent']} sent")
-        if c["checking"]:
-            parts.append(f"{c['checking']} checking…")
+        parts = [tr("{n} ready").format(n=ready), tr("{n} rejected").format(n=c["rejected"])]
+        for key, words in (("sending", tr("{n} sending")), ("sent", tr("{n} sent")),
+                           ("failed", tr("{n} failed")), ("unknown", tr("{n} outcome unknown")),
+                           ("checking", tr("{n} checking…"))):
+            if c[key]:
+                parts.append(words.format(n=c[key]))
         self.count_label.setText(" · ".join(parts))
         self._update_actions()
         self.countsChanged.emit(ready, c["rejected"], c["checking"])
-        self.upload_panel.set_ready_count(c["ready"] + c["warning"])
+        self.upload_panel.set_ready_count(len(self.model.ready_files()))
+        states = {i.key: self.model.index(r, COL_STATUS).data(StateRole)
+                  for r, i in enumerate(self.model.items()) if i.key in self.model.batch}
+        summary = batch_summary(self.model.batch_states(), self.model.batch_items(), states)
+        profile = self.upload_panel.current_profile()
+        who = KIND_LABELS.get(profile.config.kind, "") if profile else ""
+        self.upload_panel.show_batch(self.model.batch_progress(), summary, who)
 
     def counts(self) -> dict[str, int]:
         return self.model.counts()
@@ -607,12 +658,14 @@ class MainWindow(ProfilesMixin, QMainWindow):
         if self.uploads.active:
             answer = QMessageBox.question(
                 self, "Uploads are running",
-                f"{self.uploads.active} upload(s) are still running or waiting. Close anyway? "
-                "They are stopped, and the history keeps them so they can be resumed later.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
+                (tr("1 upload is still running or waiting.") if self.uploads.active == 1 else
+                 tr("{n} uploads are still running or waiting.").format(n=self.uploads.active))
+                + " " + tr("If you close now they are stopped, and the history keeps them so "
+                           "they can be resumed later."),
+                QMessageBox.StandardButton.Close | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
             )
-            if answer != QMessageBox.StandardButton.Yes:
+            if answer != QMessageBox.StandardButton.Close:
                 event.ignore()
                 return
         self.shutdown()
