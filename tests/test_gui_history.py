@@ -176,7 +176,8 @@ def test_interrupted_banner_resume(qtbot, validator, sandbox, tmp_path: Path, ap
 
     w = make_window(qtbot, validator, sandbox)
     try:
-        assert w.interrupted_bar.isVisible()
+        # The history is opened on a worker; the bar shows once it is.
+        qtbot.waitUntil(w.interrupted_bar.isVisible, timeout=10_000)
         assert "1 upload was interrupted" in w.interrupted_label.text()
         qtbot.mouseClick(w.resume_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: history_rows(w).get("left-behind.pdf") == "Sent", timeout=30_000)

@@ -163,6 +163,11 @@ class HistoryPanel(QWidget):
 
     # ------------------------------------------------------------------ data
 
+    def set_history(self, history: HistoryStore) -> None:
+        """The history is open now (the window opens it on a worker): show it."""
+        self.history = history
+        self.load()
+
     def load(self) -> None:
         """Read the whole history on a worker thread, then show it."""
         if self.history is None:

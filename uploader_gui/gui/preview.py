@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QImage, QImageReader, QPixmap, QResizeEvent
+from PySide6.QtGui import QImage, QImageReader, QPainter, QPixmap, QResizeEvent
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
@@ -183,23 +183,37 @@ class Thumbnails:
         self._size = QSize(size, size)
         self._changed = changed
         self._cache: dict[str, QPixmap | None] = {}
+        self._blank: QPixmap | None = None
+
+    def _square(self, picture: QPixmap | None) -> QPixmap:
+        """Every row's picture in the same square, so that the names line up."""
+        out = QPixmap(self._size)
+        out.fill(Qt.GlobalColor.transparent)
+        if picture is not None:
+            painter = QPainter(out)
+            painter.drawPixmap((self._size.width() - picture.width()) // 2,
+                               (self._size.height() - picture.height()) // 2, picture)
+            painter.end()
+        return out
 
     def get(self, item: StagedFile) -> QPixmap | None:
+        if self._blank is None:
+            self._blank = self._square(None)
         if item.key in self._cache:
-            return self._cache[item.key]
+            return self._cache[item.key] or self._blank
         res = item.result
         if res is None or not res.ok or res.type is None:
-            return None
+            return self._blank
         self._cache[item.key] = None  # asked for; rendering
         key = item.key
 
         def done(out: tuple[QImage, int] | None, error: BaseException | None) -> None:
             if out is not None and not out[0].isNull():
-                self._cache[key] = QPixmap.fromImage(out[0])
+                self._cache[key] = self._square(QPixmap.fromImage(out[0]))
                 self._changed(key)
 
         self._runner.run(render_page, done, str(Path(item.path)), res.type, 0, self._size)
-        return None
+        return self._blank
 
     def forget(self, key: str | None = None) -> None:
         if key is None:

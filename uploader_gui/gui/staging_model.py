@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QCoreApplication,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtGui import QIcon, QPainter
 from PySide6.QtWidgets import (
     QApplication,
@@ -21,8 +27,8 @@ from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.validation import TYPE_LABELS, ValidationResult, human_size
 from uploader_gui.gui.states import ANSWERED, state_icon
 
-COLUMNS = ("Name", "Type", "Size", "Pages / dimensions", "Goes to", "Status")
-COL_NAME, COL_TYPE, COL_SIZE, COL_DETAILS, COL_DEST, COL_STATUS = range(len(COLUMNS))
+COLUMNS = ("Name", "Status", "Goes to", "Type", "Size", "Pages / dimensions")
+COL_NAME, COL_STATUS, COL_DEST, COL_TYPE, COL_SIZE, COL_DETAILS = range(len(COLUMNS))
 
 #: Role carrying the row's state as text ("checking", "ready", "warning", "rejected").
 StateRole = Qt.ItemDataRole.UserRole + 1
@@ -112,7 +118,7 @@ class StagingModel(QAbstractTableModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return QCoreApplication.translate("StagingModel", COLUMNS[section])
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -78,19 +78,24 @@ class UploadController(QObject):
         self._batches: set[threading.Event] = set()
         self.bridge = QueueBridge(self)
         self.dispatcher: Dispatcher | None = None
-        if history is not None:
-            self.dispatcher = Dispatcher(history, self._credentials_for, concurrency=concurrency,
-                                         policy=policy or RetryPolicy(), listener=self.bridge)
-            self.bridge.dispatcher = self.dispatcher
+        self._concurrency, self._policy = concurrency, policy
         self.bridge.jobsChanged.connect(self._jobs_changed)
         self._delivery_timer = QTimer(self)
         self._delivery_timer.setInterval(5000)
         self._delivery_timer.timeout.connect(self.check_delivery)
         self._delivery_busy = False
-        if history is not None:
-            self._delivery_timer.start()
         self.bridge.progressChanged.connect(self._progress_changed)
         self.bridge.throughputChanged.connect(self.throughputChanged)
+        if history is not None:
+            self.attach_history(history)
+
+    def attach_history(self, history: HistoryStore) -> None:
+        """Start the queue on the history, once it is open (the window opens it on a worker)."""
+        self.history = history
+        self.dispatcher = Dispatcher(history, self._credentials_for, concurrency=self._concurrency,
+                                     policy=self._policy or RetryPolicy(), listener=self.bridge)
+        self.bridge.dispatcher = self.dispatcher
+        self._delivery_timer.start()
 
     def _credentials_for(self, job: Job) -> Credentials:
         profile = self.profiles.get(job.profile or "")
@@ -292,7 +297,8 @@ class UploadController(QObject):
             self.rowStates.emit(rows)
         if self.dispatcher is not None and self.dispatcher.active_count() == 0 and any(
                 j.status in FINAL for j in jobs):
-            self.message.emit("All uploads have finished. See the History tab for details.")
+            # The batch summary under the progress bar says how each file ended.
+            self.message.emit("")
 
     def _progress_changed(self, progress: dict[int, tuple[int, int]]) -> None:
         by_id = {job_id: key for key, job_id in self._key_to_job.items()}
@@ -380,14 +386,14 @@ class UploadController(QObject):
 
 def _row_state(job: Job) -> str:
     return {"failed": "failed", "cancelled": "cancelled", "unknown": "unknown",
-            "sent": "sent", "uploading": "uploading", "queued": "queued",
-            "interrupted": "failed"}[job.status]
+            "sent": "sent", "verified": "verified", "uploading": "uploading", "queued": "queued",
+            "interrupted": "failed"}.get(job.status, "failed")
 
 
 def _row_message(job: Job) -> str:
     where = job.profile or job.target
-    if job.status == "sent":
-        bits = [f"Sent to {where}"]
+    if job.status in ("sent", "verified"):
+        bits = [f"{'Verified at' if job.status == 'verified' else 'Sent to'} {where}"]
         if job.remote_id:
             bits.append(f"id {job.remote_id}")
         if job.log_ids:

@@ -37,6 +37,11 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("UploadPanel", text)
 
 
+def no_profile() -> str:
+    return tr("No profile is set up yet, so nothing can be sent. Use “Profiles…” to add one, "
+              "or start the app with “uploader-gui --sandbox” to try the built-in test systems.")
+
+
 def files(n: int) -> str:
     return tr("1 file") if n == 1 else tr("{n} files").format(n=n)
 
@@ -191,10 +196,7 @@ class UploadPanel(QFrame):
         layout.addWidget(self.message)
 
         if not profiles:
-            self.message.setText(
-                "No profile is set up yet, so nothing can be sent. Use “Profiles…” to add one, "
-                "or start the app with “uploader-gui --sandbox” to try the built-in test systems."
-            )
+            self.message.setText(no_profile())
         self._profile_changed()
         self.show_throughput(Throughput())
 
@@ -211,12 +213,10 @@ class UploadPanel(QFrame):
         index = self.profile_combo.findData(keep) if keep else -1
         self.profile_combo.setCurrentIndex(max(0, index) if self.profiles else -1)
         self.profile_combo.blockSignals(False)
-        if self.profiles and self.message.text().startswith("No profile"):
+        if self.profiles and self.message.text() == no_profile():
             self.message.setText("")
         elif not self.profiles:
-            self.message.setText(
-                "No profile is set up yet, so nothing can be sent. Use “Profiles…” to add one, "
-                "or start the app with “uploader-gui --sandbox” to try the built-in test systems.")
+            self.message.setText(no_profile())
         self.profile_combo.currentIndexChanged.emit(self.profile_combo.currentIndex())
 
     def current_profile(self) -> Profile | None:
@@ -325,9 +325,11 @@ class UploadPanel(QFrame):
 
     def set_unavailable(self, reason: str | None) -> None:
         """Disable sending with a reason shown (e.g. the history cannot be written)."""
-        self._enabled_reason = reason
+        previous, self._enabled_reason = self._enabled_reason, reason
         if reason:
             self.message.setText(reason)
+        elif previous and self.message.text() == previous:
+            self.message.setText(no_profile() if not self.profiles else "")
         self._update_button()
 
     def blocked_reason(self, need_files: bool = True) -> str:

@@ -1,0 +1,75 @@
+"""Opening the upload history off the UI thread, and the bar about interrupted uploads."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from uploader_gui.core.history import HistoryError, HistoryStore
+from uploader_gui.core.jobs import INTERRUPTED, Job
+
+log = logging.getLogger(__name__)
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("History", text)
+
+
+@dataclass
+class OpenedHistory:
+    store: HistoryStore | None
+    problem: str = ""
+    interrupted: list[Job] = field(default_factory=list)
+
+
+def open_history() -> OpenedHistory:
+    """Worker thread: open (integrity check, migrations) and mark interrupted jobs."""
+    try:
+        store = HistoryStore()
+    except HistoryError as err:
+        log.error("history unavailable: %s", err)
+        return OpenedHistory(None, str(err))
+    store.mark_interrupted()
+    return OpenedHistory(store, interrupted=store.jobs(status=INTERRUPTED))
+
+
+class InterruptedBar(QFrame):
+    """"2 uploads were interrupted when the app closed." with Resume and Review."""
+
+    resumeRequested = Signal()
+    reviewRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        bar = QHBoxLayout(self)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.resume_button = QPushButton(tr("Res&ume"))
+        self.resume_button.setToolTip(tr("Send again the interrupted uploads that are safe to "
+                                         "repeat."))
+        self.resume_button.clicked.connect(self.resumeRequested)
+        self.review_button = QPushButton(tr("Re&view"))
+        self.review_button.setToolTip(tr("Show the interrupted uploads in the History tab."))
+        self.review_button.clicked.connect(self.reviewRequested)
+        bar.addWidget(self.label, 1)
+        bar.addWidget(self.resume_button)
+        bar.addWidget(self.review_button)
+        self.setVisible(False)
+
+    def show_jobs(self, jobs: list[Job]) -> None:
+        if not jobs:
+            self.setVisible(False)
+            return
+        held = sum(not j.safe_to_resume() for j in jobs)
+        text = (tr("1 upload was interrupted when the app closed.") if len(jobs) == 1 else
+                tr("{n} uploads were interrupted when the app closed.").format(n=len(jobs)))
+        if held:
+            text += " " + tr("{n} of them went to Claros and may already have arrived: review "
+                             "those before sending them again.").format(n=held)
+        self.label.setText(text)
+        self.resume_button.setEnabled(held < len(jobs))
+        self.setVisible(True)
