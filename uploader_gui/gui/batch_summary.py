@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QLabel
 
 from uploader_gui.core.staging import StagedFile
+from uploader_gui.gui.staging_model import COL_STATUS, StagingModel, StateRole
 
 
 def tr(text: str) -> str:
@@ -47,3 +49,28 @@ def batch_summary(states: Counter[str], items: list[StagedFile], state_of: dict[
                 text += ": " + reasons.most_common(1)[0][0]
         parts.append(text)
     return " · ".join(parts)
+
+
+def model_summary(model: StagingModel) -> str:
+    """The summary of the batch the staging list holds now."""
+    states = {i.key: model.index(r, COL_STATUS).data(StateRole)
+              for r, i in enumerate(model.items()) if i.key in model.batch}
+    return batch_summary(model.batch_states(), model.batch_items(), states)
+
+
+def make_banner(text: str, sandbox: bool) -> QLabel:
+    """The line above the tabs; in sandbox mode coloured with the palette's highlight."""
+    banner = QLabel(text)
+    banner.setObjectName("sandboxBanner" if sandbox else "banner")
+    banner.setWordWrap(True)
+    banner.setVisible(bool(text))
+    banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if sandbox:
+        banner.setAutoFillBackground(True)
+        pal = banner.palette()
+        pal.setColor(banner.backgroundRole(), pal.color(pal.ColorRole.Highlight))
+        pal.setColor(banner.foregroundRole(), pal.color(pal.ColorRole.HighlightedText))
+        banner.setPalette(pal)
+        m = banner.fontMetrics().horizontalAdvance("M") // 2
+        banner.setContentsMargins(m, m, m, m)
+    return banner

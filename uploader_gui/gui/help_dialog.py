@@ -63,3 +63,14 @@ def show_help(parent: QWidget, runner: TaskRunner) -> None:
         parent.help_dialog = dialog  # type: ignore[attr-defined]  # kept alive, for tests too
 
     runner.run(readme_text, shown)
+
+
+def show_about(parent: QWidget) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from uploader_gui import __version__
+
+    QMessageBox.about(parent, tr("About"), tr(
+        "Clinic Document Uploader {version}\n\nSends patient documents to Redox, Claros "
+        "Health and REDCap, checking each file before anything leaves this computer.").format(
+        version=__version__))

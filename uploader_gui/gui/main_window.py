@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QCoreApplication, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -27,40 +23,26 @@ from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import load_window_state, save_last_profile, save_window_state
 from uploader_gui.core.retry import RetryPolicy
-from uploader_gui.core.staging import StagedFile, staging_key
+from uploader_gui.core.staging import StagedFile
 from uploader_gui.core.targets import KIND_LABELS
 from uploader_gui.core.validation import IsolatedValidator
-from uploader_gui.gui.batch_summary import batch_summary
+from uploader_gui.gui.batch_summary import make_banner, model_summary
 from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
 from uploader_gui.gui.patient_lookup import PatientLookup
-from uploader_gui.gui.preview import PreviewPane, Thumbnails
-from uploader_gui.gui.staging_controller import StagingController
-from uploader_gui.gui.staging_model import COL_STATUS, StagingModel, StateRole
-from uploader_gui.gui.staging_view import StagingView, setup_columns
-from uploader_gui.gui.tasks import TaskRunner
+from uploader_gui.gui.send_tab import FileList
+from uploader_gui.gui.tasks import TaskRunner, preload_network
 from uploader_gui.gui.upload_controller import UploadController
 from uploader_gui.gui.upload_panel import UploadPanel
 from uploader_gui.gui.watch_controller import WatchController
-from uploader_gui.gui.window_actions import build_menus, button, make_actions
+from uploader_gui.gui.window_actions import build_menus, make_actions
 from uploader_gui.gui.window_history import InterruptedBar, OpenedHistory, open_history
 from uploader_gui.gui.window_profiles import ProfileManager
 
 log = logging.getLogger(__name__)
 
-FILE_FILTER = "Documents (*.pdf *.PDF *.jpg *.JPG *.jpeg *.JPEG *.png *.PNG);;All files (*)"
-
-
 def tr(text: str) -> str:
     return QCoreApplication.translate("MainWindow", text)
-
-
-def _preload_network() -> None:
-    import importlib
-
-    for name in ("uploader_gui.core.transport", "uploader_gui.core.targets.claros",
-                 "uploader_gui.core.targets.redcap", "uploader_gui.core.targets.redox"):
-        importlib.import_module(name)
 
 
 class MainWindow(QMainWindow):
@@ -93,26 +75,13 @@ class MainWindow(QMainWindow):
         self._fit_timer.setInterval(300)
         self._fit_timer.timeout.connect(lambda: self.view.fit_columns())
 
-        self.model = StagingModel(self)
-        self.view = StagingView()
-        self.view.setModel(self.model)
-        setup_columns(self.view)
-        self.view.filesDropped.connect(self.add_paths)
-        self.view.selectionModel().selectionChanged.connect(self._update_actions)
-        self.staging = StagingController(self.model, self._runner, self._validator,
-                                         self.current_target, self)
-        self.staging.changed.connect(self._update_counts)
-        self.staging.settled.connect(self._refresh_counts)
-        self.staging.status.connect(self._status)
-        self.staging.failed.connect(lambda why: QMessageBox.warning(
-            self, tr("Combine into one PDF"), why))
-
         self.actions = make_actions(self, {
-            "add_files": self.choose_files, "add_folder": self.choose_folder,
+            "add_files": lambda: self.files.choose_files(),
+            "add_folder": lambda: self.files.choose_folder(),
             "remove": self.remove_selected, "clear_all": self.clear_all,
             "clear_sent": self.clear_sent, "retry": self.retry_failed,
             "move_up": lambda: self.move_selected(-1), "move_down": lambda: self.move_selected(1),
-            "combine": self.combine_selected, "upload": self.start_upload,
+            "combine": lambda: self.files.combine_selected(), "upload": self.start_upload,
             "cancel_all": lambda: self.uploads.cancel_all(),
             "find_patient": lambda: self.profiles.find_patient(),
             "profiles": lambda: self.profiles.edit_profiles(),
@@ -121,38 +90,25 @@ class MainWindow(QMainWindow):
             "help": self.show_help, "about": self.show_about, "quit": self.close,
         })
         a = self.actions
-        for act in (a.remove, a.move_up, a.move_down):
-            self.view.addAction(act)
         build_menus(self, a)
-        self.add_button = button(a.add_files)
-        self.add_folder_button = button(a.add_folder)
-        self.remove_button = button(a.remove)
-        self.clear_button = button(a.clear_all)
-        self.clear_sent_button = button(a.clear_sent)
-        self.retry_button = button(a.retry)
-        self.up_button = button(a.move_up, "▲")
-        self.up_button.setAccessibleName(tr("Move up"))
-        self.down_button = button(a.move_down, "▼")
-        self.down_button.setAccessibleName(tr("Move down"))
-        for b in (self.up_button, self.down_button):
-            b.setFixedWidth(self.fontMetrics().horizontalAdvance("M") * 3)
-        self.combine_button = button(a.combine)
-        self.profiles_button = button(a.profiles)
+        self.files = FileList(a, self._runner, self._thumb_runner, self._validator,
+                              self.current_target)
+        self.model, self.view, self.staging = self.files.model, self.files.view, self.files.staging
+        self.preview, self.details, self.split = (self.files.preview, self.files.details,
+                                                  self.files.split)
+        self.view.selectionModel().selectionChanged.connect(self._update_actions)
+        self.staging.changed.connect(self._update_counts)
+        self.staging.settled.connect(self._refresh_counts)
+        self.staging.status.connect(self._status)
+        self.staging.failed.connect(lambda why: QMessageBox.warning(
+            self, tr("Combine into one PDF"), why))
+        for name in ("add_button", "add_folder_button", "remove_button", "clear_button",
+                     "clear_sent_button", "retry_button", "up_button", "down_button",
+                     "combine_button", "profiles_button"):
+            setattr(self, name, getattr(self.files.buttons, name))
         a.profiles.setEnabled(sandbox)
         if not sandbox:
             a.profiles.setToolTip(tr("Looking for the system keyring…"))
-
-        buttons = QHBoxLayout()
-        for b in (self.add_button, self.add_folder_button, self.remove_button, self.clear_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        buttons.addWidget(self.profiles_button)
-        arrange = QHBoxLayout()
-        for b in (self.up_button, self.down_button, self.combine_button):
-            arrange.addWidget(b)
-        arrange.addStretch(1)
-        arrange.addWidget(self.clear_sent_button)
-        arrange.addWidget(self.retry_button)
 
         self.history_problem = ""
         self.history: HistoryStore | None = history if isinstance(history, HistoryStore) else None
@@ -193,24 +149,8 @@ class MainWindow(QMainWindow):
         self.uploads.jobsChanged.connect(self.history_panel.jobs_changed)
         self.history_panel.resendRequested.connect(self.resend)
 
-        self.banner = QLabel(banner)
-        self.banner.setObjectName("sandboxBanner" if sandbox else "banner")
-        self.banner.setWordWrap(True)
-        self.banner.setVisible(bool(banner))
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        if sandbox:
-            self.banner.setAutoFillBackground(True)
-            pal = self.banner.palette()
-            pal.setColor(self.banner.backgroundRole(), pal.color(pal.ColorRole.Highlight))
-            pal.setColor(self.banner.foregroundRole(), pal.color(pal.ColorRole.HighlightedText))
-            self.banner.setPalette(pal)
-            m = self.fontMetrics().horizontalAdvance("M") // 2
-            self.banner.setContentsMargins(m, m, m, m)
+        self.banner = make_banner(banner, sandbox)
 
-        self.details = QLabel()
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details.setObjectName("details")
         self.interrupted_bar = InterruptedBar()
         self.interrupted_bar.resumeRequested.connect(self.resume_interrupted)
         self.interrupted_bar.reviewRequested.connect(self.review_interrupted)
@@ -219,19 +159,7 @@ class MainWindow(QMainWindow):
 
         staging = QWidget()
         layout = QVBoxLayout(staging)
-        layout.addLayout(buttons)
-        layout.addLayout(arrange)
-        self.preview = PreviewPane()
-        self.thumbnails = Thumbnails(self._thumb_runner, self.view.iconSize().height(),
-                                     self.model.refresh_row)
-        self.model.thumbnails = self.thumbnails
-        self.split = QSplitter(Qt.Orientation.Horizontal)
-        self.split.setObjectName("stagingSplit")
-        self.split.addWidget(self.view)
-        self.split.addWidget(self.preview)
-        self.split.setChildrenCollapsible(False)
-        layout.addWidget(self.split, 1)
-        layout.addWidget(self.details)
+        layout.addWidget(self.files, 1)
         layout.addWidget(self.upload_panel)
 
         self.tabs = QTabWidget()
@@ -264,7 +192,7 @@ class MainWindow(QMainWindow):
             self.history_panel.load()
         # The HTTP stack is not needed to show the window; load it in the background
         # soon after, so the first Upload click does not pay for it on the UI thread.
-        QTimer.singleShot(2000, lambda: self._runner.run(_preload_network, lambda _r, _e: None))
+        QTimer.singleShot(2000, lambda: self._runner.run(preload_network, lambda _r, _e: None))
 
     # ------------------------------------------------------------------ history, uploads
 
@@ -408,42 +336,16 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ the file list
 
-    def choose_files(self) -> None:
-        names, _ = QFileDialog.getOpenFileNames(self, tr("Add files"), "", FILE_FILTER)
-        if names:
-            self.add_paths(names)
-
-    def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, tr("Add a folder"))
-        if folder:
-            self.add_paths([folder])
-
     def add_paths(self, paths: Iterable[str | Path]) -> None:
         """Stage files and folders. Folders are walked on a worker thread."""
-        self.staging.add_paths(paths)
-
-    def selected_rows(self) -> list[int]:
-        return sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        self.files.add_paths(paths)
 
     def remove_selected(self) -> None:
-        rows = self.selected_rows()
-        if rows:
-            self.model.remove_rows(rows)
+        if self.files.remove_selected():
             self._refresh_counts()
 
     def move_selected(self, delta: int) -> None:
-        rows = self.selected_rows()
-        if len(rows) != 1:
-            return
-        new = self.model.move(rows[0], delta)
-        self.view.selectRow(new)
-
-    def _chosen(self) -> list[StagedFile]:
-        items = self.model.items()
-        return [items[r] for r in self.selected_rows()]
-
-    def combine_selected(self) -> None:
-        self.staging.combine(self._chosen())
+        self.files.move_selected(delta)
 
     def clear_all(self) -> None:
         self.staging.clear()
@@ -451,12 +353,11 @@ class MainWindow(QMainWindow):
         self._refresh_counts()
 
     def clear_sent(self) -> None:
-        self.model.remove_rows([r for r, item in enumerate(self.model.items())
-                                if item.upload_state in ("sent", "verified")])
+        self.files.clear_sent()
         self._refresh_counts()
 
     def is_staged(self, path: str | Path) -> bool:
-        return staging_key(path) in {i.key for i in self.model.items()}
+        return self.files.is_staged(path)
 
     # ------------------------------------------------------------------ status
 
@@ -466,40 +367,8 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
 
-    def _show_details(self) -> None:
-        """The full verdict of the selected file, since the table cell may be cut short."""
-        rows = self.selected_rows()
-        self.preview.follow(self.model.items()[rows[0]] if len(rows) == 1 else None)
-        if len(rows) != 1:
-            self.details.setText(
-                tr("{n} files selected.").format(n=len(rows)) if rows else
-                tr("Select a file to see the full result of its check."))
-            return
-        item = self.model.items()[rows[0]]
-        if item.result is None:
-            self.details.setText(f"<b>{escape(item.name)}</b>: " + tr("being checked…"))
-            return
-        lines = [f"<b>{escape(item.name)}</b> — {escape(str(item.path.parent))}"]
-        if item.upload_state:
-            lines.append(escape(item.upload_message))
-        elif not item.result.problems:
-            lines.append(tr("Ready to upload."))
-        for p in item.result.problems:
-            label = tr("Caution") if p.severity == "warning" else tr("Not accepted")
-            lines.append(f"{label}: {escape(p.message)}")
-        self.details.setText("<br>".join(lines))
-
     def _update_actions(self, *args: Any) -> None:
-        self._show_details()
-        a = self.actions
-        selected = len(self.selected_rows())
-        a.remove.setEnabled(bool(selected))
-        a.move_up.setEnabled(selected == 1)
-        a.move_down.setEnabled(selected == 1)
-        a.combine.setEnabled(bool(self.staging.combinable(self._chosen())))
-        a.clear_all.setEnabled(self.model.rowCount() > 0)
-        a.clear_sent.setEnabled(bool(self.model.counts()["sent"]))
-        a.retry.setEnabled(bool(self.model.failed_files()))
+        self.files.update_actions()
 
     def _row_destination(self, key: str, text: str) -> None:
         item = self.model.item(key)
@@ -541,12 +410,9 @@ class MainWindow(QMainWindow):
         self.countsChanged.emit(ready, c["rejected"], c["checking"])
         self.upload_panel.set_ready_count(len(self.model.ready_files()))
         self._sync_upload_action()
-        states = {i.key: self.model.index(r, COL_STATUS).data(StateRole)
-                  for r, i in enumerate(self.model.items()) if i.key in self.model.batch}
-        summary = batch_summary(self.model.batch_states(), self.model.batch_items(), states)
         profile = self.upload_panel.current_profile()
         who = KIND_LABELS.get(profile.config.kind, "") if profile else ""
-        self.upload_panel.show_batch(self.model.batch_progress(), summary, who)
+        self.upload_panel.show_batch(self.model.batch_progress(), model_summary(self.model), who)
 
     def counts(self) -> dict[str, int]:
         return self.model.counts()
@@ -559,11 +425,9 @@ class MainWindow(QMainWindow):
         show_help(self, self._runner)
 
     def show_about(self) -> None:
-        from uploader_gui import __version__
+        from uploader_gui.gui.help_dialog import show_about
 
-        QMessageBox.about(self, tr("About"), tr(
-            "Clinic Document Uploader {version}\n\nSends patient documents to Redox, Claros "
-            "Health and REDCap, checking each file first.").format(version=__version__))
+        show_about(self)
 
     # ------------------------------------------------------------------ size, closing
 

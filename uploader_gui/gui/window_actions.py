@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QPushButton, QVBoxLayout, QWidget
 
 
 def tr(text: str) -> str:
@@ -144,3 +144,39 @@ def build_menus(w: QMainWindow, a: WindowActions) -> None:
     help_menu = bar.addMenu(tr("&Help"))
     help_menu.addAction(a.help)
     help_menu.addAction(a.about)
+
+
+class FileButtons(QWidget):
+    """The buttons above the file list, each running one of the window's actions."""
+
+    def __init__(self, a: WindowActions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.add_button = button(a.add_files)
+        self.add_folder_button = button(a.add_folder)
+        self.remove_button = button(a.remove)
+        self.clear_button = button(a.clear_all)
+        self.clear_sent_button = button(a.clear_sent)
+        self.retry_button = button(a.retry)
+        self.up_button = button(a.move_up, "▲")
+        self.up_button.setAccessibleName(tr("Move up"))
+        self.down_button = button(a.move_down, "▼")
+        self.down_button.setAccessibleName(tr("Move down"))
+        for b in (self.up_button, self.down_button):
+            b.setFixedWidth(self.fontMetrics().horizontalAdvance("M") * 3)
+        self.combine_button = button(a.combine)
+        self.profiles_button = button(a.profiles)
+        top = QHBoxLayout()
+        for b in (self.add_button, self.add_folder_button, self.remove_button, self.clear_button):
+            top.addWidget(b)
+        top.addStretch(1)
+        top.addWidget(self.profiles_button)
+        arrange = QHBoxLayout()
+        for b in (self.up_button, self.down_button, self.combine_button):
+            arrange.addWidget(b)
+        arrange.addStretch(1)
+        arrange.addWidget(self.clear_sent_button)
+        arrange.addWidget(self.retry_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addLayout(arrange)
