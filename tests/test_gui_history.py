@@ -84,7 +84,7 @@ def test_uploads_appear_in_history_live(qtbot, window: MainWindow, tmp_path: Pat
                     timeout=30_000)
     qtbot.waitUntil(lambda: history_rows(window) == {f.name: "Sent" for f in files})
     qtbot.waitUntil(lambda: window.count_label.text().endswith("3 sent"))
-    assert window.history_panel.count_label.text() == "3 of 3 upload(s) shown."
+    assert window.history_panel.count_label.text() == "3 of 3 uploads shown."
 
 
 def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: Path,
@@ -104,7 +104,8 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
 
     # Search by patient and by status.
     panel.search.setText("1003")
-    assert history_rows(window) == {"wrong-patient.pdf": "Failed"}
+    assert history_rows(window) == {
+        "wrong-patient.pdf": "Failed: Claros has no patient with ID 1003."}
     panel.search.setText("")
     panel.status_filter.setCurrentIndex(panel.status_filter.findData("sent"))
     assert history_rows(window) == {"kept.pdf": "Sent"}
@@ -119,9 +120,13 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     p = panel.proxy
     row = next(r for r in range(p.rowCount()) if p.index(r, COL_FILE).data() == "wrong-patient.pdf")
     panel.view.selectRow(row)
-    qtbot.waitUntil(lambda: "Attempts" in panel.details.toPlainText())
-    text = panel.details.toPlainText()
-    assert sha256_of(wrong) in text and "no patient with ID 1003" in text
+    # What a person asks comes first; HTTP status, attempts and SHA-256 are folded away.
+    qtbot.waitUntil(lambda: "Each attempt" in panel.technical.toPlainText())
+    assert "no patient with ID 1003" in panel.details.toPlainText()
+    assert sha256_of(wrong) not in panel.details.toPlainText()
+    assert panel.technical.isHidden()
+    panel.technical_button.click()
+    assert not panel.technical.isHidden() and sha256_of(wrong) in panel.technical.toPlainText()
     assert panel.resend_button.isEnabled() and not panel.copy_button.isEnabled()
 
     # Export what is shown.
@@ -134,8 +139,7 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
 
     # Resend after confirming: same bytes, new attempt; 1003 still fails, so fix nothing but
     # check that a second attempt was recorded.
-    monkeypatch.setattr(QMessageBox, "question",
-                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    panel.ask_resend = lambda text: True
     panel.resend_selected()
     qtbot.waitUntil(lambda: panel.model.job_by_id(panel.selected_jobs()[0].id).attempts == 2,
                     timeout=30_000)

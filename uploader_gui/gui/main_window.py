@@ -70,10 +70,6 @@ class MainWindow(QMainWindow):
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(50)
         self._counts_timer.timeout.connect(self._refresh_counts)
-        self._fit_timer = QTimer(self)
-        self._fit_timer.setSingleShot(True)
-        self._fit_timer.setInterval(300)
-        self._fit_timer.timeout.connect(lambda: self.view.fit_columns())
 
         self.actions = make_actions(self, {
             "add_files": lambda: self.files.choose_files(),
@@ -314,7 +310,7 @@ class MainWindow(QMainWindow):
             item.destination_text = where
             self.model.refresh_row(item.key)
         self.model.start_batch([i.key for i in files])
-        self.uploads.upload(files, profile, panel.destination())
+        self.uploads.upload(files, profile, panel.destination(), patient=panel.patient_info())
         self._update_counts()
 
     def _sync_upload_action(self) -> None:
@@ -404,8 +400,6 @@ class MainWindow(QMainWindow):
             if c[key]:
                 parts.append(words.format(n=c[key]))
         self.count_label.setText(" · ".join(parts))
-        if not self._fit_timer.isActive():
-            self._fit_timer.start()
         self._update_actions()
         self.countsChanged.emit(ready, c["rejected"], c["checking"])
         self.upload_panel.set_ready_count(len(self.model.ready_files()))

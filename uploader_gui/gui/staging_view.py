@@ -69,6 +69,15 @@ class StagingView(QTableView):
         )
         #: True while files are dragged over the window: the list says "Drop to check".
         self.drop_highlight = False
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(250)
+        self._fit_timer.timeout.connect(self.fit_columns)
+
+    def schedule_fit(self, *args: object) -> None:
+        """Fit the columns soon; many changes together cause one fit."""
+        if not self._fit_timer.isActive():
+            self._fit_timer.start()
 
     # Drops: accept only local files, and always as a copy. Qt's proposed
     # action can be a move (Shift-drag), which some file managers honour by
@@ -152,9 +161,12 @@ class StagingView(QTableView):
         for col in (COL_NAME, COL_STATUS, COL_DEST):
             widest = fm.horizontalAdvance(str(model.headerData(
                 col, Qt.Orientation.Horizontal) or ""))
+            seen: set[str] = set()
             for row in range(model.rowCount()):
                 text = str(model.index(row, col).data() or "")[:FIT_CHARS]
-                widest = max(widest, fm.horizontalAdvance(text))
+                if text not in seen:  # many rows share a text ("Ready to upload")
+                    seen.add(text)
+                    widest = max(widest, fm.horizontalAdvance(text))
             icon = self.iconSize().width() + 8 if col in (COL_NAME, COL_STATUS) else 0
             want = widest + pad + icon
             if header.sectionSize(col) != want:
@@ -179,3 +191,6 @@ def setup_columns(view: StagingView) -> None:
     view.verticalHeader().setDefaultSectionSize(side + 6)
     view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
     view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    model = view.model()
+    for signal in (model.dataChanged, model.rowsInserted, model.rowsRemoved, model.modelReset):
+        signal.connect(view.schedule_fit)

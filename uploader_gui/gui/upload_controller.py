@@ -33,7 +33,7 @@ from uploader_gui.core.recent import remember
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
 from uploader_gui.core.targets import Credentials, Destination, make_target
-from uploader_gui.core.targets.base import EXISTING_FILE
+from uploader_gui.core.targets.base import EXISTING_FILE, PatientInfo
 from uploader_gui.gui.queue_bridge import QueueBridge
 from uploader_gui.gui.tasks import TaskRunner
 
@@ -107,7 +107,8 @@ class UploadController(QObject):
 
     # ------------------------------------------------------------------ new uploads
 
-    def upload(self, files: list[StagedFile], profile: Profile, destination: Destination) -> int:
+    def upload(self, files: list[StagedFile], profile: Profile, destination: Destination,
+               patient: PatientInfo | None = None) -> int:
         """Check, prepare, confirm and queue the files. Returns how many go on to be prepared."""
         if self.dispatcher is None:
             self.message.emit("Uploading is not possible because the history cannot be written.")
@@ -119,6 +120,7 @@ class UploadController(QObject):
                 continue
             job = new_job(item.path, res, profile.config, destination, profile.name)
             job.sources = list(item.sources)
+            job.patient_label = patient.label() if patient is not None and patient.name else None
             self._uid_to_key[job.uid] = item.key
             jobs.append(job)
             self.rowDestination.emit(item.key, f"{profile.name}: {job.dest_key}")

@@ -1,0 +1,245 @@
+"""The front-desk window: patient by name, states at a glance, keyboard and screen reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import filemaker as fm
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAccessible, QImage
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
+
+from uploader_gui.gui.history_model import COL_DEST as HIST_DEST
+from uploader_gui.gui.history_model import COL_FILE as HIST_FILE
+from uploader_gui.gui.main_window import MainWindow
+from uploader_gui.gui.staging_model import COL_DEST, COL_NAME, COL_STATUS, StateRole
+from uploader_gui.gui.states import ROW_STATES, state_icon, state_word
+from uploader_gui.sandbox.profiles import sandbox_profiles
+
+
+@pytest.fixture
+def window(qtbot, validator, sandbox):
+    w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
+                   banner="Sandbox mode", sandbox=True)
+    w.uploads.confirm = lambda batch: "all"
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.history is not None, timeout=10_000)
+    yield w
+    w.shutdown()
+
+
+def pick(window: MainWindow, name: str) -> None:
+    combo = window.upload_panel.profile_combo
+    combo.setCurrentIndex(combo.findData(name))
+
+
+def state_of(window: MainWindow, name: str) -> str:
+    m = window.model
+    return next(m.index(r, COL_STATUS).data(StateRole) for r in range(m.rowCount())
+                if m.index(r, COL_NAME).data() == name)
+
+
+def stage(qtbot, window: MainWindow, files: list[Path]) -> None:
+    window.add_paths(files)
+    qtbot.waitUntil(lambda: window.model.rowCount() >= len(files)
+                    and window.counts()["checking"] == 0, timeout=30_000)
+
+
+# --------------------------------------------------------------------------- patient by name
+
+
+def test_patient_by_name_in_banner_rows_and_history(qtbot, window: MainWindow, sandbox,
+                                                     tmp_path: Path) -> None:
+    pick(window, "Sandbox Claros")
+    stage(qtbot, window, [fm.good_pdf(tmp_path / "letter-ben.pdf")])
+    panel = window.upload_panel
+    panel.patient.setText("1002")
+    ben = "Ben Sandbox, born 1975-06-15 (1002)"
+    qtbot.waitUntil(lambda: ben in panel.destination_label.text(), timeout=10_000)
+    assert window.model.index(0, COL_DEST).data() == f"Sandbox Claros: {ben}"
+    qtbot.waitUntil(panel.upload_button.isEnabled, timeout=10_000)
+    assert ben in panel.upload_button.toolTip()
+    window.actions.upload.trigger()
+    qtbot.waitUntil(lambda: state_of(window, "letter-ben.pdf") == "sent", timeout=30_000)
+    assert window.model.index(0, COL_DEST).data() == f"Sandbox Claros: {ben}"
+    hist = window.history_panel.proxy
+    qtbot.waitUntil(lambda: any(hist.index(r, HIST_FILE).data() == "letter-ben.pdf"
+                                for r in range(hist.rowCount())))
+    row = next(r for r in range(hist.rowCount()) if hist.index(r, HIST_FILE).data() ==
+               "letter-ben.pdf")
+    assert hist.index(row, HIST_DEST).data() == ben
+    job = next(j for j in window.history.jobs() if j.name == "letter-ben.pdf")
+    assert job.patient_label == ben  # kept in the history row, for the CSV export too
+
+
+def test_unknown_id_keeps_upload_disabled_with_the_reason(qtbot, window: MainWindow,
+                                                          tmp_path: Path) -> None:
+    pick(window, "Sandbox Claros")
+    stage(qtbot, window, [fm.good_pdf(tmp_path / "typo.pdf")])
+    panel = window.upload_panel
+    panel.patient.setText("9999")
+    qtbot.waitUntil(lambda: "Sandbox Claros has no patient 9999" in panel.lookup_label.text(),
+                    timeout=10_000)
+    assert not panel.upload_button.isEnabled() and not window.actions.upload.isEnabled()
+    assert "Check the number, or use Find patient" in panel.upload_button.toolTip()
+    # Fixing the typo enables it again.
+    panel.patient.setText("1003")
+    qtbot.waitUntil(panel.upload_button.isEnabled, timeout=10_000)
+    assert "Cleo Sandbox" in panel.destination_label.text()
+
+
+# --------------------------------------------------------------------------- states
+
+
+def test_each_state_has_its_own_icon_and_word(qtbot) -> None:
+    images: dict[str, bytes] = {}
+    for state in ROW_STATES:
+        image: QImage = state_icon(state).pixmap(24, 24).toImage()
+        assert not image.isNull()
+        images[state] = bytes(image.convertToFormat(QImage.Format.Format_ARGB32).constBits())
+    assert len(set(images.values())) == len(ROW_STATES)
+    words = [state_word(s) for s in ROW_STATES]
+    assert len(set(words)) == len(words) and all(words)
+
+
+def test_batch_summary_counts_failures_and_clears_with_the_list(qtbot, window: MainWindow,
+                                                                sandbox, tmp_path: Path) -> None:
+    pick(window, "Sandbox Claros")
+    sandbox.add_fault(r"^/patients/1001/pdf/$", status=400, times=3,
+                      body={"detail": "The scanner test file is refused."})
+    files = [fm.good_pdf(tmp_path / f"fail-{i}.pdf") for i in range(3)]
+    stage(qtbot, window, files)
+    qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=10_000)
+    window.start_upload()
+    qtbot.waitUntil(lambda: all(state_of(window, f.name) == "failed" for f in files),
+                    timeout=30_000)
+    summary = window.upload_panel.summary
+    qtbot.waitUntil(lambda: summary.text().startswith("3 failed: "))
+    assert "3 failed" in window.count_label.text() and "3 ready" not in window.count_label.text()
+    assert "finished" not in window.upload_panel.message.text()
+    # The failed ones are offered to Retry failed, not to Upload.
+    assert window.actions.retry.isEnabled() and not window.upload_panel.upload_button.isEnabled()
+    window.retry_failed()
+    qtbot.waitUntil(lambda: all(state_of(window, f.name) == "sent" for f in files),
+                    timeout=30_000)
+    qtbot.waitUntil(lambda: summary.text() == "3 sent")
+    window.clear_sent()
+    assert window.model.rowCount() == 0
+    window.clear_all()
+    qtbot.waitUntil(lambda: summary.text() == "" and not window.upload_panel.message.text())
+
+
+def test_progress_reaches_100_only_when_every_file_has_an_answer(qtbot, window: MainWindow,
+                                                                  sandbox, tmp_path: Path) -> None:
+    pick(window, "Sandbox Claros")
+    window.uploads.dispatcher.set_concurrency(1)
+    sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=3, times=1)
+    files = [fm.good_pdf(tmp_path / f"part-{i}.pdf", pages=i + 1) for i in range(3)]
+    stage(qtbot, window, files)
+    qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=10_000)
+    window.start_upload()
+    seen: list[tuple[int, int, float]] = []
+
+    def sample() -> bool:
+        p = window.model.batch_progress()
+        seen.append((p.answered, p.files, p.fraction))
+        return p.answered == p.files == 3
+
+    qtbot.waitUntil(sample, timeout=30_000)
+    assert any(answered < 3 for answered, _, _ in seen)
+    assert all(fraction < 1.0 for answered, _, fraction in seen if answered < 3)
+    qtbot.waitUntil(lambda: window.upload_panel.progress_bar.value() == 1000)
+    assert "3 of 3 files answered" in window.upload_panel.progress_bar.format()
+
+
+# --------------------------------------------------------------------------- keyboard
+
+
+def test_tab_leaves_the_table(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    stage(qtbot, window, [fm.good_pdf(tmp_path / f"t{i}.pdf") for i in range(3)])
+    window.activateWindow()
+    window.view.setFocus()
+    window.view.setCurrentIndex(window.model.index(0, 0))
+    qtbot.waitUntil(window.view.hasFocus)
+    qtbot.keyClick(window.view, Qt.Key.Key_Down)
+    assert window.view.currentIndex().row() == 1 and window.view.hasFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Tab)
+    assert not window.view.hasFocus()
+    assert QApplication.focusWidget() is not None
+
+
+def test_menu_bar_and_ctrl_enter(qtbot, window: MainWindow, sandbox, tmp_path: Path) -> None:
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert titles == ["&File", "&Edit", "&View", "&Help"]
+    assert "Ctrl+Return" in window.actions.upload.shortcut().toString()
+    pick(window, "Sandbox Claros")
+    stage(qtbot, window, [fm.good_pdf(tmp_path / "by-keyboard.pdf")])
+    qtbot.waitUntil(window.actions.upload.isEnabled, timeout=10_000)
+    window.activateWindow()
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyRelease(window.view, Qt.Key.Key_Control)
+    qtbot.waitUntil(lambda: state_of(window, "by-keyboard.pdf") == "sent", timeout=30_000)
+
+
+def _unnamed(root: QWidget) -> list[str]:
+    """Focusable widgets a screen reader would announce without a name."""
+    out = []
+    for w in [root, *root.findChildren(QWidget)]:
+        if w.focusPolicy() == Qt.FocusPolicy.NoFocus or not w.isVisibleTo(root):
+            continue
+        if w.focusProxy() is not None:
+            continue  # the proxy is the one announced
+        iface = QAccessible.queryAccessibleInterface(w)
+        name = iface.text(QAccessible.Text.Name) if iface is not None else ""
+        if not name.strip():
+            out.append(f"{type(w).__name__} {w.objectName()!r}")
+    return out
+
+
+def test_every_focusable_widget_has_an_accessible_name(qtbot, window: MainWindow,
+                                                        tmp_path: Path) -> None:
+    from uploader_gui.gui.help_dialog import HelpDialog
+    from uploader_gui.gui.patient_picker import PatientPicker
+
+    stage(qtbot, window, [fm.good_pdf(tmp_path / "named.pdf")])
+    for name in ("Sandbox Claros", "Sandbox REDCap", "Sandbox Redox"):
+        pick(window, name)
+        assert _unnamed(window) == [], name
+    window.tabs.setCurrentIndex(1)
+    window.history_panel.technical_button.click()
+    assert _unnamed(window) == []
+    dialogs: list[QDialog] = [
+        PatientPicker(window, "Find patient", "&Patient:", ["Ada Sandbox, born 1980-01-01 (1001)"]),
+        HelpDialog(window, "# Using it\nText."),
+    ]
+    for dialog in dialogs:
+        dialog.show()
+        assert _unnamed(dialog) == [], type(dialog).__name__
+        dialog.close()
+
+
+def test_no_cell_that_fits_60_characters_is_cut_at_1280_by_800(qtbot, window: MainWindow,
+                                                               sandbox, tmp_path: Path) -> None:
+    pick(window, "Sandbox Claros")
+    window.resize(1280, 800)
+    names = ["referral-letter-2026-11-28-dr-okafor.pdf", "lab-results-cbc.pdf",
+             "wound-photo-left-ankle.jpg", "consent.pdf", "discharge-summary-ward-7.pdf"]
+    files = [fm.good_jpeg(tmp_path / n) if n.endswith(".jpg") else fm.good_pdf(tmp_path / n)
+             for n in names]
+    stage(qtbot, window, files)
+    window.upload_panel.patient.setText("1002")
+    qtbot.waitUntil(lambda: "Ben Sandbox" in str(window.model.index(0, COL_DEST).data()),
+                    timeout=10_000)
+    view = window.view
+
+    def fits() -> bool:
+        return all(view.sizeHintForColumn(col) <= view.columnWidth(col)
+                   for col in (COL_NAME, COL_STATUS, COL_DEST))
+
+    qtbot.waitUntil(fits, timeout=5_000)
+    for col in (COL_NAME, COL_STATUS, COL_DEST):
+        assert all(len(str(window.model.index(r, col).data())) <= 60
+                   for r in range(window.model.rowCount()))
