@@ -105,14 +105,14 @@ def idle(seconds: float) -> dict[str, float]:
 
 
 def batch(url: str, credentials_json: str, folder: Path) -> dict[str, Any]:
+    from uploader_gui.cli.sandbox_profiles import sandbox_profiles
     from uploader_gui.gui.app import make_app
     from uploader_gui.gui.main_window import MainWindow
-    from uploader_gui.sandbox.profiles import sandbox_profiles
 
     make_app()
     files = sorted(folder.glob("*.pdf"))
     window = MainWindow(profiles=sandbox_profiles(url, json.loads(credentials_json)))
-    window.uploads.confirm = lambda batch: "all"
+    window.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}
     assert window.uploads.dispatcher is not None
     window.uploads.dispatcher.set_concurrency(4)
     combo = window.upload_panel.profile_combo

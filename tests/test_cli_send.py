@@ -42,7 +42,7 @@ def test_send_claros_converts_images_and_refuses_duplicates(sandbox, tmp_path: P
     sent = by_name["letter.pdf"]
     assert sent["status"] == "sent" and sent["attempts"] == 1 and sent["remote_id"]
     assert set(sent) == {"path", "status", "remote_id", "url", "log_ids", "http_status",
-                         "error", "attempts", "job_id"}
+                         "error", "attempts", "job_id", "verified", "proof", "patient"}
     stored = [r for r in sandbox.received("claros") if r["filename"] == "letter.pdf"]
     assert stored[-1]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
     # Claros takes PDF only: the PNG went as photo.pdf, a one-page PDF; the PNG is untouched.
@@ -84,12 +84,15 @@ def test_send_redcap_replace_needs_flag_and_keeps_a_backup(sandbox, tmp_path: Pa
     proc = send(*args, str(first), env=env, home=app_home)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 of 1 file(s) sent." in proc.stdout
-    # The field now holds v1.pdf: a second file is refused unless --replace is given.
+    # The field now holds v1.pdf: a second file is refused, before anything is sent,
+    # unless --replace is given.
+    received = len(sandbox.received("redcap"))
     refused = send(*args, "--json", str(second), env=env, home=app_home)
     assert refused.returncode == 1
     [row] = rows(refused)
-    assert row["status"] == "failed"
-    assert "Record 102, field lab_report already holds a file" in row["error"]
+    assert row["status"] == "rejected" and row["attempts"] == 0
+    assert "already holds “v1.pdf”" in row["error"] and "--replace" in row["error"]
+    assert len(sandbox.received("redcap")) == received
     replaced = send(*args, "--json", "--replace", str(second), env=env, home=app_home)
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     history = subprocess.run([sys.executable, "-m", "uploader_gui", "history", "--json"],
@@ -102,8 +105,10 @@ def test_send_redcap_replace_needs_flag_and_keeps_a_backup(sandbox, tmp_path: Pa
     assert "record-102_lab_report_baseline_arm_1" in backup.name
     assert backup.is_relative_to(app_home)
     assert token not in proc.stdout + refused.stdout + replaced.stdout + replaced.stderr
-    many = send(*args, str(first), str(second), env=env, home=app_home)
-    assert many.returncode == 2 and "holds one file" in many.stderr
+    many = send(*args, "--json", str(first), str(second), env=env, home=app_home)
+    assert many.returncode == 1
+    assert [r["status"] for r in rows(many)] == ["rejected", "rejected"]
+    assert all("holds one file" in r["error"] for r in rows(many))
 
 
 def test_send_redcap_wrong_event_rejected_before_sending(sandbox, tmp_path: Path, app_home) -> None:
@@ -135,13 +140,29 @@ def test_send_redox_jwt(sandbox, tmp_path: Path, app_home: Path) -> None:
 
 
 def test_send_failure_reports_server_message(sandbox, tmp_path: Path, app_home: Path) -> None:
-    proc = send("--target", "claros", "--url", sandbox.url, "--patient", "2001", "--json",
+    sandbox.add_fault(r"^/patients/1001/pdf/$", status=403,
+                      body={"detail": "This patient belongs to another Claros account."})
+    proc = send("--target", "claros", "--url", sandbox.url, "--patient", "1001", "--json",
                 str(fm.good_pdf(tmp_path / "a.pdf")),
                 env={"UPLOADER_GUI_TOKEN": "sandbox-claros-key"}, home=app_home)
     assert proc.returncode == 1
     [row] = rows(proc)
     assert row["status"] == "failed" and row["http_status"] == 403
     assert "another Claros account" in row["error"]
+
+
+def test_send_refuses_an_unknown_patient_before_sending(sandbox, tmp_path: Path,
+                                                        app_home: Path) -> None:
+    """2001 belongs to another account: this account's patient list does not name it."""
+    before = len(sandbox.received("claros"))
+    proc = send("--target", "claros", "--url", sandbox.url, "--patient", "2001", "--json",
+                str(fm.good_pdf(tmp_path / "a.pdf")),
+                env={"UPLOADER_GUI_TOKEN": "sandbox-claros-key"}, home=app_home)
+    assert proc.returncode == 1
+    [row] = rows(proc)
+    assert row["status"] == "rejected" and row["attempts"] == 0
+    assert "Claros Health has no patient 2001" in row["error"]
+    assert len(sandbox.received("claros")) == before
 
 
 def test_send_usage_errors(sandbox, tmp_path: Path, app_home: Path) -> None:
@@ -161,3 +182,33 @@ def test_send_refuses_plain_http_to_another_host(tmp_path: Path, app_home: Path)
                 env={"UPLOADER_GUI_TOKEN": "k"}, home=app_home)
     assert proc.returncode == 2 and proc.stdout == ""
     assert "does not use HTTPS" in proc.stderr
+
+
+def test_send_profile_with_backup_policy_replaces_and_keeps_a_byte_exact_backup(
+        sandbox, tmp_path: Path, app_home: Path) -> None:
+    """`redcap_overwrite = "backup"` in the profile: `send --profile` honours it (no --replace)."""
+    from uploader_gui.core.profiles import Profile, save_profile_set
+    from uploader_gui.core.targets import Credentials, Destination, TargetConfig
+
+    save_profile_set([Profile(
+        TargetConfig(kind="redcap", base_url=sandbox.url + "/api/", name="Study backup",
+                     redcap_field="lab_report", redcap_event="baseline_arm_1",
+                     redcap_overwrite="backup"),
+        Credentials(), Destination(field="lab_report", event="baseline_arm_1"))])
+    env = {"UPLOADER_GUI_TOKEN": sandbox.credentials["redcap_longitudinal_token"]}
+    first, second = fm.good_pdf(tmp_path / "old.pdf"), fm.good_pdf(tmp_path / "new.pdf", pages=3)
+    args = ("--profile", "Study backup", "--record", "101", "--field", "lab_report",
+            "--event", "baseline_arm_1", "--json")
+    one = send(*args, str(first), env=env, home=app_home)
+    assert one.returncode == 0, one.stdout + one.stderr
+    two = send(*args, str(second), env=env, home=app_home)
+    assert two.returncode == 0, two.stdout + two.stderr
+    history = subprocess.run([sys.executable, "-m", "uploader_gui", "history", "--json"],
+                             capture_output=True, text=True, cwd=REPO,
+                             env={**os.environ, "UPLOADER_GUI_HOME": str(app_home)})
+    job = next(j for j in map(json.loads, history.stdout.splitlines()) if j["name"] == "new.pdf")
+    assert job["status"] == "sent" and job["backup_path"]
+    assert Path(job["backup_path"]).read_bytes() == first.read_bytes()
+    [held] = [r for r in sandbox.received("redcap")
+              if r.get("record") == "101" and r.get("field") == "lab_report"][-1:]
+    assert held["sha256"] == hashlib.sha256(second.read_bytes()).hexdigest()

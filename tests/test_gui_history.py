@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import Job, sha256_of
 from uploader_gui.core.retry import RetryPolicy
@@ -20,7 +21,6 @@ from uploader_gui.gui.history_model import COL_FILE, COL_STATUS
 from uploader_gui.gui.main_window import MainWindow
 from uploader_gui.gui.staging_model import COL_NAME, StateRole
 from uploader_gui.gui.staging_model import COL_STATUS as STAGE_STATUS
-from uploader_gui.sandbox.profiles import sandbox_profiles
 
 FAST = RetryPolicy(base=0.01, cap=0.05, max_attempts=3)
 
@@ -30,7 +30,7 @@ FAST = RetryPolicy(base=0.01, cap=0.05, max_attempts=3)
 def make_window(qtbot, validator, sandbox) -> MainWindow:
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
                    policy=FAST)
-    w.uploads.confirm = lambda batch: "all"  # the confirmation dialog is tested on its own
+    w.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}  # dialog tested alone
     qtbot.addWidget(w)
     w.show()
     return w
@@ -216,27 +216,41 @@ def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindo
 
     seen = []
 
-    def answer(batch):
-        seen.append(batch)
-        return "skip-duplicates"
+    def answer(plan):
+        seen.append(plan)
+        return {q.id: q.default for q in plan.questions}  # the safe answers: skip duplicates
 
     window.uploads.confirm = answer
     window.clear_all()
     other = fm.good_pdf(tmp_path / "new-letter.pdf", pages=2)
     upload(qtbot, window, [first, other])
     qtbot.waitUntil(lambda: staged_state(window, "new-letter.pdf") == "sent", timeout=30_000)
-    [batch] = seen
-    dup_names = [j.name for j in batch.jobs if j.uid in batch.duplicates]
-    assert dup_names == ["consent.pdf"]
+    [plan] = seen
+    dups = [q for q in plan.questions if q.kind == "duplicate"]
+    names = {p.key: p.job.name for p in plan.jobs}
+    assert [names[q.key] for q in dups] == ["consent.pdf"]
     assert staged_state(window, "consent.pdf") == "cancelled"
-    html = summary_html(batch.profile, batch.jobs, batch.duplicates)
-    assert "consent.pdf → <b>patient 1001</b>" in html and "Already sent there" in html
-    assert "new-letter.pdf → <b>patient 1001</b>" in html
+    html = summary_html(plan)
+    assert "consent.pdf → <b>Ada Sandbox, born 1980-01-01 (1001)</b>" in html
+    assert "already sent to patient 1001" in html
+    assert "new-letter.pdf → <b>Ada Sandbox, born 1980-01-01 (1001)</b>" in html
     sent = [r for r in sandbox.received("claros") if r["filename"] == "consent.pdf"]
     assert len(sent) == 1  # the duplicate was not sent
 
+    # The dialog itself: the duplicate's box starts unticked, and Cancel is the default.
+    from uploader_gui.gui.confirm_send import ConfirmSendDialog
+
+    dialog = ConfirmSendDialog(plan, window)
+    [box] = dialog.boxes.values()
+    assert not box.isChecked() and "consent.pdf" in box.text()
+    assert dialog.answers() == {dups[0].id: False}
+    assert not dialog.send_button.isDefault()
+    box.setChecked(True)
+    assert dialog.answers() == {dups[0].id: True}
+    dialog.deleteLater()
+
     # "Cancel" sends nothing at all.
-    window.uploads.confirm = lambda batch: "cancel"
+    window.uploads.confirm = lambda plan: None
     window.clear_all()
     third = fm.good_pdf(tmp_path / "third.pdf", pages=3)
     upload(qtbot, window, [third])
@@ -253,7 +267,12 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     qtbot.waitUntil(lambda: staged_state(window, "scan-v1.pdf") == "sent", timeout=30_000)
 
     asked = []
-    window.uploads.confirm_replace = lambda batch: asked.append(batch.existing_name) or False
+
+    def keep(plan):
+        asked.append(plan.existing_file)
+        return {q.id: q.kind != "replace_file" for q in plan.questions}
+
+    window.uploads.confirm = keep
     window.clear_all()
     second = fm.good_pdf(tmp_path / "scan-v2.pdf", pages=2)
     window.upload_panel.record.setText("3")
@@ -261,7 +280,7 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     qtbot.waitUntil(lambda: staged_state(window, "scan-v2.pdf") == "cancelled", timeout=30_000)
     assert asked == ["scan-v1.pdf"]
 
-    window.uploads.confirm_replace = lambda batch: True
+    window.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}
     window.clear_all()
     window.upload_panel.record.setText("3")
     upload(qtbot, window, [second], profile="Sandbox REDCap")

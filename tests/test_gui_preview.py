@@ -10,9 +10,9 @@ from PIL import Image
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, NameObject
 
+from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 from uploader_gui.gui.main_window import MainWindow
 from uploader_gui.gui.staging_model import COL_DEST, COL_NAME
-from uploader_gui.sandbox.profiles import sandbox_profiles
 
 
 def text_pdf(path: Path, pages: int = 3) -> Path:
@@ -89,17 +89,17 @@ def test_destination_is_shown_large_and_on_each_row(qtbot, validator, sandbox, t
         # The patient is looked up: by name and date of birth, then the id.
         label = w.upload_panel.destination_label
         qtbot.waitUntil(lambda: label.text() ==
-                        "→ Sandbox Claros: Ada Sandbox, born 1980-01-01 (1001)", timeout=10_000)
+                        "→ Sandbox Claros: Ada Sandbox, born 1980-01-01 (patient 1001)", timeout=10_000)
         assert w.model.index(0, COL_DEST).data() == \
-            "Sandbox Claros: Ada Sandbox, born 1980-01-01 (1001)"
+            "Sandbox Claros: Ada Sandbox, born 1980-01-01 (patient 1001)"
         w.upload_panel.patient.setText("1003")
         assert w.model.index(0, COL_DEST).data() == "Sandbox Claros: patient 1003"  # not yet
         qtbot.waitUntil(lambda: w.model.index(0, COL_DEST).data() ==
-                        "Sandbox Claros: Cleo Sandbox, born 1999-12-31 (1003)", timeout=10_000)
+                        "Sandbox Claros: Cleo Sandbox, born 1999-12-31 (patient 1003)", timeout=10_000)
         combo.setCurrentIndex(combo.findData("Sandbox REDCap"))
         # REDCap: the profile's identity fields, read for that one record.
         qtbot.waitUntil(lambda: label.text() ==
-                        "→ Sandbox REDCap: Ada Sandbox, born 1980-01-01 (1)", timeout=10_000)
+                        "→ Sandbox REDCap: Ada Sandbox, born 1980-01-01 (record 1 / scan)", timeout=10_000)
         w.upload_panel.record.setText("77")
         qtbot.waitUntil(lambda: "has no record 77" in w.upload_panel.lookup_label.text(),
                         timeout=10_000)
@@ -116,7 +116,7 @@ def test_claros_patient_picker_and_recent_destinations(qtbot, validator, sandbox
     from uploader_gui.core.recent import load_recent
 
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials))
-    w.uploads.confirm = lambda batch: "all"
+    w.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}
     qtbot.addWidget(w)
     w.show()
     try:
@@ -160,7 +160,7 @@ def test_combine_images_in_the_order_shown(qtbot, validator, sandbox, tmp_path, 
         paths.append(tmp_path / name)
     before = {p: p.read_bytes() for p in paths}
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials))
-    w.uploads.confirm = lambda batch: "all"
+    w.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}
     qtbot.addWidget(w)
     w.show()
     try:

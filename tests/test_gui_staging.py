@@ -160,7 +160,7 @@ def test_ctrl_o_opens_the_file_chooser(qtbot, window: MainWindow, tmp_path: Path
 
 def test_target_limit_rechecks(qtbot, validator, tmp_path: Path) -> None:
     """The chosen "Send to" profile decides the size limit (there is no "Check for")."""
-    from uploader_gui.sandbox.profiles import sandbox_profiles
+    from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 
     fake = {"claros_api_key": "k", "redcap_token": "0" * 32, "redox_rsa_private_key": "pem"}
     window = MainWindow(validator=validator,

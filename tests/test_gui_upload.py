@@ -9,16 +9,16 @@ import filemaker as fm
 import pytest
 from PySide6.QtCore import Qt
 
+from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 from uploader_gui.gui.main_window import MainWindow
 from uploader_gui.gui.staging_model import COL_NAME, COL_STATUS, StateRole
-from uploader_gui.sandbox.profiles import sandbox_profiles
 
 
 @pytest.fixture
 def window(qtbot, validator, sandbox):
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
                    banner="Sandbox mode")
-    w.uploads.confirm = lambda batch: "all"  # the confirmation dialog is tested on its own
+    w.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}  # dialog tested alone
     qtbot.addWidget(w)
     w.show()
     yield w
@@ -105,6 +105,7 @@ def test_unknown_patient_never_reaches_the_send_step(qtbot, window: MainWindow, 
     window.start_upload()  # a keyboard shortcut cannot get round it either
     assert rows(window)["other-account.pdf"][0] == "ready"
     assert not [r for r in sandbox.received("claros") if r["filename"] == "other-account.pdf"]
+    assert window.uploads.history.jobs() == []
 
 
 def test_server_error_is_shown_on_the_row(qtbot, window: MainWindow, sandbox, tmp_path: Path) -> None:

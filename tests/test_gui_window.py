@@ -10,19 +10,19 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAccessible, QImage
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
+from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 from uploader_gui.gui.history_model import COL_DEST as HIST_DEST
 from uploader_gui.gui.history_model import COL_FILE as HIST_FILE
 from uploader_gui.gui.main_window import MainWindow
 from uploader_gui.gui.staging_model import COL_DEST, COL_NAME, COL_STATUS, StateRole
 from uploader_gui.gui.states import ROW_STATES, state_icon, state_word
-from uploader_gui.sandbox.profiles import sandbox_profiles
 
 
 @pytest.fixture
 def window(qtbot, validator, sandbox):
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
                    banner="Sandbox mode", sandbox=True)
-    w.uploads.confirm = lambda batch: "all"
+    w.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}  # dialog tested alone
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.history is not None, timeout=10_000)
@@ -56,7 +56,7 @@ def test_patient_by_name_in_banner_rows_and_history(qtbot, window: MainWindow, s
     stage(qtbot, window, [fm.good_pdf(tmp_path / "letter-ben.pdf")])
     panel = window.upload_panel
     panel.patient.setText("1002")
-    ben = "Ben Sandbox, born 1975-06-15 (1002)"
+    ben = "Ben Sandbox, born 1975-06-15 (patient 1002)"
     qtbot.waitUntil(lambda: ben in panel.destination_label.text(), timeout=10_000)
     assert window.model.index(0, COL_DEST).data() == f"Sandbox Claros: {ben}"
     qtbot.waitUntil(panel.upload_button.isEnabled, timeout=10_000)
@@ -69,9 +69,9 @@ def test_patient_by_name_in_banner_rows_and_history(qtbot, window: MainWindow, s
                                 for r in range(hist.rowCount())))
     row = next(r for r in range(hist.rowCount()) if hist.index(r, HIST_FILE).data() ==
                "letter-ben.pdf")
-    assert hist.index(row, HIST_DEST).data() == ben
+    assert hist.index(row, HIST_DEST).data() == "Ben Sandbox, born 1975-06-15 (1002)"
     job = next(j for j in window.history.jobs() if j.name == "letter-ben.pdf")
-    assert job.patient_label == ben  # kept in the history row, for the CSV export too
+    assert job.patient_label == "Ben Sandbox, born 1975-06-15 (1002)"  # the CSV has it too
 
 
 def test_unknown_id_keeps_upload_disabled_with_the_reason(qtbot, window: MainWindow,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import filemaker as fm
 
+from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 from uploader_gui.core.profiles import check_config, config_from_json, profile_to_json
 from uploader_gui.core.targets import (
     Credentials,
@@ -17,7 +18,6 @@ from uploader_gui.core.targets import (
 )
 from uploader_gui.core.targets.base import LOOKUP, PatientInfo
 from uploader_gui.core.targets.redox import RedoxTarget
-from uploader_gui.sandbox.profiles import sandbox_profiles
 
 
 def _redcap(sandbox, identity: list[str]):

@@ -23,13 +23,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from uploader_gui.core.jobs import (
     ACTIVE,
-    FINAL,
     INTERRUPTED,
     AttemptRecord,
     Job,
@@ -426,7 +424,8 @@ class HistoryStore:
         since: float | None = None,
         search: str | None = None,
     ) -> list[Job]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
             where.append(f"status IN ({','.join('?' * len(statuses))})")
@@ -480,9 +479,6 @@ class HistoryStore:
     def count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
-    def final_states(self) -> frozenset[str]:
-        return FINAL
-
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:
     text = str(exc).lower()
@@ -495,10 +491,3 @@ def _explain(exc: sqlite3.Error, path: Path) -> str:
     if "readonly" in text or "read-only" in text or "permission" in text:
         return f"The upload history ({path}) cannot be written. Check the folder's permissions."
     return f"The upload history ({path}) could not be used: {exc}."
-
-
-def job_json_with_attempts(store: HistoryStore, job: Job) -> dict[str, Any]:
-    data = job.to_json()
-    assert job.id is not None
-    data["attempt_log"] = [asdict(a) for a in store.attempts(job.id)]
-    return data

@@ -310,7 +310,7 @@ class MainWindow(QMainWindow):
             item.destination_text = where
             self.model.refresh_row(item.key)
         self.model.start_batch([i.key for i in files])
-        self.uploads.upload(files, profile, panel.destination(), patient=panel.patient_info())
+        self.uploads.upload(files, profile, panel.destination())
         self._update_counts()
 
     def _sync_upload_action(self) -> None:
@@ -368,8 +368,7 @@ class MainWindow(QMainWindow):
 
     def _row_destination(self, key: str, text: str) -> None:
         item = self.model.item(key)
-        if item is not None and not item.destination_text.endswith(")"):
-            # a row stamped with the patient's name keeps it; the queue knows only the id
+        if item is not None:
             item.destination_text = text
             self.model.refresh_row(key)
 

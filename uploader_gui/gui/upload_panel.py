@@ -265,14 +265,17 @@ class UploadPanel(QFrame):
         self.patient.setToolTip("Recent: type to pick.\n" + tip if tip else "")
 
     def destination_text(self) -> str:
-        """"Sandbox Claros: Ben Sandbox, born 1975-06-15 (1002)" once the patient is known."""
+        """"Sandbox Claros: Ben Sandbox, born 1975-06-15 (patient 1002)" once the patient is
+        known."""
         p = self.current_profile()
         if p is None:
             return ""
         patient = self.patient_info()
-        if patient is not None and patient.name:
-            return f"{p.name}: {patient.label()}"
-        return f"{p.name}: {destination_key(p.config.kind, self.destination())}"
+        dest = destination_key(p.config.kind, self.destination())
+        if patient is not None and patient.name:  # as the planner's Plan.where says it
+            who = patient.name + (f", born {patient.birth_date}" if patient.birth_date else "")
+            return f"{p.name}: {who} ({dest})"
+        return f"{p.name}: {dest}"
 
     def patient_info(self) -> PatientInfo | None:
         """Who the destination is, when the lookup found them (or the user typed it, Redox)."""
