@@ -243,3 +243,19 @@ def test_no_cell_that_fits_60_characters_is_cut_at_1280_by_800(qtbot, window: Ma
     for col in (COL_NAME, COL_STATUS, COL_DEST):
         assert all(len(str(window.model.index(r, col).data())) <= 60
                    for r in range(window.model.rowCount()))
+
+
+def test_no_display_says_so_in_one_line_and_exits_1(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["UPLOADER_GUI_HOME"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-c", "import sys; from uploader_gui.cli import main;"
+                           " sys.exit(main([]))"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no display" in lines[0] and "xcb" not in lines[0]
