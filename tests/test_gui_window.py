@@ -259,3 +259,15 @@ def test_no_display_says_so_in_one_line_and_exits_1(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "no display" in lines[0] and "xcb" not in lines[0]
+
+
+def test_redcap_field_is_a_drop_down_from_the_project(qtbot, window: MainWindow) -> None:
+    pick(window, "Sandbox REDCap")
+    box = window.upload_panel.field_name
+    qtbot.waitUntil(lambda: box.findData("consent_form") >= 0, timeout=10_000)
+    values = {box.itemData(i) for i in range(box.count())}
+    assert values == {"consent_form", "scan"}  # file fields only: no signature, no notes
+    assert box.value() == "scan" and not box.isEditable()
+    assert "Signed consent form (consent_form)" in [box.itemText(i) for i in range(box.count())]
+    box.setCurrentIndex(box.findData("consent_form"))
+    assert window.upload_panel.destination().field == "consent_form"

@@ -30,6 +30,7 @@ from uploader_gui.gui.batch_summary import make_banner, model_summary
 from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
 from uploader_gui.gui.patient_lookup import PatientLookup
+from uploader_gui.gui.redcap_choices import project_choices
 from uploader_gui.gui.send_tab import FileList
 from uploader_gui.gui.tasks import TaskRunner, preload_network
 from uploader_gui.gui.upload_controller import UploadController
@@ -278,6 +279,9 @@ class MainWindow(QMainWindow):
         if profile is None:
             return
         self._runner.run(save_last_profile, lambda _r, _e: None, profile.name)
+        if kind == "redcap":  # its fields and events, as drop-downs
+            self._runner.run(project_choices, lambda res, err: res is not None and
+                             self.upload_panel.set_project_choices(profile.name, res), profile)
         if kind != self._checked_for:
             self._checked_for = kind
             if self.model.rowCount():

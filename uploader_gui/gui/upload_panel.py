@@ -30,6 +30,7 @@ from uploader_gui.core.targets.base import PatientInfo
 from uploader_gui.core.validation import human_size
 from uploader_gui.gui.patient_lookup import KNOWN, NO_LOOKUP, Lookup, PatientLookup
 from uploader_gui.gui.queue_bridge import Throughput
+from uploader_gui.gui.redcap_choices import DOCUMENT_TYPES, ChoiceBox, ProjectChoices
 from uploader_gui.gui.staging_model import BatchProgress
 
 
@@ -63,6 +64,7 @@ class UploadPanel(QFrame):
         self.profiles = profiles
         self._ready_count = 0
         self._enabled_reason: str | None = None
+        self._repeating = False
         #: Who the destination is; None until a lookup answers (no lookup: always known).
         self.lookup = lookup
         self._lookup = Lookup(NO_LOOKUP)
@@ -81,12 +83,12 @@ class UploadPanel(QFrame):
         self.birth_date.setPlaceholderText(tr("YYYY-MM-DD, e.g. 1975-06-15"))
         self.patient_type = QLineEdit()
         self.record = QLineEdit()
-        self.field_name = QLineEdit()
-        self.event = QLineEdit()
+        self.field_name = ChoiceBox()
+        self.event = ChoiceBox()
         self.instance = QSpinBox()
         self.instance.setRange(0, 9999)
         self.instance.setSpecialValueText("(default)")
-        self.document_type = QLineEdit()
+        self.document_type = ChoiceBox()
         self.patient.setPlaceholderText("e.g. 1001 or an MRN")
         self.record.setPlaceholderText("REDCap record ID")
 
@@ -100,9 +102,11 @@ class UploadPanel(QFrame):
         self.lookup_label = QLabel()
         self.lookup_label.setObjectName("lookup")
         self.lookup_label.setWordWrap(True)
-        for edit in (self.patient, self.patient_type, self.record, self.field_name, self.event,
-                     self.document_type, self.patient_name, self.birth_date):
+        for edit in (self.patient, self.patient_type, self.record, self.patient_name,
+                     self.birth_date):
             edit.textChanged.connect(self._destination_changed)
+        for box in (self.field_name, self.event, self.document_type):
+            box.currentIndexChanged.connect(self._destination_changed)
         self.instance.valueChanged.connect(self._destination_changed)
 
         self.find_patient_button = QPushButton(tr("&Find patient…"))
@@ -232,12 +236,12 @@ class UploadPanel(QFrame):
             self.patient_box: kind in ("claros", "redox"),
             self.patient_name: kind == "redox",
             self.birth_date: kind == "redox",
-            self.patient_type: kind == "redox",
+            self.patient_type: False,  # the profile's (e.g. MR); not something to type
             self.document_type: kind == "redox",
             self.record: kind == "redcap",
             self.field_name: kind == "redcap",
-            self.event: kind == "redcap",
-            self.instance: kind == "redcap",
+            self.event: kind == "redcap" and self.event.count() > 1,
+            self.instance: kind == "redcap" and self._repeating,
         }
         for widget, show in visible.items():
             self.form.setRowVisible(widget, show)
@@ -248,12 +252,28 @@ class UploadPanel(QFrame):
             self.birth_date.setText(d.patient_birth_date or "")
             self.patient_type.setText(d.patient_id_type or p.config.patient_id_type)
             self.record.setText(d.record or "")
-            self.field_name.setText(d.field or p.config.redcap_field or "")
-            self.event.setText(d.event or p.config.redcap_event or "")
+            self._repeating = False
+            field = d.field or p.config.redcap_field
+            self.field_name.set_choices([(field, "")] if field else [], keep=field)
+            event = d.event or p.config.redcap_event
+            self.event.set_choices([(event, "")] if event else [], keep=event)
             self.instance.setValue(d.repeat_instance or 0)
-            self.document_type.setText(d.document_type or p.config.document_type)
+            doc = d.document_type or p.config.document_type
+            self.document_type.set_choices([(t, "") for t in dict.fromkeys((doc, *DOCUMENT_TYPES))],
+                                           keep=doc)
         self._update_button()
         self._destination_changed()
+
+    def set_project_choices(self, profile_name: str, choices: ProjectChoices) -> None:
+        """The REDCap project answered: its file fields and events as drop-downs."""
+        p = self.current_profile()
+        if p is None or p.name != profile_name:
+            return
+        self.field_name.set_choices(choices.fields)
+        self.event.set_choices(choices.events)
+        self._repeating = choices.repeating
+        self.form.setRowVisible(self.event, bool(choices.events))
+        self.form.setRowVisible(self.instance, choices.repeating)
 
     def load_recent(self) -> None:
         """Offer this profile's recent patients or records as completions."""
@@ -313,10 +333,10 @@ class UploadPanel(QFrame):
             patient_name=(self.patient_name.text().strip() or None) if redox else None,
             patient_birth_date=(self.birth_date.text().strip() or None) if redox else None,
             record=self.record.text().strip() or None,
-            field=self.field_name.text().strip() or None,
-            event=self.event.text().strip() or None,
+            field=self.field_name.value(),
+            event=self.event.value(),
             repeat_instance=self.instance.value() or None,
-            document_type=self.document_type.text().strip() or None,
+            document_type=self.document_type.value(),
             destinations=[d["ID"] for d in p.config.destinations] if p else [],
         )
 
