@@ -271,3 +271,24 @@ def test_redcap_field_is_a_drop_down_from_the_project(qtbot, window: MainWindow)
     assert "Signed consent form (consent_form)" in [box.itemText(i) for i in range(box.count())]
     box.setCurrentIndex(box.findData("consent_form"))
     assert window.upload_panel.destination().field == "consent_form"
+
+
+def test_preview_zooms_and_fits_the_width(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    stage(qtbot, window, [fm.good_pdf(tmp_path / "letter.pdf", pages=2)])
+    window.resize(1280, 800)
+    window.view.selectRow(0)
+    preview = window.preview
+    qtbot.waitUntil(lambda: not preview.image.pixmap().isNull(), timeout=10_000)
+    # A third of the window or more, by default.
+    assert preview.width() >= window.width() // 3 - 10
+    whole = preview.image.pixmap().deviceIndependentSize()
+    preview.zoom_in_button.click()
+    qtbot.waitUntil(lambda: preview.image.pixmap().deviceIndependentSize().width()
+                    > whole.width() * 1.2, timeout=10_000)
+    preview.fit_width_button.click()
+    qtbot.waitUntil(lambda: abs(preview.image.pixmap().deviceIndependentSize().width()
+                                - preview.scroll.viewport().width()) <= 2, timeout=10_000)
+    preview.fit_page_button.click()
+    qtbot.waitUntil(lambda: preview.image.pixmap().deviceIndependentSize().height()
+                    <= preview.scroll.viewport().height() + 1, timeout=10_000)
+    assert preview.open_button.isEnabled()
