@@ -91,11 +91,11 @@ def test_destination_is_shown_large_and_on_each_row(qtbot, validator, sandbox, t
         qtbot.waitUntil(lambda: label.text() ==
                         "→ Sandbox Claros: Ada Sandbox, born 1980-01-01 (patient 1001)", timeout=10_000)
         assert w.model.index(0, COL_DEST).data() == \
-            "Sandbox Claros: Ada Sandbox, born 1980-01-01 (patient 1001)"
+            "Ada Sandbox, born 1980-01-01 (patient 1001)"
         w.upload_panel.patient.setText("1003")
-        assert w.model.index(0, COL_DEST).data() == "Sandbox Claros: patient 1003"  # not yet
+        assert w.model.index(0, COL_DEST).data() == "patient 1003"  # not looked up yet
         qtbot.waitUntil(lambda: w.model.index(0, COL_DEST).data() ==
-                        "Sandbox Claros: Cleo Sandbox, born 1999-12-31 (patient 1003)", timeout=10_000)
+                        "Cleo Sandbox, born 1999-12-31 (patient 1003)", timeout=10_000)
         combo.setCurrentIndex(combo.findData("Sandbox REDCap"))
         # REDCap: the profile's identity fields, read for that one record.
         qtbot.waitUntil(lambda: label.text() ==

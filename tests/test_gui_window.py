@@ -58,12 +58,15 @@ def test_patient_by_name_in_banner_rows_and_history(qtbot, window: MainWindow, s
     panel.patient.setText("1002")
     ben = "Ben Sandbox, born 1975-06-15 (patient 1002)"
     qtbot.waitUntil(lambda: ben in panel.destination_label.text(), timeout=10_000)
-    assert window.model.index(0, COL_DEST).data() == f"Sandbox Claros: {ben}"
+    # The row says who; the profile is named above Upload, and in the row's tooltip.
+    assert window.model.index(0, COL_DEST).data() == ben
+    assert window.model.index(0, COL_DEST).data(Qt.ItemDataRole.ToolTipRole) == \
+        f"Sandbox Claros: {ben}"
     qtbot.waitUntil(panel.upload_button.isEnabled, timeout=10_000)
     assert ben in panel.upload_button.toolTip()
     window.actions.upload.trigger()
     qtbot.waitUntil(lambda: state_of(window, "letter-ben.pdf") == "sent", timeout=30_000)
-    assert window.model.index(0, COL_DEST).data() == f"Sandbox Claros: {ben}"
+    assert window.model.index(0, COL_DEST).data() == ben
     hist = window.history_panel.proxy
     qtbot.waitUntil(lambda: any(hist.index(r, HIST_FILE).data() == "letter-ben.pdf"
                                 for r in range(hist.rowCount())))

@@ -35,8 +35,8 @@ def _first_sentence(text: str) -> str:
 
 #: What a person asks first: when, which file, who, where, and how it ended (with why).
 #: HTTP status, remote id, attempts, SHA-256 and paths are in the folded technical details.
-COLUMNS = ("When", "File", "Patient / record", "Sent to", "Status", "Delivery")
-COL_TIME, COL_FILE, COL_DEST, COL_TARGET, COL_STATUS, COL_DELIVERY = range(len(COLUMNS))
+COLUMNS = ("When", "File", "Patient / record", "Sent to", "Delivery", "Status")
+COL_TIME, COL_FILE, COL_DEST, COL_TARGET, COL_DELIVERY, COL_STATUS = range(len(COLUMNS))
 #: Local time, in full, with the time zone.
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,15 +31,16 @@ from PySide6.QtWidgets import (
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import STATE_LABELS, STATES, AttemptRecord, Job
 from uploader_gui.core.targets import KIND_LABELS
+from uploader_gui.gui.columns import fit_columns
 from uploader_gui.gui.history_details import summary_html, technical_html
 from uploader_gui.gui.history_model import (
+    COL_DELIVERY,
     COL_DEST,
     COL_FILE,
     COL_STATUS,
     COL_TARGET,
     COL_TIME,
     COLUMNS,
-    TIME_FORMAT,
     HistoryFilter,
     HistoryModel,
 )
@@ -127,13 +127,14 @@ class HistoryPanel(QWidget):
         for col in range(len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, em * 8)
-        # The time in full: as wide as its text.
-        header.resizeSection(COL_TIME, self.fontMetrics().horizontalAdvance(
-            time.strftime(TIME_FORMAT)) + em * 2)
-        header.resizeSection(COL_FILE, em * 16)
-        header.resizeSection(COL_DEST, em * 18)
-        header.resizeSection(COL_TARGET, em * 13)
         header.resizeSection(COL_STATUS, em * 22)
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(250)
+        self._fit_timer.timeout.connect(self.fit_columns)
+        for signal in (self.proxy.rowsInserted, self.proxy.modelReset, self.proxy.layoutChanged,
+                       self.proxy.dataChanged):
+            signal.connect(lambda *_a: self._fit_timer.isActive() or self._fit_timer.start())
         header.setStretchLastSection(True)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
 
@@ -184,7 +185,7 @@ class HistoryPanel(QWidget):
         split.addWidget(self.view)
         split.addWidget(about)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(1, 2)
 
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
@@ -195,6 +196,11 @@ class HistoryPanel(QWidget):
         self._update_count()
 
     # ------------------------------------------------------------------ data
+
+    def fit_columns(self) -> None:
+        """Every column but the last (Status, which stretches) as wide as its text."""
+        fit_columns(self.view, (COL_TIME, COL_FILE, COL_DEST, COL_TARGET, COL_DELIVERY),
+                    max_rows=500)
 
     def set_history(self, history: HistoryStore) -> None:
         """The history is open now (the window opens it on a worker): show it."""

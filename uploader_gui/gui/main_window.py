@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
         self.lookup.changed.connect(lambda _l: self._sync_upload_action())
         self.uploads.rowProgress.connect(self._upload_progress)
         self.uploads.throughputChanged.connect(self.upload_panel.show_throughput)
-        self.uploads.message.connect(self.upload_panel.message.setText)
+        self.uploads.message.connect(self.upload_panel.say)
         self.upload_panel.uploadRequested.connect(self.start_upload)
         self.upload_panel.findPatientRequested.connect(a.find_patient.trigger)
         self.upload_panel.cancelAllRequested.connect(self.uploads.cancel_all)

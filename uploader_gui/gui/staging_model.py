@@ -139,9 +139,13 @@ class StagingModel(QAbstractTableModel):
             if col == COL_DETAILS:
                 return _details(res)
             if col == COL_DEST:
-                if item.destination_text:
-                    return item.destination_text
-                return self.current_destination if item.ready else ""
+                # The profile chosen now is named above Upload; a row says who, and names
+                # its profile only when it went somewhere else (the tooltip always does).
+                text = self._destination(item)
+                profile = self.current_destination.partition(": ")[0]
+                if profile and text.startswith(profile + ": "):
+                    return text[len(profile) + 2:]
+                return text
             if col == COL_STATUS:
                 if item.upload_state:
                     return item.upload_message
@@ -153,6 +157,8 @@ class StagingModel(QAbstractTableModel):
         elif role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_NAME:
                 return str(item.path)
+            if col == COL_DEST:
+                return self._destination(item) or None
             if col == COL_STATUS and item.upload_state:
                 return item.upload_message
             if col == COL_STATUS and res is not None and res.problems:
@@ -169,6 +175,11 @@ class StagingModel(QAbstractTableModel):
         return None
 
     # ------------------------------------------------------------------ ours
+
+    def _destination(self, item: StagedFile) -> str:
+        if item.destination_text:
+            return item.destination_text
+        return self.current_destination if item.ready else ""
 
     def _row_state(self, item: StagedFile) -> str:
         return _state(item, self._progress.get(item.key))

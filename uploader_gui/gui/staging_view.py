@@ -17,6 +17,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from uploader_gui.gui.columns import fit_columns
 from uploader_gui.gui.staging_model import (
     COL_DEST,
     COL_DETAILS,
@@ -26,9 +27,6 @@ from uploader_gui.gui.staging_model import (
     COL_TYPE,
     ProgressDelegate,
 )
-
-#: Cells whose text is at most this long are never cut short (the columns grow to fit).
-FIT_CHARS = 60
 
 
 def tr(text: str) -> str:
@@ -147,30 +145,8 @@ class StagingView(QTableView):
     # ------------------------------------------------------------------ columns
 
     def fit_columns(self) -> None:
-        """Name, Status and Goes to as wide as their longest text (up to FIT_CHARS).
-
-        Measured by hand, not with ResizeToContents: that re-measures every row on every
-        change and stalls the window when thousands of verdicts arrive.
-        """
-        model = self.model()
-        if model is None:
-            return
-        fm = self.fontMetrics()
-        pad = fm.horizontalAdvance("M") * 2
-        header = self.horizontalHeader()
-        for col in (COL_NAME, COL_STATUS, COL_DEST):
-            widest = fm.horizontalAdvance(str(model.headerData(
-                col, Qt.Orientation.Horizontal) or ""))
-            seen: set[str] = set()
-            for row in range(model.rowCount()):
-                text = str(model.index(row, col).data() or "")[:FIT_CHARS]
-                if text not in seen:  # many rows share a text ("Ready to upload")
-                    seen.add(text)
-                    widest = max(widest, fm.horizontalAdvance(text))
-            icon = self.iconSize().width() + 8 if col in (COL_NAME, COL_STATUS) else 0
-            want = widest + pad + icon
-            if header.sectionSize(col) != want:
-                header.resizeSection(col, want)
+        """Name, Status and Goes to as wide as their longest text (up to FIT_CHARS)."""
+        fit_columns(self, (COL_NAME, COL_STATUS, COL_DEST), (COL_NAME, COL_STATUS))
 
 
 def setup_columns(view: StagingView) -> None:

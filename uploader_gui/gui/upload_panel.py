@@ -185,11 +185,17 @@ class UploadPanel(QFrame):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        # Upload is the primary button: larger and first; Pause and Cancel are small.
+        self.upload_button.setMinimumWidth(self.fontMetrics().horizontalAdvance("M") * 16)
         row = QHBoxLayout()
-        row.addWidget(self.upload_button, 2)
-        row.addWidget(self.progress_bar, 3)
+        row.addWidget(self.upload_button)
+        row.addWidget(self.progress_bar, 1)
+        row.addStretch(0)
         row.addWidget(self.pause_button)
         row.addWidget(self.cancel_button)
+        for label in (self.progress_label, self.summary, self.message):
+            label.setVisible(False)  # shown when they have something to say
+            label.setProperty("hideWhenEmpty", True)
 
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
@@ -200,7 +206,7 @@ class UploadPanel(QFrame):
         layout.addWidget(self.message)
 
         if not profiles:
-            self.message.setText(no_profile())
+            self.say(no_profile())
         self._profile_changed()
         self.show_throughput(Throughput())
 
@@ -218,9 +224,9 @@ class UploadPanel(QFrame):
         self.profile_combo.setCurrentIndex(max(0, index) if self.profiles else -1)
         self.profile_combo.blockSignals(False)
         if self.profiles and self.message.text() == no_profile():
-            self.message.setText("")
+            self.say("")
         elif not self.profiles:
-            self.message.setText(no_profile())
+            self.say(no_profile())
         self.profile_combo.currentIndexChanged.emit(self.profile_combo.currentIndex())
 
     def current_profile(self) -> Profile | None:
@@ -346,13 +352,17 @@ class UploadPanel(QFrame):
         self._ready_count = n
         self._update_button()
 
+    def say(self, text: str) -> None:
+        """A sentence about sending as a whole (hidden when empty)."""
+        _say(self.message, text)
+
     def set_unavailable(self, reason: str | None) -> None:
         """Disable sending with a reason shown (e.g. the history cannot be written)."""
         previous, self._enabled_reason = self._enabled_reason, reason
         if reason:
-            self.message.setText(reason)
+            self.say(reason)
         elif previous and self.message.text() == previous:
-            self.message.setText(no_profile() if not self.profiles else "")
+            self.say(no_profile() if not self.profiles else "")
         self._update_button()
 
     def blocked_reason(self, need_files: bool = True) -> str:
@@ -390,8 +400,7 @@ class UploadPanel(QFrame):
 
     def show_batch(self, progress: BatchProgress, summary: str, waiting_for: str) -> None:
         """The whole batch: bytes, files answered of files, and who is being waited for."""
-        self.summary.setText(summary)
-        self.summary.setVisible(bool(summary))
+        _say(self.summary, summary)
         busy = bool(progress.files) and progress.answered < progress.files
         self.progress_bar.setVisible(bool(progress.files))
         if not progress.files:
@@ -410,7 +419,7 @@ class UploadPanel(QFrame):
         self.cancel_button.setEnabled(busy)
         self.pause_button.setEnabled(busy or self.pause_button.isChecked())
         if not busy:
-            self.progress_label.setText("")
+            _say(self.progress_label, "")
             return
         parts = [tr("{n} uploading").format(n=t.running), tr("{n} waiting").format(n=t.waiting)]
         if t.speed > 0:
@@ -419,7 +428,13 @@ class UploadPanel(QFrame):
             parts.append(f"about {_duration(t.eta)} left for the files in progress")
         if self.pause_button.isChecked():
             parts.append("paused: no new upload starts")
-        self.progress_label.setText(" · ".join(parts))
+        _say(self.progress_label, " · ".join(parts))
+
+
+def _say(label: QLabel, text: str) -> None:
+    """A line under the progress bar: shown only when it has something to say."""
+    label.setText(text)
+    label.setVisible(bool(text))
 
 
 def _duration(seconds: float) -> str:
