@@ -214,9 +214,26 @@ def test_every_focusable_widget_has_an_accessible_name(qtbot, window: MainWindow
     window.tabs.setCurrentIndex(1)
     window.history_panel.technical_button.click()
     assert _unnamed(window) == []
+    # The confirmation, with a question in it: the same file sent twice.
+    from uploader_gui.gui.confirm_send import ConfirmSendDialog
+
+    plans = []
+    window.uploads.confirm = lambda plan: plans.append(plan) or {}
+    window.tabs.setCurrentIndex(0)
+    pick(window, "Sandbox Claros")
+    for _ in range(2):
+        window.clear_all()
+        stage(qtbot, window, [tmp_path / "named.pdf"])
+        qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=10_000)
+        window.start_upload()
+        qtbot.waitUntil(lambda n=len(plans): len(plans) > n, timeout=30_000)
+        qtbot.waitUntil(lambda: state_of(window, "named.pdf") in ("sent", "cancelled"),
+                        timeout=30_000)
+    assert any(q.kind == "duplicate" for q in plans[-1].questions)
     dialogs: list[QDialog] = [
         PatientPicker(window, "Find patient", "&Patient:", ["Ada Sandbox, born 1980-01-01 (1001)"]),
         HelpDialog(window, "# Using it\nText."),
+        ConfirmSendDialog(plans[-1], window),
     ]
     for dialog in dialogs:
         dialog.show()

@@ -14,6 +14,7 @@ from PySide6.QtCore import QCoreApplication, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QImage, QImageReader, QPainter, QPixmap, QResizeEvent
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -272,8 +273,12 @@ class Thumbnails:
         out.fill(Qt.GlobalColor.transparent)
         if picture is not None:
             painter = QPainter(out)
-            painter.drawPixmap((self._size.width() - picture.width()) // 2,
-                               (self._size.height() - picture.height()) // 2, picture)
+            x = (self._size.width() - picture.width()) // 2
+            y = (self._size.height() - picture.height()) // 2
+            painter.drawPixmap(x, y, picture)
+            # A thin frame, so that a white page does not vanish into a white row.
+            painter.setPen(QApplication.palette().mid().color())
+            painter.drawRect(x, y, picture.width() - 1, picture.height() - 1)
             painter.end()
         return out
 

@@ -146,7 +146,7 @@ class StagingView(QTableView):
 
     def fit_columns(self) -> None:
         """Name, Status and Goes to as wide as their longest text (up to FIT_CHARS)."""
-        fit_columns(self, (COL_NAME, COL_STATUS, COL_DEST), (COL_NAME, COL_STATUS))
+        fit_columns(self, (COL_NAME, COL_STATUS, COL_DEST, COL_TYPE), (COL_NAME, COL_STATUS))
 
 
 def setup_columns(view: StagingView) -> None:
