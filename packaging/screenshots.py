@@ -122,6 +122,9 @@ def dark_palette():  # type: ignore[no-untyped-def]
     }
     for role, colour in roles.items():
         pal.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
+                 QPalette.ColorRole.ButtonText):
+        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6f7175"))
     return pal
 
 
@@ -139,6 +142,7 @@ def main() -> int:
     from uploader_gui.cli.sandbox_profiles import sandbox_profiles
     from uploader_gui.gui.app import make_app
     from uploader_gui.gui.confirm_send import ConfirmSendDialog
+    from uploader_gui.gui.history_model import COL_STATUS
     from uploader_gui.gui.main_window import MainWindow
     from uploader_gui.gui.sandbox_profiles import sandbox_profiles_html
     from uploader_gui.sandbox import Sandbox
@@ -188,7 +192,7 @@ def main() -> int:
         hist = w.history_panel
         wait(lambda: hist.proxy.rowCount() >= 4)
         for r in range(hist.proxy.rowCount()):
-            if str(hist.proxy.index(r, 4).data()).startswith("Failed"):
+            if str(hist.proxy.index(r, COL_STATUS).data()).startswith("Failed"):
                 hist.view.selectRow(r)
         shoot(w, args.out, "history.png")
 
