@@ -113,6 +113,10 @@ def batch(url: str, credentials_json: str, folder: Path) -> dict[str, Any]:
     files = sorted(folder.glob("*.pdf"))
     window = MainWindow(profiles=sandbox_profiles(url, json.loads(credentials_json)))
     window.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}
+    # The window opens the history on a worker thread; the queue starts once it is open.
+    if not run_loop_until(lambda: window.uploads.dispatcher is not None, 30,
+                          [window.historyReady]):
+        raise RuntimeError(f"the history did not open: {window.history_problem}")
     assert window.uploads.dispatcher is not None
     window.uploads.dispatcher.set_concurrency(4)
     combo = window.upload_panel.profile_combo
