@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QLabel
 
-from uploader_gui.core.staging import StagedFile
-from uploader_gui.gui.staging_model import COL_STATUS, StagingModel, StateRole
+from uploader_gui.gui.staging_model import Tally
 
 
 def tr(text: str) -> str:
@@ -28,34 +25,19 @@ _PARTS = (
 )
 
 
-def _first_sentence(text: str) -> str:
-    text = text.strip()
-    cut = text.find(". ")
-    return (text[:cut] if cut > 0 else text).rstrip(".")
-
-
-def batch_summary(states: Counter[str], items: list[StagedFile], state_of: dict[str, str]) -> str:
-    """The counts of a batch, with the most common reason of the failures."""
+def batch_summary(tally: Tally) -> str:
+    """The counts of the batch, with the most common reason of its failures."""
     parts = []
     for keys, words in _PARTS:
-        n = sum(states.get(k, 0) for k in keys)
+        n = sum(tally.batch.get(k, 0) for k in keys)
         if not n:
             continue
         text = tr(words).format(n=n)
-        if keys[0] in ("failed", "rejected"):
-            reasons = Counter(_first_sentence(i.upload_message) for i in items
-                              if state_of.get(i.key) == keys[0] and i.upload_message)
-            if reasons:
-                text += ": " + reasons.most_common(1)[0][0]
+        reasons = tally.reasons.get(keys[0])
+        if reasons:
+            text += ": " + reasons.most_common(1)[0][0]
         parts.append(text)
     return " · ".join(parts)
-
-
-def model_summary(model: StagingModel) -> str:
-    """The summary of the batch the staging list holds now."""
-    states = {i.key: model.index(r, COL_STATUS).data(StateRole)
-              for r, i in enumerate(model.items()) if i.key in model.batch}
-    return batch_summary(model.batch_states(), model.batch_items(), states)
 
 
 def make_banner(text: str, sandbox: bool) -> QLabel:

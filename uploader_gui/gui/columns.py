@@ -18,27 +18,36 @@ from PySide6.QtWidgets import QTableView
 FIT_CHARS = 60
 
 
-def fit_columns(view: QTableView, columns: Iterable[int], icon_columns: Iterable[int] = (),
-                max_rows: int = 5000) -> None:
+def text_widths(view: QTableView, columns: Iterable[int], rows: Iterable[int],
+                icon_columns: Iterable[int] = ()) -> dict[int, int]:
+    """The width each column needs for these rows' texts of up to FIT_CHARS characters."""
     model = view.model()
-    if model is None:
-        return
     fm = view.fontMetrics()
     pad = fm.horizontalAdvance("M") * 2
-    header = view.horizontalHeader()
     with_icon = set(icon_columns)
-    rows = min(model.rowCount(), max_rows)
+    rows = list(rows)
+    out = {}
     for col in columns:
         widest = fm.horizontalAdvance(str(model.headerData(col, Qt.Orientation.Horizontal) or ""))
         seen: set[str] = set()
-        for row in range(rows):
+        for row in rows:
             text = str(model.index(row, col).data() or "")
             if len(text) > FIT_CHARS:
                 continue  # cut short anyway (the tooltip and the details line have it all)
             if text not in seen:  # many rows share a text ("Ready to upload")
                 seen.add(text)
                 widest = max(widest, fm.horizontalAdvance(text))
-        icon = view.iconSize().width() + 8 if col in with_icon else 0
-        want = widest + pad + icon
+        out[col] = widest + pad + (view.iconSize().width() + 8 if col in with_icon else 0)
+    return out
+
+
+def fit_columns(view: QTableView, columns: Iterable[int], icon_columns: Iterable[int] = (),
+                max_rows: int = 5000) -> None:
+    model = view.model()
+    if model is None:
+        return
+    widths = text_widths(view, columns, range(min(model.rowCount(), max_rows)), icon_columns)
+    header = view.horizontalHeader()
+    for col, want in widths.items():
         if header.sectionSize(col) != want:
             header.resizeSection(col, want)

@@ -26,7 +26,7 @@ from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
 from uploader_gui.core.targets import KIND_LABELS
 from uploader_gui.core.validation import IsolatedValidator
-from uploader_gui.gui.batch_summary import make_banner, model_summary
+from uploader_gui.gui.batch_summary import batch_summary, make_banner
 from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
 from uploader_gui.gui.patient_lookup import PatientLookup
@@ -93,7 +93,6 @@ class MainWindow(QMainWindow):
         self.model, self.view, self.staging = self.files.model, self.files.view, self.files.staging
         self.preview, self.details, self.split = (self.files.preview, self.files.details,
                                                   self.files.split)
-        self.view.selectionModel().selectionChanged.connect(self._update_actions)
         self.staging.changed.connect(self._update_counts)
         self.staging.settled.connect(self._refresh_counts)
         self.staging.status.connect(self._status)
@@ -367,9 +366,6 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
 
-    def _update_actions(self, *args: Any) -> None:
-        self.files.update_actions()
-
     def _row_destination(self, key: str, text: str) -> None:
         item = self.model.item(key)
         if item is not None:
@@ -394,7 +390,8 @@ class MainWindow(QMainWindow):
             self._counts_timer.start()
 
     def _refresh_counts(self) -> None:
-        c = self.model.counts()
+        t = self.model.tally()
+        c = t.counts
         ready = c["ready"] + c["warning"]
         parts = [tr("{n} ready").format(n=ready), tr("{n} rejected").format(n=c["rejected"])]
         for key, words in (("sending", tr("{n} sending")), ("sent", tr("{n} sent")),
@@ -403,13 +400,13 @@ class MainWindow(QMainWindow):
             if c[key]:
                 parts.append(words.format(n=c[key]))
         self.count_label.setText(" · ".join(parts))
-        self._update_actions()
+        self.files.update_actions(t)
         self.countsChanged.emit(ready, c["rejected"], c["checking"])
-        self.upload_panel.set_ready_count(len(self.model.ready_files()))
+        self.upload_panel.set_ready_count(t.ready)
         self._sync_upload_action()
         profile = self.upload_panel.current_profile()
         who = KIND_LABELS.get(profile.config.kind, "") if profile else ""
-        self.upload_panel.show_batch(self.model.batch_progress(), model_summary(self.model), who)
+        self.upload_panel.show_batch(t.progress, batch_summary(t), who)
 
     def counts(self) -> dict[str, int]:
         return self.model.counts()

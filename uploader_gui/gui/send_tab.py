@@ -17,7 +17,7 @@ from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.validation import IsolatedValidator
 from uploader_gui.gui.preview import PreviewPane, Thumbnails
 from uploader_gui.gui.staging_controller import StagingController
-from uploader_gui.gui.staging_model import StagingModel
+from uploader_gui.gui.staging_model import StagingModel, Tally
 from uploader_gui.gui.staging_view import StagingView, setup_columns
 from uploader_gui.gui.tasks import TaskRunner
 from uploader_gui.gui.window_actions import FileButtons, WindowActions
@@ -40,7 +40,7 @@ class FileList(QWidget):
         self.view.setModel(self.model)
         setup_columns(self.view)
         self.view.filesDropped.connect(self.add_paths)
-        self.view.selectionModel().selectionChanged.connect(self.update_actions)
+        self.view.selectionModel().selectionChanged.connect(lambda *_a: self.update_actions())
         for act in (actions.remove, actions.move_up, actions.move_down):
             self.view.addAction(act)
         self.staging = StagingController(self.model, runner, validator, target_provider, self)
@@ -135,8 +135,9 @@ class FileList(QWidget):
             lines.append(f"{label}: {escape(p.message)}")
         self.details.setText("<br>".join(lines))
 
-    def update_actions(self, *args: object) -> None:
+    def update_actions(self, tally: Tally | None = None) -> None:
         self.show_details()
+        t = tally if isinstance(tally, Tally) else self.model.tally()
         a = self.actions
         selected = len(self.selected_rows())
         a.remove.setEnabled(bool(selected))
@@ -144,5 +145,5 @@ class FileList(QWidget):
         a.move_down.setEnabled(selected == 1)
         a.combine.setEnabled(bool(self.staging.combinable(self.chosen())))
         a.clear_all.setEnabled(self.model.rowCount() > 0)
-        a.clear_sent.setEnabled(bool(self.model.counts()["sent"]))
-        a.retry.setEnabled(bool(self.model.failed_files()))
+        a.clear_sent.setEnabled(bool(t.counts["sent"]))
+        a.retry.setEnabled(bool(t.failed))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,22 @@ def _details(res: ValidationResult | None) -> str:
     if res.width is not None and res.height is not None:
         return f"{res.width} × {res.height} px"
     return ""
+
+
+@dataclass
+class Tally:
+    counts: dict[str, int]
+    ready: int = 0  # files Upload would send
+    failed: int = 0  # files Retry failed would send
+    batch: Counter[str] = field(default_factory=Counter)  # row state -> rows of the batch
+    reasons: dict[str, Counter[str]] = field(default_factory=dict)  # state -> first sentences
+    progress: BatchProgress = field(default_factory=BatchProgress)
+
+
+def _first_sentence(text: str) -> str:
+    text = text.strip()
+    cut = text.find(". ")
+    return (text[:cut] if cut > 0 else text).rstrip(".")
 
 
 class StagingModel(QAbstractTableModel):
@@ -344,6 +360,38 @@ class StagingModel(QAbstractTableModel):
 
     def batch_states(self) -> Counter[str]:
         return Counter(self._row_state(i) for i in self.batch_items())
+
+    def tally(self) -> Tally:
+        """Everything the status bar, the buttons and the batch line need, in one pass."""
+        t = Tally(counts=dict.fromkeys(("checking", "ready", "warning", "rejected", "sent",
+                                        "sending", "failed", "unknown", "cancelled"), 0))
+        batch, progress = self.batch, t.progress
+        for item in self._items:
+            state = self._row_state(item)
+            kind = "sent" if state == "verified" else (
+                "sending" if state in ("queued", "uploading", "waiting") else state)
+            if kind in t.counts:
+                t.counts[kind] += 1
+            if item.ready:
+                if item.upload_state in (None, "", "cancelled", "rejected"):
+                    t.ready += 1
+                elif item.upload_state in ("failed", "unknown"):
+                    t.failed += 1
+            if item.key not in batch:
+                continue
+            t.batch[state] += 1
+            if state in ("failed", "rejected") and item.upload_message:
+                t.reasons.setdefault(state, Counter())[_first_sentence(item.upload_message)] += 1
+            size = item.result.size if item.result and item.result.size else 0
+            progress.files += 1
+            progress.bytes_total += size
+            if state in ANSWERED:
+                progress.answered += 1
+                progress.bytes_done += size
+            elif state in ("uploading", "waiting"):
+                progress.bytes_done += size * min(self._progress.get(item.key, 0.0), 0.99)
+                progress.waiting += state == "waiting"
+        return t
 
     def _reindex(self) -> None:
         self._rows = {item.key: row for row, item in enumerate(self._items)}

@@ -17,7 +17,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from uploader_gui.gui.columns import fit_columns
+from uploader_gui.gui.columns import text_widths
 from uploader_gui.gui.staging_model import (
     COL_DEST,
     COL_DETAILS,
@@ -71,11 +71,25 @@ class StagingView(QTableView):
         self._fit_timer.setSingleShot(True)
         self._fit_timer.setInterval(250)
         self._fit_timer.timeout.connect(self.fit_columns)
+        self._fit_rows: set[int] | None = None  # rows to measure; None: all of them
+        self._fit_widths: dict[int, int] = {}
 
-    def schedule_fit(self, *args: object) -> None:
+    def schedule_fit(self, rows: range | None = None) -> None:
         """Fit the columns soon; many changes together cause one fit."""
+        if rows is None:
+            self._fit_rows, self._fit_widths = None, {}
+        elif self._fit_rows is not None:
+            self._fit_rows.update(rows)
         if not self._fit_timer.isActive():
             self._fit_timer.start()
+
+    def _rows_inserted(self, _parent: object, first: int, last: int) -> None:
+        self.schedule_fit(range(first, last + 1))
+
+    def _data_changed(self, top: object, bottom: object, *_roles: object) -> None:
+        if top.column() == bottom.column() == COL_STATUS:  # type: ignore[attr-defined]
+            return  # an upload's progress: the texts are the same
+        self.schedule_fit(range(top.row(), bottom.row() + 1))  # type: ignore[attr-defined]
 
     # Drops: accept only local files, and always as a copy. Qt's proposed
     # action can be a move (Shift-drag), which some file managers honour by
@@ -145,8 +159,26 @@ class StagingView(QTableView):
     # ------------------------------------------------------------------ columns
 
     def fit_columns(self) -> None:
-        """Name, Status and Goes to as wide as their longest text (up to FIT_CHARS)."""
-        fit_columns(self, (COL_NAME, COL_STATUS, COL_DEST, COL_TYPE), (COL_NAME, COL_STATUS))
+        """Name, Status, Goes to and Type as wide as their longest text (up to FIT_CHARS).
+
+        Only the rows that changed since the last fit are measured; columns grow to fit
+        them (and start again from scratch when the list is emptied).
+        """
+        model = self.model()
+        if model is None:
+            return
+        count = model.rowCount()
+        rows = range(count) if self._fit_rows is None else sorted(
+            r for r in self._fit_rows if r < count)
+        self._fit_rows = set()
+        needed = text_widths(self, (COL_NAME, COL_STATUS, COL_DEST, COL_TYPE), rows,
+                             (COL_NAME, COL_STATUS))
+        header = self.horizontalHeader()
+        for col, want in needed.items():
+            want = max(want, self._fit_widths.get(col, 0))
+            self._fit_widths[col] = want
+            if header.sectionSize(col) != want:
+                header.resizeSection(col, want)
 
 
 def setup_columns(view: StagingView) -> None:
@@ -168,5 +200,6 @@ def setup_columns(view: StagingView) -> None:
     view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
     view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     model = view.model()
-    for signal in (model.dataChanged, model.rowsInserted, model.rowsRemoved, model.modelReset):
-        signal.connect(view.schedule_fit)
+    model.rowsInserted.connect(view._rows_inserted)
+    model.dataChanged.connect(view._data_changed)
+    model.modelReset.connect(lambda: view.schedule_fit())
