@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QModelIndex, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDragLeaveEvent,
@@ -27,6 +28,9 @@ from uploader_gui.gui.staging_model import (
     COL_TYPE,
     ProgressDelegate,
 )
+
+#: The columns sized to their texts.
+FITTED = (COL_NAME, COL_STATUS, COL_DEST, COL_TYPE)
 
 
 def tr(text: str) -> str:
@@ -71,25 +75,31 @@ class StagingView(QTableView):
         self._fit_timer.setSingleShot(True)
         self._fit_timer.setInterval(250)
         self._fit_timer.timeout.connect(self.fit_columns)
-        self._fit_rows: set[int] | None = None  # rows to measure; None: all of them
+        #: per fitted column, the rows to measure at the next fit (None: all of them)
+        self._fit_pending: dict[int, set[int] | None] = {}
         self._fit_widths: dict[int, int] = {}
 
-    def schedule_fit(self, rows: range | None = None) -> None:
+    def schedule_fit(self, rows: range | None = None, columns: Iterable[int] = FITTED) -> None:
         """Fit the columns soon; many changes together cause one fit."""
-        if rows is None:
-            self._fit_rows, self._fit_widths = None, {}
-        elif self._fit_rows is not None:
-            self._fit_rows.update(rows)
+        for col in columns:
+            if rows is None:
+                self._fit_pending[col] = None
+                self._fit_widths.pop(col, None)
+            else:
+                pending = self._fit_pending.setdefault(col, set())
+                if pending is not None:
+                    pending.update(rows)
         if not self._fit_timer.isActive():
             self._fit_timer.start()
 
     def _rows_inserted(self, _parent: object, first: int, last: int) -> None:
         self.schedule_fit(range(first, last + 1))
 
-    def _data_changed(self, top: object, bottom: object, *_roles: object) -> None:
-        if top.column() == bottom.column() == COL_STATUS:  # type: ignore[attr-defined]
+    def _data_changed(self, top: QModelIndex, bottom: QModelIndex, *_roles: object) -> None:
+        if top.column() == bottom.column() == COL_STATUS:
             return  # an upload's progress: the texts are the same
-        self.schedule_fit(range(top.row(), bottom.row() + 1))  # type: ignore[attr-defined]
+        columns = [c for c in FITTED if top.column() <= c <= bottom.column()]
+        self.schedule_fit(range(top.row(), bottom.row() + 1), columns)
 
     # Drops: accept only local files, and always as a copy. Qt's proposed
     # action can be a move (Shift-drag), which some file managers honour by
@@ -161,20 +171,18 @@ class StagingView(QTableView):
     def fit_columns(self) -> None:
         """Name, Status, Goes to and Type as wide as their longest text (up to FIT_CHARS).
 
-        Only the rows that changed since the last fit are measured; columns grow to fit
+        Only the cells that changed since the last fit are measured; columns grow to fit
         them (and start again from scratch when the list is emptied).
         """
         model = self.model()
         if model is None:
             return
         count = model.rowCount()
-        rows = range(count) if self._fit_rows is None else sorted(
-            r for r in self._fit_rows if r < count)
-        self._fit_rows = set()
-        needed = text_widths(self, (COL_NAME, COL_STATUS, COL_DEST, COL_TYPE), rows,
-                             (COL_NAME, COL_STATUS))
+        pending, self._fit_pending = self._fit_pending, {}
         header = self.horizontalHeader()
-        for col, want in needed.items():
+        for col, rows in pending.items():
+            todo = range(count) if rows is None else sorted(r for r in rows if r < count)
+            want = text_widths(self, (col,), todo, (COL_NAME, COL_STATUS))[col]
             want = max(want, self._fit_widths.get(col, 0))
             self._fit_widths[col] = want
             if header.sectionSize(col) != want:
@@ -202,4 +210,4 @@ def setup_columns(view: StagingView) -> None:
     model = view.model()
     model.rowsInserted.connect(view._rows_inserted)
     model.dataChanged.connect(view._data_changed)
-    model.modelReset.connect(lambda: view.schedule_fit())
+    model.modelReset.connect(lambda: view.schedule_fit(None))
