@@ -312,3 +312,13 @@ def test_preview_zooms_and_fits_the_width(qtbot, window: MainWindow, tmp_path: P
     qtbot.waitUntil(lambda: preview.image.pixmap().deviceIndependentSize().height()
                     <= preview.scroll.viewport().height() + 1, timeout=10_000)
     assert preview.open_button.isEnabled()
+
+
+def test_f1_opens_the_using_it_section(qtbot, window: MainWindow) -> None:
+    window.activateWindow()
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_F1)
+    qtbot.waitUntil(lambda: getattr(window, "help_dialog", None) is not None, timeout=10_000)
+    text = window.help_dialog.text.toPlainText()
+    assert text.startswith("Using it") and "Find patient" in text
+    window.help_dialog.close()

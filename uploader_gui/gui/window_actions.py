@@ -28,6 +28,10 @@ def action(parent: QWidget, text: str, slot: Callable[[], object], *,
     elif shortcut:
         keys.append(QKeySequence(shortcut))
     keys.extend(QKeySequence(k) for k in extra)
+    unique: dict[str, QKeySequence] = {}
+    for k in keys:  # the same key twice would make the shortcut ambiguous: it would not fire
+        unique.setdefault(k.toString(), k)
+    keys = list(unique.values())
     if keys:
         act.setShortcuts(keys)
     if tip:
