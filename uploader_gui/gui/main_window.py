@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from uploader_gui import APP_NAME
 from uploader_gui.core.history import HistoryStore
+from uploader_gui.core.jobs import INTERRUPTED
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import load_window_state, save_last_profile, save_window_state
 from uploader_gui.core.retry import RetryPolicy
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
             a.profiles.setToolTip(tr("Looking for the system keyring…"))
 
         self.history_problem = ""
+        self._interrupted: list[Any] = []
         self.history: HistoryStore | None = history if isinstance(history, HistoryStore) else None
         self.lookup = PatientLookup(self._runner, self)
         self.upload_panel = UploadPanel(profiles or [], lookup=self.lookup)
@@ -122,6 +124,8 @@ class MainWindow(QMainWindow):
         self.uploads.rowProgress.connect(self._upload_progress)
         self.uploads.throughputChanged.connect(self.upload_panel.show_throughput)
         self.uploads.message.connect(self.upload_panel.say)
+        self.uploads.resendProblems.connect(lambda problems: QMessageBox.information(
+            self, tr("Not sent again"), "\n".join(problems)))
         self.upload_panel.uploadRequested.connect(self.start_upload)
         self.upload_panel.findPatientRequested.connect(a.find_patient.trigger)
         self.upload_panel.cancelAllRequested.connect(self.uploads.cancel_all)
@@ -179,13 +183,15 @@ class MainWindow(QMainWindow):
         self._refresh_counts()
         self._profile_changed()
         if history is True:
-            self.upload_panel.set_unavailable(tr("Opening the upload history…"))
+            self.upload_panel.set_unavailable(tr("Opening the upload history…"), say=False)
             self._runner.run(open_history, self._history_opened)
         elif self.history is None:
             self.upload_panel.set_unavailable(tr("Sending is off: the upload history cannot "
                                                  "be used."))
-        else:
-            self.history_panel.load()
+        else:  # a store given by the caller: the rest as after opening one
+            store = self.history
+            self._runner.run(lambda: OpenedHistory(store, interrupted=store.jobs(
+                status=INTERRUPTED)), self._history_opened)
         # The HTTP stack is not needed to show the window; load it in the background
         # soon after, so the first Upload click does not pay for it on the UI thread.
         QTimer.singleShot(2000, lambda: self._runner.run(preload_network, lambda _r, _e: None))
@@ -200,11 +206,13 @@ class MainWindow(QMainWindow):
             self.historyReady.emit()
             return
         store = self.history = opened.store
-        self.uploads.attach_history(store)
+        if self.uploads.dispatcher is None:  # not yet: the store was given already open
+            self.uploads.attach_history(store)
         self.watches.shutdown()
         self.watches = self._make_watches(list(self.uploads.profiles.values()))
         self.history_panel.set_history(store)
         self.upload_panel.set_unavailable(None)
+        self._interrupted = opened.interrupted  # read on the worker, with the history
         self.interrupted_bar.show_jobs(opened.interrupted)
         if store.recovered_from is not None:
             QMessageBox.warning(self, tr("Upload history repaired"), tr(
@@ -214,7 +222,7 @@ class MainWindow(QMainWindow):
 
     def resume_interrupted(self) -> None:
         """Send again the interrupted jobs that are safe to repeat; never Claros in-flight ones."""
-        jobs = [j for j in self.uploads.interrupted_jobs() if j.safe_to_resume()]
+        jobs = [j for j in self._interrupted if j.safe_to_resume()]
         problems = self.uploads.resend([j.id for j in jobs if j.id is not None])
         if problems:
             QMessageBox.information(self, tr("Some uploads were not resumed"), "\n".join(problems))

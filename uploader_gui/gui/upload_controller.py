@@ -43,6 +43,8 @@ class UploadController(QObject):
     throughputChanged = Signal(object)
     #: a sentence for the user about the batch as a whole.
     message = Signal(str)
+    #: sentences about stored jobs that could not be sent again (see :meth:`resend`).
+    resendProblems = Signal(list)
 
     def __init__(self, profiles: list[Profile], history: HistoryStore | None,
                  parent: QObject | None = None, *, concurrency: int = 3,
@@ -266,26 +268,36 @@ class UploadController(QObject):
         return self.history.jobs(status=INTERRUPTED) if self.history else []
 
     def resend(self, job_ids: list[int]) -> list[str]:
-        """Queue stored jobs again (on a worker thread). Returns problems found at once."""
+        """Queue stored jobs again, read and queued on a worker thread.
+
+        Returns the problems known at once; the others come with :attr:`resendProblems`.
+        """
         if self.history is None or self.dispatcher is None:
             return ["The history cannot be written, so nothing can be sent."]
-        problems = []
-        jobs = []
-        for job_id in job_ids:
-            job = self.history.get(job_id)
-            if job is None:
-                continue
-            if job.profile not in self.profiles:
-                problems.append(f"{job.name}: the profile “{job.profile}” is not set up on this "
-                                "computer, so it cannot be sent again from here.")
-                continue
-            job.error = None
-            jobs.append(job)
-        if jobs:
-            dispatcher = self.dispatcher
-            self._runner.run(lambda: [dispatcher.submit(j) for j in jobs],
-                             lambda _r, err: err and self.message.emit(f"Could not resend: {err}"))
-        return problems
+        store, dispatcher, profiles = self.history, self.dispatcher, set(self.profiles)
+
+        def work() -> list[str]:
+            problems = []
+            for job_id in job_ids:
+                job = store.get(job_id)
+                if job is None:
+                    continue
+                if job.profile not in profiles:
+                    problems.append(f"{job.name}: the profile “{job.profile}” is not set up on "
+                                    "this computer, so it cannot be sent again from here.")
+                    continue
+                job.error = None
+                dispatcher.submit(job)
+            return problems
+
+        def done(problems: list[str] | None, err: BaseException | None) -> None:
+            if err is not None:
+                self.message.emit(f"Could not resend: {err}")
+            elif problems:
+                self.resendProblems.emit(problems)
+
+        self._runner.run(work, done)
+        return []
 
     def shutdown(self) -> None:
         self._delivery_timer.stop()

@@ -356,10 +356,11 @@ class UploadPanel(QFrame):
         """A sentence about sending as a whole (hidden when empty)."""
         _say(self.message, text)
 
-    def set_unavailable(self, reason: str | None) -> None:
-        """Disable sending with a reason shown (e.g. the history cannot be written)."""
+    def set_unavailable(self, reason: str | None, say: bool = True) -> None:
+        """Disable sending with a reason (e.g. the history cannot be written); ``say``: also
+        under the button, not only in its tooltip."""
         previous, self._enabled_reason = self._enabled_reason, reason
-        if reason:
+        if reason and say:
             self.say(reason)
         elif previous and self.message.text() == previous:
             self.say(no_profile() if not self.profiles else "")
