@@ -104,10 +104,20 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE jobs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE jobs ADD COLUMN proof TEXT;
         ALTER TABLE jobs ADD COLUMN patient_label TEXT;
-        ALTER TABLE jobs ADD COLUMN user TEXT;
+        ALTER TABLE jobs ADD COLUMN username TEXT;
         ALTER TABLE jobs ADD COLUMN workstation TEXT;
         ALTER TABLE jobs ADD COLUMN app_version TEXT;
         ALTER TABLE attempts ADD COLUMN url TEXT
+    """),
+    # v4: scan servers sharing one folder claim each file before sending it.
+    (4, """
+        CREATE TABLE claims (
+            file_key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            claimed REAL NOT NULL,
+            lease_until REAL NOT NULL,
+            job_id INTEGER
+        )
     """),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -117,7 +127,7 @@ JOB_COLUMNS = (
     "file_type", "pages", "profile", "target", "destination", "dest_key", "target_config",
     "status", "attempts", "bytes_sent", "began_sending", "owner", "remote_id", "url", "log_ids",
     "http_status", "server_message", "error", "sources", "duplicate_of", "backup_path",
-    "delivery", "delivery_checked", "verified", "proof", "patient_label", "user",
+    "delivery", "delivery_checked", "verified", "proof", "patient_label", "username",
     "workstation", "app_version",
 )
 
@@ -158,6 +168,15 @@ def owner_alive(owner: str | None) -> bool:
     return started == "?" or _start_time(pid) == started
 
 
+def claim_free(holder: str, lease_until: float, owner: str, now: float) -> bool:
+    """Whether a claimed file may be taken by ``owner``."""
+    if holder == owner or lease_until < now:
+        return True
+    if holder.split(":", 1)[0] != socket.gethostname():
+        return False  # another server: only its lease tells whether it is still at work
+    return not owner_alive(holder)  # this computer's process: alive or not, we can tell
+
+
 class HistoryError(Exception):
     """A problem the user can act on (disk full, file locked), in words."""
 
@@ -183,7 +202,7 @@ def _job_row(job: Job) -> dict[str, Any]:
         "sources": json.dumps(job.sources), "duplicate_of": job.duplicate_of,
         "backup_path": job.backup_path, "delivery": job.delivery,
         "delivery_checked": job.delivery_checked, "verified": int(job.verified),
-        "proof": job.proof, "patient_label": job.patient_label, "user": job.user,
+        "proof": job.proof, "patient_label": job.patient_label, "username": job.user,
         "workstation": job.workstation, "app_version": job.app_version,
     }
 
@@ -217,7 +236,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         sources=_json_list(row["sources"]), duplicate_of=row["duplicate_of"],
         backup_path=row["backup_path"], delivery=row["delivery"],
         delivery_checked=row["delivery_checked"], verified=bool(row["verified"]),
-        proof=row["proof"], patient_label=row["patient_label"], user=row["user"],
+        proof=row["proof"], patient_label=row["patient_label"], user=row["username"],
         workstation=row["workstation"], app_version=row["app_version"],
     )
 
@@ -478,6 +497,33 @@ class HistoryStore:
 
     def count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+    # ------------------------------------------------------------------ claims (watchers)
+
+    def claim(self, key: str, lease: float, owner: str = PROCESS_OWNER) -> bool:
+        """Take ``key`` (a file seen in a shared folder) for ``lease`` seconds; False when
+        another live watcher holds it, or it was handled. A dead process's claim (this
+        computer's) or an expired lease passes on."""
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute("SELECT owner, lease_until FROM claims WHERE file_key = ?",
+                               (key,)).fetchone()
+            if row is not None and not claim_free(row["owner"], row["lease_until"], owner, now):
+                return False
+            conn.execute("INSERT OR REPLACE INTO claims (file_key, owner, claimed, lease_until) "
+                         "VALUES (?, ?, ?, ?)", (key, owner, now, now + lease))
+            return True
+
+    def release_claims(self, owner: str = PROCESS_OWNER) -> None:
+        """At a clean stop: files taken but not handled go back to the others."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM claims WHERE owner = ? AND job_id IS NULL", (owner,))
+
+    def finish_claim(self, key: str, job_id: int | None, owner: str = PROCESS_OWNER) -> None:
+        """The claimed file was handled (and moved out of the folder): the claim ends. Should
+        the same file be put back, it is a new arrival, and the history's rules apply."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM claims WHERE file_key = ? AND owner = ?", (key, owner))
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:

@@ -142,6 +142,8 @@ def check_config(cfg: TargetConfig) -> list[str]:
                         "last_name, dob), each a field name of the project.")
     if cfg.size_limit is not None and (not isinstance(cfg.size_limit, int) or cfg.size_limit <= 0):
         problems.append("The size limit must be a positive number of bytes.")
+    if not isinstance(cfg.remove_active_content, bool):
+        problems.append("“remove_active_content” must be true or false.")
     if cfg.ca_bundle:
         problems.extend(check_ca_bundle(cfg.ca_bundle))
     return problems

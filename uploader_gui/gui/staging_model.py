@@ -100,6 +100,12 @@ class Tally:
     progress: BatchProgress = field(default_factory=BatchProgress)
 
 
+def _sendable(item: StagedFile) -> bool:
+    """Upload sends it: never tried, or cancelled or refused before sending."""
+    return ((item.ready or item.offers_copy)
+            and item.upload_state in (None, "", "cancelled", "rejected"))
+
+
 def _first_sentence(text: str) -> str:
     text = text.strip()
     cut = text.find(". ")
@@ -372,11 +378,10 @@ class StagingModel(QAbstractTableModel):
                 "sending" if state in ("queued", "uploading", "waiting") else state)
             if kind in t.counts:
                 t.counts[kind] += 1
-            if item.ready:
-                if item.upload_state in (None, "", "cancelled", "rejected"):
-                    t.ready += 1
-                elif item.upload_state in ("failed", "unknown"):
-                    t.failed += 1
+            if _sendable(item):
+                t.ready += 1
+            elif item.ready and item.upload_state in ("failed", "unknown"):
+                t.failed += 1
             if item.key not in batch:
                 continue
             t.batch[state] += 1
@@ -411,13 +416,17 @@ class StagingModel(QAbstractTableModel):
         return out
 
     def ready_files(self) -> list[StagedFile]:
-        """Files Upload sends: accepted by the check, and not sent, failed or on their way."""
-        return [i for i in self._items
-                if i.ready and i.upload_state in (None, "", "cancelled", "rejected")]
+        """Files Upload sends: accepted by the check (or offered as a copy without scripts,
+        if a person agrees), and not sent, failed or on their way."""
+        return [i for i in self._items if _sendable(i)]
 
     def failed_files(self) -> list[StagedFile]:
         """Files *Retry failed* sends again: failed, or whose outcome is unknown."""
         return [i for i in self._items if i.ready and i.upload_state in ("failed", "unknown")]
+
+    def sendable_files(self) -> list[StagedFile]:
+        """Ready files, and those that may go as a copy without scripts if a person agrees."""
+        return self.ready_files()
 
 
 class ProgressDelegate(QStyledItemDelegate):
