@@ -322,3 +322,31 @@ def test_f1_opens_the_using_it_section(qtbot, window: MainWindow) -> None:
     text = window.help_dialog.text.toPlainText()
     assert text.startswith("Using it") and "Find patient" in text
     window.help_dialog.close()
+
+
+def test_the_focused_upload_button_has_a_clear_ring(qtbot, window: MainWindow,
+                                                    tmp_path: Path) -> None:
+    from PySide6.QtGui import QColor
+
+    pick(window, "Sandbox Claros")
+    stage(qtbot, window, [fm.good_pdf(tmp_path / "focus.pdf")])
+    button = window.upload_panel.upload_button
+    qtbot.waitUntil(button.isEnabled, timeout=10_000)
+
+    def ring_pixels() -> int:
+        image = button.grab().toImage()
+        hl = button.palette().highlight().color()
+        near = 0
+        for x in range(image.width()):
+            for y in (1, 2, image.height() - 3, image.height() - 2):
+                c = QColor(image.pixel(x, y))
+                near += (abs(c.red() - hl.red()) + abs(c.green() - hl.green())
+                         + abs(c.blue() - hl.blue())) < 60
+        return near
+
+    window.view.setFocus()
+    unfocused = ring_pixels()
+    window.activateWindow()
+    button.setFocus()
+    qtbot.waitUntil(button.hasFocus)
+    assert ring_pixels() > unfocused + button.width()  # top and bottom edges, at least

@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QCoreApplication, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -28,6 +29,7 @@ from uploader_gui.core.staging import StagedFile
 from uploader_gui.core.targets import KIND_LABELS
 from uploader_gui.core.validation import IsolatedValidator
 from uploader_gui.gui.batch_summary import batch_summary, make_banner
+from uploader_gui.gui.focus_style import install_focus_style
 from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
 from uploader_gui.gui.patient_lookup import PatientLookup
@@ -60,6 +62,9 @@ class MainWindow(QMainWindow):
                  history: HistoryStore | bool | None = True,
                  policy: RetryPolicy | None = None, sandbox: bool = False) -> None:
         super().__init__()
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            install_focus_style(app)
         self.setWindowTitle(tr("Clinic Document Uploader"))
         self.setWindowIcon(app_icon())
         self.setObjectName(APP_NAME)
