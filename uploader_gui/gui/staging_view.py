@@ -198,7 +198,7 @@ def setup_columns(view: StagingView) -> None:
     view.setIconSize(QSize(side, side))
     header = view.horizontalHeader()
     header.setHighlightSections(False)
-    widths = {COL_NAME: 20, COL_STATUS: 20, COL_DEST: 20, COL_TYPE: 5, COL_SIZE: 6,
+    widths = {COL_NAME: 20, COL_STATUS: 20, COL_DEST: 20, COL_TYPE: 5, COL_SIZE: 7,
               COL_DETAILS: 9}
     for col, ems in widths.items():
         header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
