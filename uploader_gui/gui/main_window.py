@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -23,7 +23,7 @@ from uploader_gui import APP_NAME
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import INTERRUPTED
 from uploader_gui.core.profiles import Profile
-from uploader_gui.core.recent import load_window_state, save_last_profile, save_window_state
+from uploader_gui.core.recent import save_last_profile
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
 from uploader_gui.core.targets import KIND_LABELS
@@ -42,6 +42,7 @@ from uploader_gui.gui.watch_controller import WatchController
 from uploader_gui.gui.window_actions import build_menus, make_actions
 from uploader_gui.gui.window_history import InterruptedBar, OpenedHistory, open_history
 from uploader_gui.gui.window_profiles import ProfileManager
+from uploader_gui.gui.window_state import close_while_uploading, restore_geometry, save_geometry
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ class MainWindow(QMainWindow):
         self.count_label.setAccessibleName(tr("File counts"))
         self.statusBar().addPermanentWidget(self.count_label)
         self.setAcceptDrops(True)
-        self._restore_geometry()
+        restore_geometry(self, self.split, self._runner)
         self._refresh_counts()
         self._profile_changed()
         if history is True:
@@ -438,49 +439,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ size, closing
 
-    def _restore_geometry(self) -> None:
-        em, line = self.fontMetrics().horizontalAdvance("M"), self.fontMetrics().height()
-        width, height = em * 110, line * 48
-        screen = self.screen().availableGeometry() if self.screen() else None
-        if screen is not None:
-            width, height = min(width, screen.width()), min(height, screen.height())
-        self.resize(width, height)
-        # The preview takes a third of the width by default; the user's sizes are kept.
-        self.split.setSizes([width * 2 // 3, width // 3])
-        self._runner.run(load_window_state, self._state_loaded)
-
-    def _state_loaded(self, state: dict[str, Any] | None, error: BaseException | None) -> None:
-        for key, restore in (("split", self.split.restoreState),
-                             ("geometry", self.restoreGeometry)):
-            value = (state or {}).get(key)
-            if isinstance(value, str):
-                try:
-                    restore(QByteArray.fromBase64(value.encode("ascii")))
-                except (ValueError, UnicodeEncodeError):
-                    pass
-
-    def _save_state(self) -> None:
-        save_window_state({
-            "split": bytes(self.split.saveState().toBase64().data()).decode("ascii"),
-            "geometry": bytes(self.saveGeometry().toBase64().data()).decode("ascii"),
-        })
-
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.uploads.active:
-            n = self.uploads.active
-            answer = QMessageBox.question(
-                self, tr("Uploads are running"),
-                (tr("1 upload is still running or waiting.") if n == 1 else
-                 tr("{n} uploads are still running or waiting.").format(n=n))
-                + " " + tr("If you close now they are stopped, and the history keeps them so "
-                           "they can be resumed later."),
-                QMessageBox.StandardButton.Close | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Close:
-                event.ignore()
-                return
-        self._save_state()
+        if self.uploads.active and not close_while_uploading(self, self.uploads.active):
+            event.ignore()
+            return
+        save_geometry(self, self.split)
         self.shutdown()
         super().closeEvent(event)
 
