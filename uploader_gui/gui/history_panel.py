@@ -75,14 +75,14 @@ class HistoryPanel(QWidget):
         self.search.textChanged.connect(lambda t: self.proxy.set_criteria(text=t))
         self.status_filter = QComboBox()
         self.status_filter.setAccessibleName(tr("Status"))
-        self.status_filter.addItem("Any status", None)
+        self.status_filter.addItem(tr("Any status"), None)
         for s in STATES:
             self.status_filter.addItem(STATE_LABELS[s], s)
         self.status_filter.currentIndexChanged.connect(
             lambda: self.proxy.set_criteria(status=self.status_filter.currentData()))
         self.target_filter = QComboBox()
         self.target_filter.setAccessibleName(tr("System"))
-        self.target_filter.addItem("Any system", None)
+        self.target_filter.addItem(tr("Any system"), None)
         for k, label in KIND_LABELS.items():
             self.target_filter.addItem(label, k)
         self.target_filter.currentIndexChanged.connect(

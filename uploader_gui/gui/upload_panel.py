@@ -89,8 +89,8 @@ class UploadPanel(QFrame):
         self.instance.setRange(0, 9999)
         self.instance.setSpecialValueText("(default)")
         self.document_type = ChoiceBox()
-        self.patient.setPlaceholderText("e.g. 1001 or an MRN")
-        self.record.setPlaceholderText("REDCap record ID")
+        self.patient.setPlaceholderText(tr("e.g. 1001 or an MRN"))
+        self.record.setPlaceholderText(tr("REDCap record ID"))
 
         self.destination_label = QLabel()
         self.destination_label.setObjectName("destination")
@@ -110,7 +110,8 @@ class UploadPanel(QFrame):
         self.instance.valueChanged.connect(self._destination_changed)
 
         self.find_patient_button = QPushButton(tr("&Find patient…"))
-        self.find_patient_button.setToolTip("Pick from the patients of this Claros account.")
+        self.find_patient_button.setToolTip(tr("Search the patients of this account by name, "
+                                               "date of birth or ID (Ctrl+F)."))
         self.find_patient_button.clicked.connect(self.findPatientRequested)
         patient_row = QHBoxLayout()
         patient_row.setContentsMargins(0, 0, 0, 0)
@@ -167,10 +168,10 @@ class UploadPanel(QFrame):
         self.upload_button.clicked.connect(self.uploadRequested)
         self.pause_button = QPushButton(tr("P&ause"))
         self.pause_button.setCheckable(True)
-        self.pause_button.setToolTip("Start no new upload; the ones in progress finish.")
+        self.pause_button.setToolTip(tr("Start no new upload; the ones in progress finish."))
         self.pause_button.toggled.connect(self._pause_toggled)
         self.cancel_button = QPushButton(tr("Cancel a&ll"))
-        self.cancel_button.setToolTip("Stop every upload in progress or waiting.")
+        self.cancel_button.setToolTip(tr("Stop every upload in progress or waiting."))
         self.cancel_button.clicked.connect(self.cancelAllRequested)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
@@ -288,7 +289,7 @@ class UploadPanel(QFrame):
         self._recent.setStringList([i["id"] for i in items])
         labels = {i["id"]: i.get("label") for i in items}
         tip = "\n".join(f"{k}: {v}" for k, v in labels.items() if v)
-        self.patient.setToolTip("Recent: type to pick.\n" + tip if tip else "")
+        self.patient.setToolTip(tr("Recent: type to pick.") + "\n" + tip if tip else "")
 
     def destination_text(self) -> str:
         """"Sandbox Claros: Ben Sandbox, born 1975-06-15 (patient 1002)" once the patient is
