@@ -112,7 +112,11 @@ def batch(url: str, credentials_json: str, folder: Path) -> dict[str, Any]:
     make_app()
     files = sorted(folder.glob("*.pdf"))
     window = MainWindow(profiles=sandbox_profiles(url, json.loads(credentials_json)))
-    window.uploads.confirm = lambda batch: "all"
+    window.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}
+    # The window opens the history on a worker thread; the queue starts once it is open.
+    if not run_loop_until(lambda: window.uploads.dispatcher is not None, 30,
+                          [window.historyReady]):
+        raise RuntimeError(f"the history did not open: {window.history_problem}")
     assert window.uploads.dispatcher is not None
     window.uploads.dispatcher.set_concurrency(4)
     combo = window.upload_panel.profile_combo
@@ -120,8 +124,9 @@ def batch(url: str, credentials_json: str, folder: Path) -> dict[str, Any]:
     window.show()
     window.add_paths(files)
     n = len(files)
-    if not run_loop_until(lambda: window.model.rowCount() == n and window.counts()["ready"] == n,
-                          120, [window.countsChanged]):
+    if not run_loop_until(lambda: window.model.rowCount() == n and window.counts()["ready"] == n
+                          and window.upload_panel.upload_button.isEnabled(),  # patient known
+                          120, [window.countsChanged, window.lookup.changed]):
         raise RuntimeError(f"staging did not finish: {window.counts()}")
     quiet = idle(1.0)
     beat = Heartbeat()

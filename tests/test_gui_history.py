@@ -70,6 +70,10 @@ def upload(qtbot, window: MainWindow, files: list[Path], profile: str = "Sandbox
                     timeout=30_000)
     if patient:
         window.upload_panel.patient.setText(patient)
+    if profile == "Sandbox Redox":  # Redox cannot look patients up: the user types who
+        window.upload_panel.patient_name.setText("Ada Sandbox")
+        window.upload_panel.birth_date.setText("1980-01-01")
+    qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=30_000)  # the lookup
     qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
 
 
@@ -80,7 +84,7 @@ def test_uploads_appear_in_history_live(qtbot, window: MainWindow, tmp_path: Pat
                     timeout=30_000)
     qtbot.waitUntil(lambda: history_rows(window) == {f.name: "Sent" for f in files})
     qtbot.waitUntil(lambda: window.count_label.text().endswith("3 sent"))
-    assert window.history_panel.count_label.text() == "3 of 3 upload(s) shown."
+    assert window.history_panel.count_label.text() == "3 of 3 uploads shown."
 
 
 def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: Path,
@@ -89,23 +93,19 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     wrong = fm.good_pdf(tmp_path / "wrong-patient.pdf")
     upload(qtbot, window, [good])
     qtbot.waitUntil(lambda: staged_state(window, "kept.pdf") == "sent", timeout=30_000)
-    # An id the Claros account does not know never reaches the send step.
-    upload(qtbot, window, [wrong], patient="4242")
-    [refused] = [i for i in window.model.items() if i.name == "wrong-patient.pdf"]
-    qtbot.waitUntil(lambda: refused.upload_state == "rejected", timeout=30_000)
-    assert "has no patient 4242" in refused.upload_message
-    assert staged_state(window, "wrong-patient.pdf") == "not_sent"
-    # A refusal by the server (twice: the send and the resend below) does.
-    sandbox.add_fault(r"^/patients/1002/pdf/$", status=400, times=2,
-                      body={"detail": "no patient with ID 4242 in this clinic"})
-    upload(qtbot, window, [wrong], patient="1002")
-    qtbot.waitUntil(lambda: staged_state(window, "wrong-patient.pdf") == "not_sent", timeout=30_000)
+    # An unknown patient never reaches the send step now (the window looks it up first), so
+    # the failure comes from the server: the sandbox answers 404 for patient 1003, twice.
+    sandbox.add_fault(r"^/patients/1003/pdf/$", status=404, times=2,
+                      body={"detail": "There is no patient with ID 1003 here."})
+    upload(qtbot, window, [wrong], patient="1003")
+    qtbot.waitUntil(lambda: staged_state(window, "wrong-patient.pdf") == "failed", timeout=30_000)
     panel = window.history_panel
     qtbot.waitUntil(lambda: len(history_rows(window)) == 2)
 
     # Search by patient and by status.
-    panel.search.setText("1002")
-    assert history_rows(window) == {"wrong-patient.pdf": "Failed"}
+    panel.search.setText("1003")
+    assert history_rows(window) == {
+        "wrong-patient.pdf": "Failed: Claros has no patient with ID 1003."}
     panel.search.setText("")
     panel.status_filter.setCurrentIndex(panel.status_filter.findData("sent"))
     assert history_rows(window) == {"kept.pdf": "Sent"}
@@ -120,9 +120,13 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     p = panel.proxy
     row = next(r for r in range(p.rowCount()) if p.index(r, COL_FILE).data() == "wrong-patient.pdf")
     panel.view.selectRow(row)
-    qtbot.waitUntil(lambda: "Attempts" in panel.details.toPlainText())
-    text = panel.details.toPlainText()
-    assert sha256_of(wrong) in text and "no patient with ID 4242" in text
+    # What a person asks comes first; HTTP status, attempts and SHA-256 are folded away.
+    qtbot.waitUntil(lambda: "Each attempt" in panel.technical.toPlainText())
+    assert "no patient with ID 1003" in panel.details.toPlainText()
+    assert sha256_of(wrong) not in panel.details.toPlainText()
+    assert panel.technical.isHidden()
+    panel.technical_button.click()
+    assert not panel.technical.isHidden() and sha256_of(wrong) in panel.technical.toPlainText()
     assert panel.resend_button.isEnabled() and not panel.copy_button.isEnabled()
 
     # Export what is shown.
@@ -133,10 +137,9 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     assert sorted(r["name"] for r in rows) == ["kept.pdf", "wrong-patient.pdf"]
     assert "sandbox-claros-key" not in out.read_text()
 
-    # Resend after confirming: same bytes, new attempt; 4242 still fails, so fix nothing but
+    # Resend after confirming: same bytes, new attempt; 1003 still fails, so fix nothing but
     # check that a second attempt was recorded.
-    monkeypatch.setattr(QMessageBox, "question",
-                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    panel.ask_resend = lambda text: True
     panel.resend_selected()
     qtbot.waitUntil(lambda: panel.model.job_by_id(panel.selected_jobs()[0].id).attempts == 2,
                     timeout=30_000)
@@ -177,7 +180,8 @@ def test_interrupted_banner_resume(qtbot, validator, sandbox, tmp_path: Path, ap
 
     w = make_window(qtbot, validator, sandbox)
     try:
-        assert w.interrupted_bar.isVisible()
+        # The history is opened on a worker; the bar shows once it is.
+        qtbot.waitUntil(w.interrupted_bar.isVisible, timeout=10_000)
         assert "1 upload was interrupted" in w.interrupted_label.text()
         qtbot.mouseClick(w.resume_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: history_rows(w).get("left-behind.pdf") == "Sent", timeout=30_000)
@@ -289,7 +293,7 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     window.clear_all()
     upload(qtbot, window, [fm.good_pdf(tmp_path / "a1.pdf"), fm.good_pdf(tmp_path / "a2.pdf", 2)],
            profile="Sandbox REDCap")
-    qtbot.waitUntil(lambda: staged_state(window, "a1.pdf") == "not_sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "a1.pdf") == "rejected", timeout=30_000)
 
 
 def test_redox_delivery_column_turns_delivered(qtbot, window: MainWindow, sandbox,

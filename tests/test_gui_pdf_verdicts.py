@@ -78,7 +78,8 @@ def test_window_asks_before_sending_a_copy_without_scripts(qtbot, sandbox_window
     qtbot.waitUntil(lambda: window.counts()["checking"] == 0 and window.model.rowCount() == 2,
                     timeout=30_000)
     panel = window.upload_panel
-    assert panel.upload_button.isEnabled() and panel.upload_button.text() == "Upload 2 files"
+    qtbot.waitUntil(panel.upload_button.isEnabled, timeout=30_000)  # the patient is looked up
+    assert panel.upload_button.text() == "&Upload 2 files"
     qtbot.mouseClick(panel.upload_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: set(states(window).values()) == {"sent"}, timeout=30_000)
     [plan] = seen

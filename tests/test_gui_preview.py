@@ -86,12 +86,25 @@ def test_destination_is_shown_large_and_on_each_row(qtbot, validator, sandbox, t
         combo.setCurrentIndex(combo.findData("Sandbox Claros"))
         w.add_paths([fm.good_pdf(tmp_path / "a.pdf")])
         qtbot.waitUntil(lambda: w.counts()["ready"] == 1, timeout=30_000)
-        assert w.upload_panel.destination_label.text() == "→ Sandbox Claros: patient 1001"
-        assert w.model.index(0, COL_DEST).data() == "Sandbox Claros: patient 1001"
+        # The patient is looked up: by name and date of birth, then the id.
+        label = w.upload_panel.destination_label
+        qtbot.waitUntil(lambda: label.text() ==
+                        "→ Sandbox Claros: Ada Sandbox, born 1980-01-01 (patient 1001)", timeout=10_000)
+        assert w.model.index(0, COL_DEST).data() == \
+            "Ada Sandbox, born 1980-01-01 (patient 1001)"
         w.upload_panel.patient.setText("1003")
-        assert w.model.index(0, COL_DEST).data() == "Sandbox Claros: patient 1003"
+        assert w.model.index(0, COL_DEST).data() == "patient 1003"  # not looked up yet
+        qtbot.waitUntil(lambda: w.model.index(0, COL_DEST).data() ==
+                        "Cleo Sandbox, born 1999-12-31 (patient 1003)", timeout=10_000)
         combo.setCurrentIndex(combo.findData("Sandbox REDCap"))
-        assert w.upload_panel.destination_label.text() == "→ Sandbox REDCap: record 1 / scan"
+        # REDCap: the profile's identity fields, read for that one record.
+        qtbot.waitUntil(lambda: label.text() ==
+                        "→ Sandbox REDCap: Ada Sandbox, born 1980-01-01 (record 1 / scan)", timeout=10_000)
+        w.upload_panel.record.setText("77")
+        qtbot.waitUntil(lambda: "has no record 77" in w.upload_panel.lookup_label.text(),
+                        timeout=10_000)
+        assert label.text() == "→ Sandbox REDCap: record 77 / scan"
+        assert not w.upload_panel.upload_button.isEnabled()
         label_font = w.upload_panel.destination_label.font()
         assert label_font.pointSizeF() > w.font().pointSizeF() and label_font.bold()
     finally:
@@ -116,12 +129,13 @@ def test_claros_patient_picker_and_recent_destinations(qtbot, validator, sandbox
             offered.extend(items)
             return next(i for i in items if i.endswith("(1003)")), True
 
-        w.pick_from_list = pick
+        w.profiles.pick_from_list = pick
         w.upload_panel.find_patient_button.click()
         qtbot.waitUntil(lambda: w.upload_panel.patient.text() == "1003", timeout=10_000)
         assert "Ada Sandbox, born 1980-01-01 (1001)" in offered
         w.add_paths([fm.good_pdf(tmp_path / "to-1003.pdf")])
         qtbot.waitUntil(lambda: w.counts()["ready"] == 1, timeout=30_000)
+        qtbot.waitUntil(w.upload_panel.upload_button.isEnabled, timeout=30_000)  # the lookup
         w.upload_panel.upload_button.click()
         qtbot.waitUntil(lambda: w.counts()["sent"] == 1, timeout=30_000)
         recent = load_recent("Sandbox Claros")
@@ -176,6 +190,7 @@ def test_combine_images_in_the_order_shown(qtbot, validator, sandbox, tmp_path, 
         expected = [colours[n] for n in shown]
         assert [max(range(3), key=lambda i, c=c: c[i]) for c in firsts] == \
                [max(range(3), key=lambda i, c=c: c[i]) for c in expected]
+        qtbot.waitUntil(w.upload_panel.upload_button.isEnabled, timeout=30_000)  # the lookup
         w.upload_panel.upload_button.click()
         qtbot.waitUntil(lambda: w.counts()["sent"] == 1, timeout=30_000)
         store = HistoryStore()

@@ -158,19 +158,29 @@ def test_ctrl_o_opens_the_file_chooser(qtbot, window: MainWindow, tmp_path: Path
     assert states(window) == {"x.jpg": "ready"}
 
 
-def test_target_limit_rechecks(qtbot, window: MainWindow, tmp_path: Path) -> None:
+def test_target_limit_rechecks(qtbot, validator, tmp_path: Path) -> None:
+    """The chosen "Send to" profile decides the size limit (there is no "Check for")."""
+    from uploader_gui.cli.sandbox_profiles import sandbox_profiles
+
+    fake = {"claros_api_key": "k", "redcap_token": "0" * 32, "redox_rsa_private_key": "pem"}
+    window = MainWindow(validator=validator,
+                        profiles=sandbox_profiles("http://127.0.0.1:9", fake), history=False)
+    qtbot.addWidget(window)
     data = fm.pdf_bytes(1)
     big = tmp_path / "big.pdf"
     big.write_bytes(data[:9] + b"%" + b"x" * (11 * 1024 * 1024) + b"\n" + data[9:])
     window.add_paths([fm.good_pdf(tmp_path / "small.pdf")])
     window.add_paths([big])
     wait_checked(qtbot, window, 2)
-    window.target_combo.setCurrentIndex(window.target_combo.findData("redox"))
+    combo = window.upload_panel.profile_combo
+    combo.setCurrentIndex(combo.findData("Sandbox Redox"))
+    assert window.current_target() == "redox"
     qtbot.waitUntil(lambda: window.counts()["checking"] == 0 and window.counts()["ready"] == 1,
                     timeout=30_000)
     m = window.model
     row = next(r for r in range(m.rowCount()) if m.index(r, COL_NAME).data() == "big.pdf")
     assert "Redox accepts at most 10 MB" in m.index(row, COL_STATUS).data()
+    window.shutdown()
 
 
 def test_two_thousand_files(qtbot, window: MainWindow, tmp_path: Path) -> None:

@@ -46,7 +46,8 @@ def test_sandbox_profiles_upload_to_claros(qtbot, window: MainWindow, sandbox, t
     qtbot.waitUntil(lambda: window.counts()["checking"] == 0 and window.model.rowCount() == 2,
                     timeout=30_000)
     panel = window.upload_panel
-    assert panel.upload_button.isEnabled() and panel.upload_button.text() == "Upload 2 files"
+    qtbot.waitUntil(panel.upload_button.isEnabled, timeout=30_000)  # the patient is looked up
+    assert panel.upload_button.text() == "&Upload 2 files"
     assert panel.patient.text() == "1001"
     qtbot.mouseClick(panel.upload_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: {s for s, _ in rows(window).values()} == {"sent"}, timeout=30_000)
@@ -60,7 +61,7 @@ def test_sandbox_profiles_upload_to_claros(qtbot, window: MainWindow, sandbox, t
     qtbot.waitUntil(lambda: "2 sent" in window.count_label.text())
     # A sent file is not offered again.
     assert window.model.ready_files() == []
-    assert panel.upload_button.text() == "Upload" and not panel.upload_button.isEnabled()
+    assert panel.upload_button.text() == "&Upload" and not panel.upload_button.isEnabled()
 
 
 def test_redcap_and_redox_from_the_window(qtbot, window: MainWindow, sandbox, tmp_path: Path) -> None:
@@ -69,6 +70,7 @@ def test_redcap_and_redox_from_the_window(qtbot, window: MainWindow, sandbox, tm
     qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
     pick(window, "Sandbox REDCap")
     qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
+    qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=30_000)
     qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: rows(window)["lab-gui.pdf"][0] == "sent", timeout=30_000)
     assert [r for r in sandbox.received("redcap") if r["filename"] == "lab-gui.pdf"]
@@ -77,36 +79,46 @@ def test_redcap_and_redox_from_the_window(qtbot, window: MainWindow, sandbox, tm
     window.add_paths([jpg])
     pick(window, "Sandbox Redox")
     qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
+    # Redox cannot look a patient up: the user types the name and date of birth.
+    assert not window.upload_panel.upload_button.isEnabled()
+    assert "name" in window.upload_panel.blocked_reason()
+    window.upload_panel.patient_name.setText("Ada Sandbox")
+    window.upload_panel.birth_date.setText("1980-01-01")
+    qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=30_000)
     qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: rows(window)["wound-gui.jpg"][0] == "sent", timeout=30_000)
     assert "Redox log" in rows(window)["wound-gui.jpg"][1]
 
 
+def test_unknown_patient_never_reaches_the_send_step(qtbot, window: MainWindow, sandbox,
+                                                    tmp_path: Path) -> None:
+    """Behaviour changed on purpose: a patient Claros does not list (here one of another
+    account) keeps Upload disabled, with the reason in words, instead of failing on send."""
+    pick(window, "Sandbox Claros")
+    window.add_paths([fm.good_pdf(tmp_path / "other-account.pdf")])
+    qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
+    panel = window.upload_panel
+    panel.patient.setText("2001")
+    qtbot.waitUntil(lambda: "has no patient 2001" in panel.lookup_label.text(), timeout=30_000)
+    assert not panel.upload_button.isEnabled()
+    assert "has no patient 2001" in panel.upload_button.toolTip()
+    window.start_upload()  # a keyboard shortcut cannot get round it either
+    assert rows(window)["other-account.pdf"][0] == "ready"
+    assert not [r for r in sandbox.received("claros") if r["filename"] == "other-account.pdf"]
+    assert window.uploads.history.jobs() == []
+
+
 def test_server_error_is_shown_on_the_row(qtbot, window: MainWindow, sandbox, tmp_path: Path) -> None:
     pick(window, "Sandbox Claros")
-    window.add_paths([fm.good_pdf(tmp_path / "other-account.pdf")])
+    window.add_paths([fm.good_pdf(tmp_path / "server-error.pdf")])
     qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
-    sandbox.add_fault(r"^/patients/1002/pdf/$", status=403,
-                      body={"detail": "This patient belongs to another Claros account."})
-    window.upload_panel.patient.setText("1002")
+    qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=30_000)
+    sandbox.add_fault(r"^/patients/1001/pdf/$", status=400, body={"detail": "Scanner test."})
+    qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=30_000)
     qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: rows(window)["other-account.pdf"][0] == "not_sent", timeout=30_000)
-    assert "another Claros account" in rows(window)["other-account.pdf"][1]
-
-
-def test_unknown_patient_never_reaches_the_send_step(qtbot, window: MainWindow, sandbox,
-                                                     tmp_path: Path) -> None:
-    """2001 belongs to another account: this account's patient list does not name it."""
-    pick(window, "Sandbox Claros")
-    before = len(sandbox.received("claros"))
-    window.add_paths([fm.good_pdf(tmp_path / "other-account.pdf")])
-    qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
-    window.upload_panel.patient.setText("2001")
-    qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: rows(window)["other-account.pdf"][0] == "not_sent", timeout=30_000)
-    assert "Claros Health has no patient 2001" in rows(window)["other-account.pdf"][1]
-    assert len(sandbox.received("claros")) == before
-    assert window.uploads.history.jobs() == []
+    qtbot.waitUntil(lambda: rows(window)["server-error.pdf"][0] == "failed", timeout=30_000)
+    qtbot.waitUntil(lambda: "1 failed" in window.count_label.text())
+    assert "1 failed" in window.upload_panel.summary.text()
 
 
 def test_no_profiles_means_no_upload(qtbot, validator, tmp_path: Path) -> None:
@@ -142,6 +154,7 @@ def test_saved_profiles_load_with_keyring_secrets(qtbot, validator, sandbox, tmp
         w.upload_panel.patient.setText("1002")
         w.add_paths([fm.good_pdf(tmp_path / "keyring.pdf")])
         qtbot.waitUntil(lambda: w.counts()["ready"] == 1, timeout=30_000)
+        qtbot.waitUntil(w.upload_panel.upload_button.isEnabled, timeout=30_000)
         w.upload_panel.upload_button.click()
         qtbot.waitUntil(lambda: w.counts()["sent"] == 1, timeout=30_000)
     finally:

@@ -19,7 +19,8 @@ def sandbox_profiles(url: str, credentials: dict[str, Any]) -> list[Profile]:
         ),
         Profile(
             TargetConfig(kind="redcap", base_url=url + "/api/", name="Sandbox REDCap",
-                         redcap_field="scan"),
+                         redcap_field="scan",
+                         redcap_identity_fields=["first_name", "last_name", "dob"]),
             Credentials(token=Secret(credentials["redcap_token"])),
             Destination(record="1", field="scan"),
         ),

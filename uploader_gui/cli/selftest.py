@@ -305,6 +305,9 @@ def run_window_checks(t: SelfTest, work: Path, pdf: Path) -> None:
         win = opened[0]
 
         def staged() -> str:
+            # The window opens the history on a worker thread: wait for it.
+            wait_until(lambda: win.history is not None or bool(win.history_problem),
+                       min(10_000, t.remaining_ms()))
             if win.history is None:
                 raise CheckFailed(f"the upload history cannot be opened: {win.history_problem}")
             combo = win.upload_panel.profile_combo

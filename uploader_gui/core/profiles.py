@@ -135,6 +135,11 @@ def check_config(cfg: TargetConfig) -> list[str]:
                 break
         if cfg.jwt_alg not in (None, "RS384", "ES384", "HS384"):
             problems.append("The Redox JWT algorithm must be RS384, ES384 or HS384.")
+    ident = cfg.redcap_identity_fields
+    if not isinstance(ident, list) or len(ident) > 3 or not all(
+            isinstance(f, str) and f.strip() for f in ident):
+        problems.append("Name at most three REDCap identity fields (for example first_name, "
+                        "last_name, dob), each a field name of the project.")
     if cfg.size_limit is not None and (not isinstance(cfg.size_limit, int) or cfg.size_limit <= 0):
         problems.append("The size limit must be a positive number of bytes.")
     if not isinstance(cfg.remove_active_content, bool):

@@ -61,23 +61,37 @@ def _settings_path() -> Path:
     return data_dir() / "window-state.json"
 
 
-def load_last_profile() -> str | None:
+def load_window_state() -> dict[str, Any]:
+    """What the window remembers between runs (last profile, sizes); empty when none."""
     try:
         data = json.loads(_settings_path().read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    value = data.get("last_profile") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_window_state(updates: dict[str, Any]) -> None:
+    """Merge ``updates`` into the remembered state (a private file, 0600)."""
+    data = load_window_state()
+    if all(data.get(k) == v for k, v in updates.items()):
+        return
+    data.update(updates)
+    try:
+        path = _settings_path()
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def load_last_profile() -> str | None:
+    value = load_window_state().get("last_profile")
     return value if isinstance(value, str) else None
 
 
 def save_last_profile(name: str) -> None:
     """Remember the profile last chosen, so the next start offers it first."""
-    if load_last_profile() == name:
-        return
-    try:
-        path = _settings_path()
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"last_profile": name}), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    save_window_state({"last_profile": name})

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from html import escape
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
@@ -33,8 +34,30 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def no_display_reason(environ: dict[str, str] | None = None,
+                      platform: str | None = None) -> str:
+    """Why no window can be shown here, as one plain line; empty when one can.
+
+    Qt itself would abort (rc 134) with a misleading message about a missing xcb library.
+    """
+    env = dict(os.environ) if environ is None else environ
+    system = sys.platform if platform is None else platform
+    if not system.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return ""
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return ""
+    return ("uploader-gui: there is no display to show the window on (DISPLAY and "
+            "WAYLAND_DISPLAY are not set). Start it from a desktop session, or use the "
+            "command line: uploader-gui --help.")
+
+
 def run_gui(use_sandbox: bool = False) -> int:
     from uploader_gui.core.logging_setup import configure_logging
+
+    reason = no_display_reason()
+    if reason:
+        print(reason, file=sys.stderr)
+        return 1
     from uploader_gui.gui.main_window import MainWindow
 
     configure_logging()
@@ -49,12 +72,13 @@ def run_gui(use_sandbox: bool = False) -> int:
 
         sandbox = Sandbox(data_dir() / "sandbox", keep_port=True).start()
         profiles = sandbox_profiles(sandbox.url, sandbox.credentials)
-        banner = (
-            "<b>Sandbox mode</b>: uploads go to a built-in test system on this computer, "
-            f"not to any real clinic system. Received files are kept in "
-            f"{escape(str(data_dir() / 'sandbox'))}."
-        )
-    window = MainWindow(profiles=profiles, banner=banner)
+        banner = "<b>{}</b> {}".format(
+            escape(QCoreApplication.translate("App", "Sandbox mode: nothing here reaches a "
+                                              "real clinic system.")),
+            escape(QCoreApplication.translate(
+                "App", "Uploads go to built-in test systems on this computer; received files "
+                "are kept in {folder}.").format(folder=data_dir() / "sandbox")))
+    window = MainWindow(profiles=profiles, banner=banner, sandbox=use_sandbox)
     window.show()
     if not use_sandbox:
         window.start_keyring()

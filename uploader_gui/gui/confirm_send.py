@@ -91,13 +91,19 @@ class ConfirmSendDialog(QDialog):
             if q.key is None or q.kind != CONVERT_IMAGE:
                 layout.addWidget(self._question(q))
         buttons = QDialogButtonBox()
-        self.send_button = buttons.addButton(tr("&Send"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.send_button = buttons.addButton(
+            tr("&Send {files}").format(files=files_phrase(len(plan.jobs))),
+            QDialogButtonBox.ButtonRole.AcceptRole)
         cancel = buttons.addButton(tr("&Cancel"), QDialogButtonBox.ButtonRole.RejectRole)
         risky = any(not q.default for q in plan.questions)
         (cancel if risky else self.send_button).setDefault(True)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        # Wide enough that "file → patient, born …" stays on one line.
+        self.setMinimumWidth(min(self.fontMetrics().horizontalAdvance("M") * 64,
+                                 self.screen().availableGeometry().width() if self.screen()
+                                 else 10_000))
 
     def _question(self, q: Question) -> QWidget:
         choice = tr(_CHOICE.get(q.kind, "Go ahead"))

@@ -7,21 +7,38 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QCoreApplication,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QStyle
 
-from uploader_gui.core.jobs import STATE_LABELS, Job
+from uploader_gui.core.jobs import Job
 from uploader_gui.core.targets import KIND_LABELS
+from uploader_gui.gui.states import state_icon, state_word
 
-COLUMNS = ("Time", "File", "Sent to", "Patient / record", "Status", "Delivery", "HTTP",
-           "Remote ID", "Attempts")
-(COL_TIME, COL_FILE, COL_TARGET, COL_DEST, COL_STATUS, COL_DELIVERY, COL_HTTP, COL_REMOTE,
- COL_ATTEMPTS) = range(len(COLUMNS))
+
+def patient_text(job: Job) -> str:
+    """"Ben Sandbox, born 1975-06-15 (1002)" when the name was known at sending, else the id."""
+    if job.patient_label:
+        if job.target == "redcap":
+            return f"{job.patient_label} · {job.dest_key}"
+        return job.patient_label
+    return job.dest_key
+
+
+def _first_sentence(text: str) -> str:
+    cut = text.find(". ")
+    return text[:cut + 1] if cut > 0 else text
+
+#: What a person asks first: when, which file, who, where, and how it ended (with why).
+#: HTTP status, remote id, attempts, SHA-256 and paths are in the folded technical details.
+COLUMNS = ("When", "File", "Patient / record", "Sent to", "Delivery", "Status")
+COL_TIME, COL_FILE, COL_DEST, COL_TARGET, COL_DELIVERY, COL_STATUS = range(len(COLUMNS))
+#: Local time, in full, with the time zone.
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
 
 DELIVERY_LABELS = {"pending": "Pending", "succeeded": "Delivered", "failed": "Not delivered",
                    "filtered": "Filtered by Redox"}
@@ -30,16 +47,6 @@ JobRole = Qt.ItemDataRole.UserRole + 10
 SortRole = Qt.ItemDataRole.UserRole + 11
 
 AnyIndex = QModelIndex | QPersistentModelIndex
-
-_ICONS = {
-    "queued": QStyle.StandardPixmap.SP_ArrowUp,
-    "uploading": QStyle.StandardPixmap.SP_ArrowUp,
-    "sent": QStyle.StandardPixmap.SP_DialogApplyButton,
-    "failed": QStyle.StandardPixmap.SP_MessageBoxCritical,
-    "unknown": QStyle.StandardPixmap.SP_MessageBoxQuestion,
-    "cancelled": QStyle.StandardPixmap.SP_DialogCancelButton,
-    "interrupted": QStyle.StandardPixmap.SP_MessageBoxWarning,
-}
 
 
 class HistoryModel(QAbstractTableModel):
@@ -61,7 +68,7 @@ class HistoryModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return QCoreApplication.translate("HistoryModel", COLUMNS[section])
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -74,8 +81,6 @@ class HistoryModel(QAbstractTableModel):
         if role == SortRole:
             if col == COL_TIME:
                 return job.created
-            if col in (COL_HTTP, COL_ATTEMPTS):
-                return (job.http_status or 0) if col == COL_HTTP else job.attempts
             return self._text(job, col)
         if role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
             return self._icon(job.status)
@@ -84,36 +89,33 @@ class HistoryModel(QAbstractTableModel):
                 return job.path
             if col == COL_STATUS and job.error:
                 return job.error
+            return self._text(job, col) or None
         if role == JobRole:
             return job
         return None
 
     def _text(self, job: Job, col: int) -> str:
         if col == COL_TIME:
-            return time.strftime("%Y-%m-%d %H:%M", time.localtime(job.created))
+            return time.strftime(TIME_FORMAT, time.localtime(job.created))
         if col == COL_FILE:
             return job.name
         if col == COL_TARGET:
             label = KIND_LABELS.get(job.target, job.target)
             return f"{job.profile} ({label})" if job.profile else label
         if col == COL_DEST:
-            return job.dest_key
+            return patient_text(job)
         if col == COL_STATUS:
-            return STATE_LABELS.get(job.status, job.status)
+            word = state_word(job.status)
+            if job.error and job.status in ("failed", "unknown", "interrupted"):
+                return f"{word}: {_first_sentence(job.error)}"
+            return word
         if col == COL_DELIVERY:
             return DELIVERY_LABELS.get(job.delivery or "", job.delivery or "")
-        if col == COL_HTTP:
-            return str(job.http_status) if job.http_status else ""
-        if col == COL_REMOTE:
-            return job.remote_id or ""
-        if col == COL_ATTEMPTS:
-            return str(job.attempts)
         return ""
 
     def _icon(self, status: str) -> QIcon:
         if status not in self._icons:
-            self._icons[status] = QApplication.style().standardIcon(
-                _ICONS.get(status, QStyle.StandardPixmap.SP_FileIcon))
+            self._icons[status] = state_icon(status)
         return self._icons[status]
 
     # ------------------------------------------------------------------ ours
@@ -121,10 +123,6 @@ class HistoryModel(QAbstractTableModel):
     def _key(self, col: int) -> Any:
         if col == COL_TIME:
             return lambda j: (j.created, j.id or 0)
-        if col == COL_HTTP:
-            return lambda j: j.http_status or 0
-        if col == COL_ATTEMPTS:
-            return lambda j: j.attempts
         return lambda j: self._text(j, col)
 
     def _sorted(self, jobs: list[Job]) -> list[Job]:
@@ -233,6 +231,7 @@ class HistoryFilter(QSortFilterProxyModel):
             return False
         if self.text:
             hay = " ".join(filter(None, (job.name, job.dest_key, job.remote_id or "",
+                                         job.patient_label or "",
                                          job.profile or "", job.destination.patient_id or "",
                                          job.destination.record or ""))).lower()
             return self.text in hay

@@ -5,11 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
-from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,6 +24,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableView,
     QTextBrowser,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -34,7 +33,10 @@ from uploader_gui.core.csv_safe import safe_cell
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import STATE_LABELS, STATES, AttemptRecord, Job
 from uploader_gui.core.targets import KIND_LABELS
+from uploader_gui.gui.columns import fit_columns
+from uploader_gui.gui.history_details import summary_html, technical_html
 from uploader_gui.gui.history_model import (
+    COL_DELIVERY,
     COL_DEST,
     COL_FILE,
     COL_STATUS,
@@ -46,10 +48,14 @@ from uploader_gui.gui.history_model import (
 )
 from uploader_gui.gui.tasks import TaskRunner
 
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("HistoryPanel", text)
+
 RESENDABLE = frozenset({"failed", "unknown", "interrupted", "cancelled"})
 CSV_FIELDS = ("id", "created", "finished", "name", "path", "sha256", "target", "profile",
-              "destination", "status", "attempts", "http_status", "remote_id", "url", "log_ids",
-              "error")
+              "destination", "patient", "status", "attempts", "http_status", "remote_id", "url",
+              "log_ids", "error")
 
 
 class HistoryPanel(QWidget):
@@ -65,25 +71,30 @@ class HistoryPanel(QWidget):
         self.proxy.setSourceModel(self.model)
 
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search file name, patient, record or remote ID…")
+        self.search.setPlaceholderText(tr("Search file name, patient, record or remote ID…"))
+        self.search.setAccessibleName(tr("Search the history"))
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(lambda t: self.proxy.set_criteria(text=t))
         self.status_filter = QComboBox()
-        self.status_filter.addItem("Any status", None)
+        self.status_filter.setAccessibleName(tr("Status"))
+        self.status_filter.addItem(tr("Any status"), None)
         for s in STATES:
             self.status_filter.addItem(STATE_LABELS[s], s)
         self.status_filter.currentIndexChanged.connect(
             lambda: self.proxy.set_criteria(status=self.status_filter.currentData()))
         self.target_filter = QComboBox()
-        self.target_filter.addItem("Any system", None)
+        self.target_filter.setAccessibleName(tr("System"))
+        self.target_filter.addItem(tr("Any system"), None)
         for k, label in KIND_LABELS.items():
             self.target_filter.addItem(label, k)
         self.target_filter.currentIndexChanged.connect(
             lambda: self.proxy.set_criteria(target=self.target_filter.currentData()))
-        self.use_from = QCheckBox("From")
+        self.use_from = QCheckBox(tr("&From"))
         self.date_from = QDateEdit(QDate.currentDate().addDays(-7))
-        self.use_to = QCheckBox("to")
+        self.use_to = QCheckBox(tr("t&o"))
         self.date_to = QDateEdit(QDate.currentDate())
+        self.date_from.setAccessibleName(tr("From date"))
+        self.date_to.setAccessibleName(tr("To date"))
         for w in (self.date_from, self.date_to):
             w.setCalendarPopup(True)
             w.setDisplayFormat("yyyy-MM-dd")
@@ -110,32 +121,55 @@ class HistoryPanel(QWidget):
         self.view.verticalHeader().setVisible(False)
         self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(False)
+        self.view.setTabKeyNavigation(False)  # Tab leaves the table; arrows move inside it
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setAccessibleName(tr("Uploads"))
         header = self.view.horizontalHeader()
         em = self.fontMetrics().horizontalAdvance("M")
         for col in range(len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(col, em * 7)
-        header.resizeSection(COL_TIME, em * 11)
-        header.resizeSection(COL_FILE, em * 16)
-        header.resizeSection(COL_TARGET, em * 13)
-        header.resizeSection(COL_DEST, em * 12)
-        header.resizeSection(COL_STATUS, em * 10)
+            header.resizeSection(col, em * 8)
+        header.resizeSection(COL_STATUS, em * 22)
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(250)
+        self._fit_timer.timeout.connect(self.fit_columns)
+        for signal in (self.proxy.rowsInserted, self.proxy.modelReset, self.proxy.layoutChanged,
+                       self.proxy.dataChanged):
+            signal.connect(lambda *_a: self._fit_timer.isActive() or self._fit_timer.start())
         header.setStretchLastSection(True)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
 
         self.details = QTextBrowser()
         self.details.setOpenExternalLinks(False)
-        self.details.setPlaceholderText("Select an upload to see its attempts and receipt.")
+        self.details.setAccessibleName(tr("About the selected upload"))
+        self.details.setPlaceholderText(tr("Select an upload to see what happened to it."))
+        self.technical_button = QToolButton()
+        self.technical_button.setText(tr("&Technical details"))
+        self.technical_button.setCheckable(True)
+        self.technical_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.technical_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.technical_button.setAccessibleName(tr("Technical details"))
+        self.technical = QTextBrowser()
+        self.technical.setAccessibleName(tr("Technical details of the selected upload"))
+        self.technical.setVisible(False)
+        self.technical_button.toggled.connect(self._fold)
+        about = QWidget()
+        about_layout = QVBoxLayout(about)
+        about_layout.setContentsMargins(0, 0, 0, 0)
+        about_layout.addWidget(self.details, 2)
+        about_layout.addWidget(self.technical_button)
+        about_layout.addWidget(self.technical, 2)
 
-        self.resend_button = QPushButton("Send again…")
+        self.resend_button = QPushButton(tr("Send a&gain…"))
         self.resend_button.clicked.connect(self.resend_selected)
-        self.open_button = QPushButton("Open remote link")
+        self.open_button = QPushButton(tr("Open remote &link"))
         self.open_button.clicked.connect(self.open_remote)
-        self.show_file_button = QPushButton("Show file")
+        self.show_file_button = QPushButton(tr("Show fil&e"))
         self.show_file_button.clicked.connect(self.show_file)
-        self.copy_button = QPushButton("Copy receipt")
+        self.copy_button = QPushButton(tr("Cop&y receipt"))
         self.copy_button.clicked.connect(self.copy_receipt)
-        self.export_button = QPushButton("Export CSV…")
+        self.export_button = QPushButton(tr("E&xport CSV…"))
         self.export_button.clicked.connect(self.choose_export)
         actions = QHBoxLayout()
         for b in (self.resend_button, self.open_button, self.show_file_button, self.copy_button):
@@ -151,9 +185,9 @@ class HistoryPanel(QWidget):
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.view)
-        split.addWidget(self.details)
+        split.addWidget(about)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(1, 2)
 
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
@@ -164,6 +198,16 @@ class HistoryPanel(QWidget):
         self._update_count()
 
     # ------------------------------------------------------------------ data
+
+    def fit_columns(self) -> None:
+        """Every column but the last (Status, which stretches) as wide as its text."""
+        fit_columns(self.view, (COL_TIME, COL_FILE, COL_DEST, COL_TARGET, COL_DELIVERY),
+                    max_rows=500)
+
+    def set_history(self, history: HistoryStore) -> None:
+        """The history is open now (the window opens it on a worker): show it."""
+        self.history = history
+        self.load()
 
     def load(self) -> None:
         """Read the whole history on a worker thread, then show it."""
@@ -186,7 +230,9 @@ class HistoryPanel(QWidget):
 
     def _update_count(self, *args: object) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.count_label.setText(f"{shown} of {total} upload(s) shown.")
+        self.count_label.setText(
+            tr("{shown} of 1 upload shown.").format(shown=shown) if total == 1 else
+            tr("{shown} of {total} uploads shown.").format(shown=shown, total=total))
 
     def _dates_changed(self) -> None:
         since = until = None
@@ -210,9 +256,12 @@ class HistoryPanel(QWidget):
         self.show_file_button.setEnabled(one is not None)
         self.copy_button.setEnabled(one is not None and one.status == "sent")
         if one is None:
-            self.details.setHtml("" if not jobs else f"{len(jobs)} uploads selected.")
+            self.details.setHtml("" if not jobs else
+                                 tr("{n} uploads selected.").format(n=len(jobs)))
+            self.technical.setHtml("")
             return
-        self.details.setHtml(self._details_html(one, []))
+        self.details.setHtml(summary_html(one))
+        self.technical.setHtml(technical_html(one, []))
         if self.history is not None and one.id is not None:
             store, job_id = self.history, one.id
             self._runner.run(lambda: store.attempts(job_id),
@@ -221,39 +270,13 @@ class HistoryPanel(QWidget):
     def _show_attempts(self, job: Job, attempts: list[AttemptRecord]) -> None:
         current = self.selected_jobs()
         if len(current) == 1 and current[0].id == job.id:
-            self.details.setHtml(self._details_html(current[0], attempts))
+            self.technical.setHtml(technical_html(current[0], attempts))
 
-    def _details_html(self, job: Job, attempts: list[AttemptRecord]) -> str:
-        def t(v: float | None) -> str:
-            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v)) if v else "—"
-
-        rows = [
-            ("File", job.path), ("SHA-256", job.sha256), ("Size", f"{job.size:,} bytes"),
-            ("Sent to", f"{job.profile or ''} ({KIND_LABELS.get(job.target, job.target)})"),
-            ("Destination", job.dest_key),
-            ("Status", STATE_LABELS.get(job.status, job.status)),
-            ("Queued", t(job.created)), ("Finished", t(job.finished)),
-            ("Remote ID", job.remote_id or "—"), ("Link", job.url or "—"),
-            ("Redox log IDs", ", ".join(job.log_ids) or "—"),
-            ("HTTP status", str(job.http_status or "—")),
-        ]
-        html = ["<table>"] + [f"<tr><td><b>{escape(k)}</b></td><td>{escape(str(v))}</td></tr>"
-                              for k, v in rows] + ["</table>"]
-        if job.error:
-            html.append(f"<p><b>Problem:</b> {escape(job.error)}</p>")
-        if job.server_message:
-            html.append(f"<p><b>Server's message:</b></p><pre>{escape(job.server_message)}</pre>")
-        if attempts:
-            html.append("<p><b>Attempts</b></p><table><tr><th>#</th><th>Started</th>"
-                        "<th>Ended</th><th>Bytes sent</th><th>HTTP</th><th>Outcome</th></tr>")
-            for a in attempts:
-                html.append(
-                    f"<tr><td>{a.number}</td><td>{t(a.started)}</td><td>{t(a.ended)}</td>"
-                    f"<td>{a.bytes_sent:,}</td><td>{a.http_status or ''}</td>"
-                    f"<td>{escape(a.decision or 'in progress')}"
-                    f"{': ' + escape(a.error) if a.error else ''}</td></tr>")
-            html.append("</table>")
-        return "".join(html)
+    def _fold(self, unfolded: bool) -> None:
+        """Technical details are folded by default."""
+        self.technical.setVisible(unfolded)
+        self.technical_button.setArrowType(Qt.ArrowType.DownArrow if unfolded
+                                           else Qt.ArrowType.RightArrow)
 
     # ------------------------------------------------------------------ actions
 
@@ -264,18 +287,24 @@ class HistoryPanel(QWidget):
         risky = [j for j in jobs if j.status == "unknown"
                  or (j.status == "interrupted" and not j.safe_to_resume())
                  or (j.status == "cancelled" and j.target == "claros" and j.began_sending)]
-        text = f"Send {len(jobs)} file(s) again?"
+        text = (tr("Send 1 file again?") if len(jobs) == 1 else
+                tr("Send {n} files again?").format(n=len(jobs)))
         if risky:
             names = ", ".join(j.name for j in risky[:5]) + ("…" if len(risky) > 5 else "")
             text += ("\n\nWarning: it is not known whether these already arrived: "
                      f"{names}. Sending again may create a duplicate document. Check in the "
                      "receiving system first.")
-        answer = QMessageBox.question(
-            self, "Send again", text,
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        if answer == QMessageBox.StandardButton.Yes:
+        if self.ask_resend(text):
             self.resendRequested.emit([j.id for j in jobs])
+
+    def ask_resend(self, text: str) -> bool:
+        """"Send again" or "Cancel" (the default); replaceable in tests."""
+        box = QMessageBox(QMessageBox.Icon.Question, tr("Send again"), text, parent=self)
+        send = box.addButton(tr("&Send again"), QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.exec()
+        return box.clickedButton() is send
 
     def open_remote(self) -> None:
         jobs = self.selected_jobs()
@@ -338,6 +367,7 @@ def _write_csv(path: Path, jobs: list[Job]) -> Path:
                 "id": job.id, "created": data["created"], "finished": data["finished"],
                 "name": job.name, "path": job.path, "sha256": job.sha256, "target": job.target,
                 "profile": job.profile or "", "destination": job.dest_key,
+                "patient": job.patient_label or "",
                 "status": job.status, "attempts": job.attempts,
                 "http_status": job.http_status or "", "remote_id": job.remote_id or "",
                 "url": job.url or "", "log_ids": " ".join(job.log_ids),

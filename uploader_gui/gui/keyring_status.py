@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from uploader_gui.core.profiles import Profile, ProfileError, load_profile_set
@@ -64,8 +64,21 @@ def load_session_profiles(store: SecretStore) -> tuple[list[Profile], list[str]]
     return profiles, problems
 
 
+def _ask_session_only(parent: QWidget | None, title: str, text: str) -> QMessageBox.StandardButton:
+    """Buttons that say what they do; the default one changes nothing."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    use = box.addButton(QCoreApplication.translate("Keyring", "Use &session-only mode"),
+                        QMessageBox.ButtonRole.AcceptRole)
+    later = box.addButton(QCoreApplication.translate("Keyring", "&Not now"),
+                          QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(later)
+    box.exec()
+    return (QMessageBox.StandardButton.Yes if box.clickedButton() is use
+            else QMessageBox.StandardButton.No)
+
+
 def offer_session_only(parent: QWidget | None, store: SecretStore,
-                       ask: Callable[..., Any] = QMessageBox.question) -> bool:
+                       ask: Callable[..., Any] = _ask_session_only) -> bool:
     """Explain that there is no secure keyring; switch to session-only mode if the user agrees."""
     if store.available:
         return True

@@ -1,271 +1,179 @@
-"""The main window: a staging table that files and folders are dropped on."""
+"""The main window: files to send, who they go to, and the history of what went."""
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
-from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QCloseEvent,
-    QDragEnterEvent,
-    QDragMoveEvent,
-    QDropEvent,
-    QKeySequence,
-    QShortcut,
-)
+from PySide6.QtCore import QCoreApplication, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QHeaderView,
+    QApplication,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QPushButton,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from uploader_gui import APP_NAME
-from uploader_gui.core.convert import convert_for_upload
 from uploader_gui.core.history import HistoryStore
+from uploader_gui.core.jobs import INTERRUPTED
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import save_last_profile
 from uploader_gui.core.retry import RetryPolicy
-from uploader_gui.core.secrets import SecretStore
-from uploader_gui.core.staging import StagedFile, staging_key
-from uploader_gui.core.validation import (
-    TARGET_LABELS,
-    IsolatedValidator,
-    Problem,
-    ValidationResult,
-    expand_paths,
-)
+from uploader_gui.core.staging import StagedFile
+from uploader_gui.core.targets import KIND_LABELS
+from uploader_gui.core.validation import IsolatedValidator
+from uploader_gui.gui.batch_summary import batch_summary, make_banner
+from uploader_gui.gui.focus_style import install_focus_style
 from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
-from uploader_gui.gui.preview import PreviewPane, Thumbnails
-from uploader_gui.gui.staging_model import (
-    COL_DEST,
-    COL_DETAILS,
-    COL_NAME,
-    COL_SIZE,
-    COL_STATUS,
-    COL_TYPE,
-    ProgressDelegate,
-    StagingModel,
-)
-from uploader_gui.gui.staging_view import StagingView
-from uploader_gui.gui.tasks import TaskRunner
+from uploader_gui.gui.patient_lookup import PatientLookup
+from uploader_gui.gui.redcap_choices import project_choices
+from uploader_gui.gui.send_tab import FileList
+from uploader_gui.gui.tasks import TaskRunner, preload_network
 from uploader_gui.gui.upload_controller import UploadController
 from uploader_gui.gui.upload_panel import UploadPanel
 from uploader_gui.gui.watch_controller import WatchController
-from uploader_gui.gui.window_history import HistoryOpeningMixin
-from uploader_gui.gui.window_profiles import ProfilesMixin
+from uploader_gui.gui.window_actions import build_menus, make_actions
+from uploader_gui.gui.window_history import InterruptedBar, OpenedHistory, open_history
+from uploader_gui.gui.window_profiles import ProfileManager
+from uploader_gui.gui.window_state import close_while_uploading, restore_geometry, save_geometry
 
 log = logging.getLogger(__name__)
 
-FILE_FILTER = "Documents (*.pdf *.PDF *.jpg *.JPG *.jpeg *.JPEG *.png *.PNG);;All files (*)"
-#: Rows added to the model per event-loop turn when a large folder arrives.
-ADD_CHUNK = 100
+def tr(text: str) -> str:
+    return QCoreApplication.translate("MainWindow", text)
 
 
-def _preload_network() -> None:
-    import importlib
-
-    for name in ("uploader_gui.core.transport", "uploader_gui.core.targets.claros",
-                 "uploader_gui.core.targets.redcap", "uploader_gui.core.targets.redox"):
-        importlib.import_module(name)
-
-
-class MainWindow(HistoryOpeningMixin, ProfilesMixin, QMainWindow):
-    """Staging area plus status; the upload panel arrives with the targets."""
+class MainWindow(QMainWindow):
+    """Send tab (files, patient, Upload) and History tab."""
 
     #: Emitted whenever the counts in the status bar change: (ready, rejected, checking).
     countsChanged = Signal(int, int, int)
+    #: The upload history is open (or could not be opened: see ``history_problem``).
+    historyReady = Signal()
 
     def __init__(self, validator: IsolatedValidator | None = None,
                  profiles: list[Profile] | None = None, banner: str = "",
                  history: HistoryStore | bool | None = True,
-                 policy: RetryPolicy | None = None) -> None:
+                 policy: RetryPolicy | None = None, sandbox: bool = False) -> None:
         super().__init__()
-        self.setWindowTitle("Clinic Document Uploader")
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            install_focus_style(app)
+        self.setWindowTitle(tr("Clinic Document Uploader"))
         self.setWindowIcon(app_icon())
         self.setObjectName(APP_NAME)
         self._validator = validator or IsolatedValidator()
         self._owns_validator = validator is None
         self._runner = TaskRunner(self, workers=2)
         self._thumb_runner = TaskRunner(self, workers=1)
-        self._generation = 0
-        self._checks_running = 0
-        self._pending_add: list[tuple[Path, str]] = []
-        self._pending_sources: dict[str, list[dict[str, str]]] = {}
-
+        self._checked_for: str | None = None
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(50)
         self._counts_timer.timeout.connect(self._refresh_counts)
 
-        self.model = StagingModel(self)
-        self.view = StagingView()
-        self.view.setModel(self.model)
-        self.view.setItemDelegateForColumn(COL_STATUS, ProgressDelegate(self.view))
-        header = self.view.horizontalHeader()
-        # Fixed, font-based widths: ResizeToContents re-measures every row on every
-        # change, which stalls the window when thousands of verdicts arrive.
-        em = self.fontMetrics().horizontalAdvance("M")
-        widths = {COL_NAME: 20, COL_TYPE: 7, COL_SIZE: 6, COL_DETAILS: 11, COL_DEST: 14}
-        for col, ems in widths.items():
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(col, em * ems)
-        header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Stretch)
-        self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + em // 2)
-        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.view.filesDropped.connect(self.add_paths)
-        self.view.selectionModel().selectionChanged.connect(self._update_actions)
-
-        self.add_button = QPushButton("Add files…")
-        self.add_button.setToolTip("Choose PDF, JPEG or PNG files to add (Ctrl+O)")
-        self.add_button.clicked.connect(self.choose_files)
-        self.add_folder_button = QPushButton("Add folder…")
-        self.add_folder_button.clicked.connect(self.choose_folder)
-        self.remove_button = QPushButton("Remove selected")
-        self.remove_button.setToolTip("Take the selected files off the list (Delete). "
-                                      "The files themselves are not touched.")
-        self.remove_button.clicked.connect(self.remove_selected)
-        self.up_button = QPushButton("▲")
-        self.up_button.setToolTip("Move the selected file up (Alt+Up): the order used to "
-                                  "combine images")
-        self.up_button.clicked.connect(lambda: self.move_selected(-1))
-        self.down_button = QPushButton("▼")
-        self.down_button.setToolTip("Move the selected file down (Alt+Down)")
-        self.down_button.clicked.connect(lambda: self.move_selected(1))
-        for b in (self.up_button, self.down_button):
-            b.setFixedWidth(self.fontMetrics().horizontalAdvance("M") * 3)
-        self.combine_button = QPushButton("Combine into one PDF")
-        self.combine_button.setToolTip("Make one multi-page PDF of the selected images, in the "
-                                       "order shown. Your images are not changed.")
-        self.combine_button.clicked.connect(self.combine_selected)
-        self.secret_store: SecretStore | None = None
-        self.profiles_button = QPushButton("Profiles…")
-        self.profiles_button.setToolTip("Add or change the systems this computer sends to.")
-        self.profiles_button.setEnabled(False)
-        self.profiles_button.clicked.connect(self.edit_profiles)
-        self.clear_button = QPushButton("Clear all")
-        self.clear_button.setToolTip("Empty the list. The files themselves are not touched.")
-        self.clear_button.clicked.connect(self.clear_all)
-
-        self.target_combo = QComboBox()
-        self.target_combo.addItem("Any system (32 MB limit)", None)
-        for key, label in TARGET_LABELS.items():
-            self.target_combo.addItem(label, key)
-        self.target_combo.setToolTip("Files are checked against this system's size limit.")
-        self.target_combo.currentIndexChanged.connect(self._target_changed)
-        target_label = QLabel("Check for:")
-        target_label.setBuddy(self.target_combo)
-
-        buttons = QHBoxLayout()
-        for b in (self.add_button, self.add_folder_button, self.remove_button, self.clear_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        buttons.addWidget(self.profiles_button)
-        buttons.addWidget(target_label)
-        buttons.addWidget(self.target_combo)
-        arrange = QHBoxLayout()
-        for b in (self.up_button, self.down_button, self.combine_button):
-            arrange.addWidget(b)
-        arrange.addStretch(1)
-
-        intro = QLabel(
-            "<b>Stage documents to send.</b> Every file is checked before anything leaves "
-            "this computer: its real type, its size, and whether it is damaged, "
-            "password-protected or carries active content. Your files are never changed."
-        )
-        intro.setWordWrap(True)
+        self.actions = make_actions(self, {
+            "add_files": lambda: self.files.choose_files(),
+            "add_folder": lambda: self.files.choose_folder(),
+            "remove": self.remove_selected, "clear_all": self.clear_all,
+            "clear_sent": self.clear_sent, "retry": self.retry_failed,
+            "move_up": lambda: self.move_selected(-1), "move_down": lambda: self.move_selected(1),
+            "combine": lambda: self.files.combine_selected(), "upload": self.start_upload,
+            "cancel_all": lambda: self.uploads.cancel_all(),
+            "find_patient": lambda: self.profiles.find_patient(),
+            "profiles": lambda: self.profiles.edit_profiles(),
+            "show_send": lambda: self.tabs.setCurrentIndex(0),
+            "show_history": lambda: self.tabs.setCurrentIndex(1),
+            "help": self.show_help, "about": self.show_about, "quit": self.close,
+        })
+        a = self.actions
+        build_menus(self, a)
+        self.files = FileList(a, self._runner, self._thumb_runner, self._validator,
+                              self.current_target)
+        self.model, self.view, self.staging = self.files.model, self.files.view, self.files.staging
+        self.preview, self.details, self.split = (self.files.preview, self.files.details,
+                                                  self.files.split)
+        self.staging.changed.connect(self._update_counts)
+        self.staging.settled.connect(self._refresh_counts)
+        self.staging.status.connect(self._status)
+        self.staging.failed.connect(lambda why: QMessageBox.warning(
+            self, tr("Combine into one PDF"), why))
+        for name in ("add_button", "add_folder_button", "remove_button", "clear_button",
+                     "clear_sent_button", "retry_button", "up_button", "down_button",
+                     "combine_button", "profiles_button"):
+            setattr(self, name, getattr(self.files.buttons, name))
+        a.profiles.setEnabled(sandbox)
+        if not sandbox:
+            a.profiles.setToolTip(tr("Looking for the system keyring…"))
 
         self.history_problem = ""
         self.history_view: HistoryStore | None = None  # read-only, when it can't be written
-        if history is True:
-            history = self._open_history()
-        self.history: HistoryStore | None = history or None
-        self.upload_panel = UploadPanel(profiles or [])
-        self.upload_area = self.upload_panel
+        self._interrupted: list[Any] = []
+        self.history: HistoryStore | None = history if isinstance(history, HistoryStore) else None
+        self.lookup = PatientLookup(self._runner, self)
+        self.upload_panel = UploadPanel(profiles or [], lookup=self.lookup)
         self.upload_panel.profile_combo.currentIndexChanged.connect(self._profile_changed)
-        self.offer_session_only = True
         self.uploads = UploadController(profiles or [], self.history, self, policy=policy)
         self.uploads.rowState.connect(self._upload_state)
         self.uploads.rowStates.connect(self._upload_states)
         self.uploads.rowDestination.connect(self._row_destination)
         self.upload_panel.destinationChanged.connect(self.model.set_current_destination)
         self.model.set_current_destination(self.upload_panel.destination_text())
-        self.uploads.rowProgress.connect(self.model.set_upload_progress)
+        self.upload_panel.destinationChanged.connect(lambda _t: self._sync_upload_action())
+        self.lookup.changed.connect(lambda _l: self._sync_upload_action())
+        self.uploads.rowProgress.connect(self._upload_progress)
         self.uploads.throughputChanged.connect(self.upload_panel.show_throughput)
-        self.uploads.message.connect(self.upload_panel.message.setText)
+        self.uploads.message.connect(self.upload_panel.say)
+        self.uploads.resendProblems.connect(lambda problems: QMessageBox.information(
+            self, tr("Not sent again"), "\n".join(problems)))
         self.upload_panel.uploadRequested.connect(self.start_upload)
-        self.upload_panel.findPatientRequested.connect(self.find_patient)
+        self.upload_panel.findPatientRequested.connect(a.find_patient.trigger)
         self.upload_panel.cancelAllRequested.connect(self.uploads.cancel_all)
         self.upload_panel.pauseToggled.connect(self.uploads.pause)
-        if self.history is None:
-            self.upload_panel.set_unavailable(self.history_problem or
-                                              "Sending is off: the upload history cannot be used.")
+
+        self.profiles = ProfileManager(self._runner, self, self.upload_panel.current_profile)
+        self.profiles.profilesLoaded.connect(self.set_profiles)
+        self.profiles.problem.connect(self._show_problem)
+        self.profiles.status.connect(lambda text: self._status(text, 5000))
+        self.profiles.keyringReady.connect(self._keyring_ready)
+        self.profiles.patientPicked.connect(self._patient_picked)
+        self.profiles.recentChanged.connect(self.upload_panel.load_recent)
+        self.profiles.searching.connect(
+            lambda busy: self.upload_panel.find_patient_button.setEnabled(not busy))
+        if sandbox:
+            self.profiles.sandbox_profiles = list(profiles or [])
+            a.profiles.setToolTip(tr("Show the built-in sandbox profiles (read-only)"))
 
         self.watches = self._make_watches(profiles or [])
-
-        self.history_panel = HistoryPanel(self.history or self.history_view)
+        self.history_panel = HistoryPanel(self.history)
         self.uploads.jobsChanged.connect(self.history_panel.jobs_changed)
         self.history_panel.resendRequested.connect(self.resend)
 
-        self.banner = QLabel(banner)
-        self.banner.setWordWrap(True)
-        self.banner.setVisible(bool(banner))
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner = make_banner(banner, sandbox)
 
-        self.details = QLabel()
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details.setObjectName("details")
-
-        self.interrupted_bar = QFrame()
-        self.interrupted_bar.setFrameShape(QFrame.Shape.StyledPanel)
-        bar = QHBoxLayout(self.interrupted_bar)
-        self.interrupted_label = QLabel()
-        self.interrupted_label.setWordWrap(True)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.clicked.connect(self.resume_interrupted)
-        self.review_button = QPushButton("Review")
-        self.review_button.clicked.connect(self.review_interrupted)
-        bar.addWidget(self.interrupted_label, 1)
-        bar.addWidget(self.resume_button)
-        bar.addWidget(self.review_button)
-        self.interrupted_bar.setVisible(False)
+        self.interrupted_bar = InterruptedBar()
+        self.interrupted_bar.resumeRequested.connect(self.resume_interrupted)
+        self.interrupted_bar.reviewRequested.connect(self.review_interrupted)
+        self.interrupted_label = self.interrupted_bar.label
+        self.resume_button = self.interrupted_bar.resume_button
 
         staging = QWidget()
         layout = QVBoxLayout(staging)
-        layout.addWidget(intro)
-        layout.addLayout(buttons)
-        layout.addLayout(arrange)
-        self.preview = PreviewPane()
-        self.thumbnails = Thumbnails(self._thumb_runner, self.fontMetrics().height() * 2,
-                                     self.model.refresh_row)
-        self.model.thumbnails = self.thumbnails
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.view)
-        split.addWidget(self.preview)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        layout.addWidget(split, 1)
-        layout.addWidget(self.details)
-        layout.addWidget(self.upload_area)
+        layout.addWidget(self.files, 1)
+        layout.addWidget(self.upload_panel)
 
         self.tabs = QTabWidget()
-        self.tabs.addTab(staging, "Send")
-        self.tabs.addTab(self.history_panel, "History")
+        self.tabs.addTab(staging, tr("&Send"))
+        self.tabs.addTab(self.history_panel, tr("&History"))
+        self.tabs.tabBar().setAccessibleName(tr("Send or History"))
         central = QWidget()
         outer = QVBoxLayout(central)
         margin = self.fontMetrics().horizontalAdvance("M") // 2
@@ -276,56 +184,58 @@ class MainWindow(HistoryOpeningMixin, ProfilesMixin, QMainWindow):
         self.setCentralWidget(central)
 
         self.count_label = QLabel()
+        self.count_label.setAccessibleName(tr("File counts"))
         self.statusBar().addPermanentWidget(self.count_label)
-
-        QShortcut(QKeySequence.StandardKey.Open, self, activated=self.choose_files)
-        delete = QShortcut(QKeySequence.StandardKey.Delete, self.view, activated=self.remove_selected)
-        delete.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        backspace = QShortcut(QKeySequence(Qt.Key.Key_Backspace), self.view,
-                              activated=self.remove_selected)
-        backspace.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        for keys, delta in (("Alt+Up", -1), ("Alt+Down", 1)):
-            QShortcut(QKeySequence(keys), self.view, activated=lambda d=delta: self.move_selected(d))
-
         self.setAcceptDrops(True)
-        # Sizes in text units (high-DPI friendly); the layouts set the true minimum.
-        em, line = self.fontMetrics().horizontalAdvance("M"), self.fontMetrics().height()
-        width, height = em * 110, line * 48
-        screen = self.screen().availableGeometry() if self.screen() else None
-        if screen is not None:
-            width, height = min(width, screen.width()), min(height, screen.height())
-        self.resize(width, height)
+        restore_geometry(self, self.split, self._runner)
         self._refresh_counts()
         self._profile_changed()
-        self.history_panel.load()
-        self._show_interrupted()
+        if history is True:
+            self.upload_panel.set_unavailable(tr("Opening the upload history…"), say=False)
+            self._runner.run(open_history, self._history_opened)
+        elif self.history is None:
+            self.upload_panel.set_unavailable(tr("Sending is off: the upload history cannot "
+                                                 "be used."))
+        else:  # a store given by the caller: the rest as after opening one
+            store = self.history
+            self._runner.run(lambda: OpenedHistory(store, interrupted=store.jobs(
+                status=INTERRUPTED)), self._history_opened)
         # The HTTP stack is not needed to show the window; load it in the background
         # soon after, so the first Upload click does not pay for it on the UI thread.
-        QTimer.singleShot(2000, lambda: self._runner.run(_preload_network, lambda _r, _e: None))
+        QTimer.singleShot(2000, lambda: self._runner.run(preload_network, lambda _r, _e: None))
 
     # ------------------------------------------------------------------ history, uploads
 
-    def _show_interrupted(self) -> None:
-        jobs = self.uploads.interrupted_jobs()
-        if not jobs:
-            self.interrupted_bar.setVisible(False)
+    def _history_opened(self, opened: OpenedHistory | None, error: BaseException | None) -> None:
+        if error is not None or opened is None or opened.store is None:
+            self.history_problem = (opened.problem if opened is not None else str(error))
+            self.upload_panel.set_unavailable(self.history_problem or tr(
+                "Sending is off: the upload history cannot be used."))
+            if opened is not None and opened.view is not None:
+                self.history_view = opened.view  # the earlier uploads, read-only
+                self.history_panel.set_history(opened.view)
+            self.historyReady.emit()
             return
-        held = sum(not j.safe_to_resume() for j in jobs)
-        text = (f"{len(jobs)} upload{'s were' if len(jobs) != 1 else ' was'} interrupted when "
-                "the app closed.")
-        if held:
-            text += (f" {held} of them went to Claros and may already have arrived: review "
-                     "those before sending them again.")
-        self.interrupted_label.setText(text)
-        self.resume_button.setEnabled(held < len(jobs))
-        self.interrupted_bar.setVisible(True)
+        store = self.history = opened.store
+        if self.uploads.dispatcher is None:  # not yet: the store was given already open
+            self.uploads.attach_history(store)
+        self.watches.shutdown()
+        self.watches = self._make_watches(list(self.uploads.profiles.values()))
+        self.history_panel.set_history(store)
+        self.upload_panel.set_unavailable(None)
+        self._interrupted = opened.interrupted  # read on the worker, with the history
+        self.interrupted_bar.show_jobs(opened.interrupted)
+        if opened.recovery:  # always announced, with its path: here and on stderr
+            print(f"uploader-gui: {opened.recovery}", file=sys.stderr)
+            QMessageBox.warning(self, tr("Upload history repaired"), opened.recovery)
+        self.historyReady.emit()
 
     def resume_interrupted(self) -> None:
         """Send again the interrupted jobs that are safe to repeat; never Claros in-flight ones."""
-        jobs = [j for j in self.uploads.interrupted_jobs() if j.safe_to_resume()]
+        jobs = [j for j in self._interrupted if j.safe_to_resume()]
         problems = self.uploads.resend([j.id for j in jobs if j.id is not None])
         if problems:
-            QMessageBox.information(self, "Some uploads were not resumed", "\n".join(problems))
+            QMessageBox.information(self, tr("Some uploads were not resumed"), "\n".join(problems))
         self.interrupted_bar.setVisible(False)
         self.tabs.setCurrentWidget(self.history_panel)
 
@@ -338,7 +248,7 @@ class MainWindow(HistoryOpeningMixin, ProfilesMixin, QMainWindow):
     def resend(self, job_ids: list[int]) -> None:
         problems = self.uploads.resend(job_ids)
         if problems:
-            QMessageBox.information(self, "Not sent again", "\n".join(problems))
+            QMessageBox.information(self, tr("Not sent again"), "\n".join(problems))
 
     # ------------------------------------------------------------------ profiles
 
@@ -346,15 +256,86 @@ class MainWindow(HistoryOpeningMixin, ProfilesMixin, QMainWindow):
         watches = WatchController(profiles, self.history, self.uploads.dispatcher,
                                   self._validator, self)
         watches.stageRequested.connect(self.add_paths)
-        watches.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        watches.message.connect(lambda text: self._status(text, 10_000))
         return watches
 
-    def start_upload(self) -> None:
+    def set_profiles(self, profiles: list[Profile]) -> None:
+        from uploader_gui.core.recent import load_last_profile
+
+        self.lookup.forget()
+        self.upload_panel.set_profiles(profiles, select=load_last_profile())
+        self.uploads.profiles = {p.name: p for p in profiles}
+        self.watches.shutdown()
+        self.watches = self._make_watches(profiles)
+
+    def start_keyring(self, detect: Any = None) -> None:
+        self.profiles.start_keyring(detect)
+
+    @property
+    def secret_store(self) -> Any:
+        return self.profiles.secret_store
+
+    def _keyring_ready(self, where: str) -> None:
+        self.actions.profiles.setEnabled(True)
+        self.actions.profiles.setToolTip(where)
+
+    def _show_problem(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.setVisible(True)
+
+    def _patient_picked(self, profile: str, ident: str, label: str) -> None:
+        current = self.upload_panel.current_profile()
+        if current is not None and current.name == profile:
+            self.upload_panel.patient.setText(ident)
+
+    def _profile_changed(self) -> None:
+        """Files are checked against the chosen profile's system and its size limit."""
         profile = self.upload_panel.current_profile()
-        files = self.model.sendable_files()
-        if profile is None or not files:
+        kind = profile.config.kind if profile else None
+        self.actions.find_patient.setEnabled(kind == "claros")
+        if profile is None:
             return
-        self.uploads.upload(files, profile, self.upload_panel.destination())
+        self._runner.run(save_last_profile, lambda _r, _e: None, profile.name)
+        if kind == "redcap":  # its fields and events, as drop-downs
+            self._runner.run(project_choices, lambda res, err: res is not None and
+                             self.upload_panel.set_project_choices(profile.name, res), profile)
+        if kind != self._checked_for:
+            self._checked_for = kind
+            if self.model.rowCount():
+                self.staging.recheck()
+
+    def current_target(self) -> str | None:
+        """The kind of system the files are checked for: the chosen profile's."""
+        profile = self.upload_panel.current_profile()
+        return profile.config.kind if profile else None
+
+    # ------------------------------------------------------------------ sending
+
+    def start_upload(self) -> None:
+        self._send(self.model.ready_files())
+
+    def retry_failed(self) -> None:
+        """Send the failed rows again, through the same duplicate and unknown-outcome rules."""
+        self._send(self.model.failed_files())
+
+    def _send(self, files: list[StagedFile]) -> None:
+        panel = self.upload_panel
+        profile = panel.current_profile()
+        reason = panel.blocked_reason(need_files=False)
+        if profile is None or not files or reason:
+            if reason:
+                self._status(reason, 8000)
+            return
+        where = panel.destination_text()
+        for item in files:  # the rows say by name where they go, before the queue answers
+            item.destination_text = where
+            self.model.refresh_row(item.key)
+        self.model.start_batch([i.key for i in files])
+        self.uploads.upload(files, profile, panel.destination())
+        self._update_counts()
+
+    def _sync_upload_action(self) -> None:
+        self.actions.upload.setEnabled(self.upload_panel.upload_button.isEnabled())
 
     # ------------------------------------------------------------------ drops on the window
 
@@ -364,181 +345,44 @@ class MainWindow(HistoryOpeningMixin, ProfilesMixin, QMainWindow):
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         self.view.dragMoveEvent(event)
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.view.dragLeaveEvent(event)
+
     def dropEvent(self, event: QDropEvent) -> None:
         self.view.dropEvent(event)
 
-    # ------------------------------------------------------------------ adding files
-
-    def current_target(self) -> str | None:
-        return self.target_combo.currentData()
-
-    def choose_files(self) -> None:
-        names, _ = QFileDialog.getOpenFileNames(self, "Add files", "", FILE_FILTER)
-        if names:
-            self.add_paths(names)
-
-    def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder")
-        if folder:
-            self.add_paths([folder])
+    # ------------------------------------------------------------------ the file list
 
     def add_paths(self, paths: Iterable[str | Path]) -> None:
         """Stage files and folders. Folders are walked on a worker thread."""
-        items = [str(p) for p in paths]
-        if not items:
-            return
-        self.statusBar().showMessage("Looking for files…", 2000)
-        self._runner.run(
-            lambda: [(p, staging_key(p)) for p in expand_paths(items)], self._expanded
-        )
-
-    def _expanded(self, paths: list[tuple[Path, str]] | None, error: BaseException | None) -> None:
-        self.statusBar().clearMessage()
-        if error is not None:
-            self.statusBar().showMessage(f"Could not read that folder: {error}", 8000)
-            return
-        self._pending_add.extend(paths or [])
-        self._add_chunk()
-
-    def _add_chunk(self) -> None:
-        chunk, self._pending_add = self._pending_add[:ADD_CHUNK], self._pending_add[ADD_CHUNK:]
-        fresh = self.model.add_paths(chunk)
-        for item in fresh:
-            item.sources = self._pending_sources.pop(item.key, item.sources)
-        skipped = len(chunk) - len(fresh)
-        if skipped:
-            self.statusBar().showMessage(
-                f"{skipped} file(s) already on the list were not added again.", 5000
-            )
-        for item in fresh:
-            self._check(item.key, item.path)
-        self._update_counts()
-        if self._pending_add:
-            QTimer.singleShot(0, self._add_chunk)
-
-    def _check(self, key: str, path: Path) -> None:
-        generation = self._generation
-        target = self.current_target()
-
-        def done(result: ValidationResult | None, error: BaseException | None) -> None:
-            if generation != self._generation:
-                return  # the target changed since; a newer check is on its way
-            if error is not None or result is None:
-                log.error("validation failed for %s: %r", path, error)
-                result = ValidationResult(path=str(path))
-                result.problems.append(Problem(
-                    "internal_error",
-                    "This file could not be checked. Remove it and add it again.",
-                ))
-            self._checks_running -= 1
-            self.model.set_result(key, result)
-            if self._checks_running == 0:
-                self._refresh_counts()  # the last verdict: show the final counts at once
-            else:
-                self._update_counts()
-
-        self._checks_running += 1
-        self._runner.run(self._validator.validate, done, path, target)
-
-    def _target_changed(self) -> None:
-        self._generation += 1
-        self._checks_running = 0  # results of the old generation are ignored
-        self.model.reset_results()
-        for item in self.model.items():
-            self._check(item.key, item.path)
-        self._refresh_counts()
-
-    # ------------------------------------------------------------------ removing
-
-    def selected_rows(self) -> list[int]:
-        return sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        self.files.add_paths(paths)
 
     def remove_selected(self) -> None:
-        rows = self.selected_rows()
-        if rows:
-            self.model.remove_rows(rows)
+        if self.files.remove_selected():
             self._refresh_counts()
 
     def move_selected(self, delta: int) -> None:
-        rows = self.selected_rows()
-        if len(rows) != 1:
-            return
-        new = self.model.move(rows[0], delta)
-        self.view.selectRow(new)
-
-    def _combinable(self) -> list[StagedFile]:
-        items = self.model.items()
-        chosen = [items[r] for r in self.selected_rows()]
-        if len(chosen) < 2:
-            return []
-        if all(i.ready and i.result and i.result.type in ("jpeg", "png") for i in chosen):
-            return chosen
-        return []
-
-    def combine_selected(self) -> None:
-        """Selected images → one PDF in the app's private folder, staged in their place."""
-        images = self._combinable()
-        if not images:
-            return
-        name = f"{images[0].path.stem} and {len(images) - 1} more.pdf"
-        sources = [{"path": str(i.path), "sha256": i.result.sha256 or ""} for i in images
-                   if i.result is not None]
-        keys = [i.key for i in images]
-
-        def done(pdf: Path | None, error: BaseException | None) -> None:
-            if error is not None or pdf is None:
-                QMessageBox.warning(self, "Combine into one PDF", str(error))
-                return
-            self._pending_sources[staging_key(pdf)] = sources
-            self.model.remove_rows([r for r, item in enumerate(self.model.items())
-                                    if item.key in keys])
-            self.add_paths([pdf])
-
-        self._runner.run(lambda: convert_for_upload([i.path for i in images], name=name), done)
+        self.files.move_selected(delta)
 
     def clear_all(self) -> None:
-        self._pending_add.clear()
-        self.model.clear()
+        self.staging.clear()
+        self.uploads.message.emit("")
+        self._refresh_counts()
+
+    def clear_sent(self) -> None:
+        self.files.clear_sent()
         self._refresh_counts()
 
     def is_staged(self, path: str | Path) -> bool:
-        return staging_key(path) in {i.key for i in self.model.items()}
+        return self.files.is_staged(path)
 
     # ------------------------------------------------------------------ status
 
-    def _show_details(self) -> None:
-        """The full verdict of the selected file, since the table cell may be cut short."""
-        rows = self.selected_rows()
-        self.preview.follow(self.model.items()[rows[0]] if len(rows) == 1 else None)
-        if len(rows) != 1:
-            self.details.setText(
-                f"{len(rows)} files selected." if rows else
-                "Select a file to see the full result of its check."
-            )
-            return
-        item = self.model.items()[rows[0]]
-        if item.result is None:
-            self.details.setText(f"<b>{escape(item.name)}</b>: being checked…")
-            return
-        lines = [f"<b>{escape(item.name)}</b> — {escape(str(item.path.parent))}"]
-        if item.upload_state:
-            lines.append(escape(item.upload_message))
-        elif not item.result.problems:
-            lines.append("Ready to upload.")
-        for p in item.result.problems:
-            label = "Caution" if p.severity == "warning" else "Not accepted"
-            lines.append(f"{label}: {escape(p.message)}")
-        self.details.setText("<br>".join(lines))
-
-    def _update_actions(self, *args: Any) -> None:
-        self._show_details()
-        has_rows = self.model.rowCount() > 0
-        self.remove_button.setEnabled(bool(self.view.selectionModel().selectedRows()))
-        single = len(self.view.selectionModel().selectedRows()) == 1
-        self.up_button.setEnabled(single)
-        self.down_button.setEnabled(single)
-        self.combine_button.setEnabled(bool(self._combinable()))
-        self.clear_button.setEnabled(has_rows)
+    def _status(self, text: str, ms: int) -> None:
+        if text:
+            self.statusBar().showMessage(text, ms)
+        else:
+            self.statusBar().clearMessage()
 
     def _row_destination(self, key: str, text: str) -> None:
         item = self.model.item(key)
@@ -550,19 +394,13 @@ class MainWindow(HistoryOpeningMixin, ProfilesMixin, QMainWindow):
         self.model.set_upload_states(changes)
         self._update_counts()
 
+    def _upload_progress(self, fractions: dict[str, float]) -> None:
+        self.model.set_upload_progress(fractions)
+        self._update_counts()
+
     def _upload_state(self, key: str, state: str, message: str) -> None:
         self.model.set_upload_state(key, state, message)
         self._update_counts()
-
-    def _profile_changed(self) -> None:
-        """Check files against the chosen profile's system and its size limit."""
-        profile = self.upload_panel.current_profile()
-        if profile is None:
-            return
-        save_last_profile(profile.name)
-        index = self.target_combo.findData(profile.config.kind)
-        if index >= 0 and index != self.target_combo.currentIndex():
-            self.target_combo.setCurrentIndex(index)
 
     def _update_counts(self) -> None:
         """Refresh the counts soon; many verdicts arriving together cause one refresh."""
@@ -570,37 +408,46 @@ class MainWindow(HistoryOpeningMixin, ProfilesMixin, QMainWindow):
             self._counts_timer.start()
 
     def _refresh_counts(self) -> None:
-        c = self.model.counts()
+        t = self.model.tally()
+        c = t.counts
         ready = c["ready"] + c["warning"]
-        parts = [f"{ready} ready", f"{c['rejected']} rejected"]
-        if c["sending"]:
-            parts.append(f"{c['sending']} sending")
-        if c["sent"]:
-            parts.append(f"{c['sent']} sent")
-        if c["checking"]:
-            parts.append(f"{c['checking']} checking…")
+        parts = [tr("{n} ready").format(n=ready), tr("{n} rejected").format(n=c["rejected"])]
+        for key, words in (("sending", tr("{n} sending")), ("sent", tr("{n} sent")),
+                           ("failed", tr("{n} failed")), ("unknown", tr("{n} outcome unknown")),
+                           ("checking", tr("{n} checking…"))):
+            if c[key]:
+                parts.append(words.format(n=c[key]))
         self.count_label.setText(" · ".join(parts))
-        self._update_actions()
+        self.files.update_actions(t)
         self.countsChanged.emit(ready, c["rejected"], c["checking"])
-        self.upload_panel.set_ready_count(len(self.model.sendable_files()))
+        self.upload_panel.set_ready_count(t.ready)
+        self._sync_upload_action()
+        profile = self.upload_panel.current_profile()
+        who = KIND_LABELS.get(profile.config.kind, "") if profile else ""
+        self.upload_panel.show_batch(t.progress, batch_summary(t), who)
 
     def counts(self) -> dict[str, int]:
         return self.model.counts()
 
-    # ------------------------------------------------------------------ closing
+    # ------------------------------------------------------------------ help
+
+    def show_help(self) -> None:
+        from uploader_gui.gui.help_dialog import show_help
+
+        show_help(self, self._runner)
+
+    def show_about(self) -> None:
+        from uploader_gui.gui.help_dialog import show_about
+
+        show_about(self)
+
+    # ------------------------------------------------------------------ size, closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.uploads.active:
-            answer = QMessageBox.question(
-                self, "Uploads are running",
-                f"{self.uploads.active} upload(s) are still running or waiting. Close anyway? "
-                "They are stopped, and the history keeps them so they can be resumed later.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                event.ignore()
-                return
+        if self.uploads.active and not close_while_uploading(self, self.uploads.active):
+            event.ignore()
+            return
+        save_geometry(self, self.split)
         self.shutdown()
         super().closeEvent(event)
 

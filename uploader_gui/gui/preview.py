@@ -10,13 +10,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QImage, QImageReader, QPixmap, QResizeEvent
+from PySide6.QtCore import QCoreApplication, QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QImage, QImageReader, QPainter, QPixmap, QResizeEvent
 from PySide6.QtPdf import QPdfDocument
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from uploader_gui.core.staging import StagedFile
 from uploader_gui.gui.tasks import TaskRunner
+
+#: Zoom steps of + and −, relative to the whole page.
+ZOOM_STEP = 1.25
+FIT_PAGE, FIT_WIDTH = "page", "width"
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("Preview", text)
 
 
 def render_page(path: str, file_type: str, page: int, size: QSize) -> tuple[QImage, int]:
@@ -57,12 +74,20 @@ class PreviewPane(QWidget):
         self._pages = 0
         self._request = 0
         self._shown: tuple[str, bool, bool | None] | None = None
+        #: "page" (the whole page), "width" (the page's width), or a zoom factor of the page.
+        self.zoom: str | float = FIT_PAGE
         self.image = QLabel()
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self.image.setMinimumSize(self.fontMetrics().horizontalAdvance("M") * 14,
-                                  self.fontMetrics().height() * 10)
-        self.caption = QLabel("Select a file to preview it.")
+        self.image.setAccessibleName(tr("Preview of the selected file"))
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(self.image)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.scroll.setMinimumSize(self.fontMetrics().horizontalAdvance("M") * 14,
+                                   self.fontMetrics().height() * 10)
+        self.scroll.setAccessibleName(tr("Preview"))
+        self.caption = QLabel(tr("Select a file to preview it."))
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setWordWrap(True)
         # A fixed height: a caption that grows would resize the pane, which re-renders.
@@ -72,24 +97,70 @@ class PreviewPane(QWidget):
         self._resize_timer.setSingleShot(True)
         self._resize_timer.setInterval(150)
         self._resize_timer.timeout.connect(self._resized)
-        self.prev_button = QPushButton("◀")
-        self.prev_button.setToolTip("Previous page")
-        self.prev_button.clicked.connect(lambda: self.show_page(self._page - 1))
-        self.next_button = QPushButton("▶")
-        self.next_button.setToolTip("Next page")
-        self.next_button.clicked.connect(lambda: self.show_page(self._page + 1))
-        for b in (self.prev_button, self.next_button):
-            b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-            b.setFixedWidth(self.fontMetrics().horizontalAdvance("M") * 3)
+        self.prev_button = self._button("◀", tr("Previous page"),
+                                        lambda: self.show_page(self._page - 1))
+        self.next_button = self._button("▶", tr("Next page"),
+                                        lambda: self.show_page(self._page + 1))
+        self.zoom_out_button = self._button("−", tr("Zoom out"), lambda: self.zoom_by(1 / ZOOM_STEP))
+        self.zoom_in_button = self._button("+", tr("Zoom in"), lambda: self.zoom_by(ZOOM_STEP))
+        self.fit_page_button = QPushButton(tr("Whole pa&ge"))
+        self.fit_page_button.clicked.connect(lambda: self.set_zoom(FIT_PAGE))
+        self.fit_width_button = QPushButton(tr("Fit &width"))
+        self.fit_width_button.clicked.connect(lambda: self.set_zoom(FIT_WIDTH))
+        self.open_button = QPushButton(tr("Open in &viewer"))
+        self.open_button.setToolTip(tr("Open the file in the computer's default viewer. The "
+                                       "file is not changed."))
+        self.open_button.clicked.connect(self.open_in_viewer)
         nav = QHBoxLayout()
         nav.addWidget(self.prev_button)
         nav.addWidget(self.caption, 1)
         nav.addWidget(self.next_button)
+        tools = QHBoxLayout()
+        for b in (self.fit_page_button, self.fit_width_button, self.zoom_out_button,
+                  self.zoom_in_button):
+            tools.addWidget(b)
+        tools.addStretch(1)
+        tools.addWidget(self.open_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.image, 1)
+        layout.addLayout(tools)
+        layout.addWidget(self.scroll, 1)
         layout.addLayout(nav)
         self._update_nav()
+
+    def _button(self, glyph: str, name: str, slot: Callable[[], object]) -> QPushButton:
+        b = QPushButton(glyph)
+        b.setToolTip(name)
+        b.setAccessibleName(name)
+        b.clicked.connect(lambda: slot())
+        b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        b.setFixedWidth(self.fontMetrics().horizontalAdvance("M") * 3)
+        return b
+
+    # ------------------------------------------------------------------ zoom
+
+    def set_zoom(self, zoom: str | float) -> None:
+        self.zoom = zoom
+        ignored, preferred = QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+        self.image.setSizePolicy(preferred if isinstance(zoom, float) else ignored,
+                                 ignored if zoom == FIT_PAGE else preferred)
+        self.show_page(self._page)
+
+    def zoom_by(self, factor: float) -> None:
+        current = self.zoom if isinstance(self.zoom, float) else 1.0
+        self.set_zoom(max(0.25, min(8.0, current * factor)))
+
+    def _target_size(self) -> QSize:
+        view = self.scroll.viewport().size()
+        if self.zoom == FIT_WIDTH:
+            return QSize(view.width(), view.width() * 20)
+        if isinstance(self.zoom, float):
+            return view * self.zoom
+        return view
+
+    def open_in_viewer(self) -> None:
+        if self._item is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._item.path)))
 
     @property
     def page(self) -> int:
@@ -114,11 +185,11 @@ class PreviewPane(QWidget):
             self._page, self._pages = 0, 0
         self.image.clear()
         if item is None:
-            self.caption.setText("Select a file to preview it.")
+            self.caption.setText(tr("Select a file to preview it."))
         elif item.result is None:
-            self.caption.setText("Checking…")
+            self.caption.setText(tr("Checking…"))
         elif not item.result.ok or item.result.type is None:
-            self.caption.setText("No preview: this file was not accepted.")
+            self.caption.setText(tr("No preview: this file was not accepted."))
         else:
             self.show_page(self._page)
             return
@@ -133,9 +204,9 @@ class PreviewPane(QWidget):
         self._page = page
         self._request += 1
         request = self._request
-        self._rendered_size = self.image.size()
-        size = self.image.size() * self.devicePixelRatioF()
-        self.caption.setText("Rendering…")
+        self._rendered_size = self.scroll.viewport().size()
+        size = self._target_size() * self.devicePixelRatioF()
+        self.caption.setText(tr("Rendering…"))
         self._runner.run(render_page, lambda res, err: self._rendered(request, res, err),
                          str(item.path), item.result.type, page, size)
 
@@ -144,7 +215,7 @@ class PreviewPane(QWidget):
         if request != self._request:
             return  # a newer page or file was asked for meanwhile
         if error is not None or res is None or res[0].isNull():
-            self.caption.setText("This file could not be previewed.")
+            self.caption.setText(tr("This file could not be previewed."))
             self._update_nav()
             return
         image, pages = res
@@ -152,11 +223,22 @@ class PreviewPane(QWidget):
         pixmap = QPixmap.fromImage(image)
         pixmap.setDevicePixelRatio(self.devicePixelRatioF())
         self.image.setPixmap(pixmap)
+        size = pixmap.deviceIndependentSize().toSize()
+        if self.zoom == FIT_PAGE:
+            size = QSize(0, 0)
+        elif self.zoom == FIT_WIDTH:
+            size.setWidth(0)
+        self.image.setMinimumSize(size)
         name = self._item.name if self._item else ""
-        self.caption.setText(f"{name} — page {self._page + 1} of {pages}" if pages > 1 else name)
+        self.caption.setText(tr("{name} — page {page} of {pages}").format(
+            name=name, page=self._page + 1, pages=pages) if pages > 1 else name)
         self._update_nav()
 
     def _update_nav(self) -> None:
+        shown = self._pages > 0
+        for b in (self.zoom_in_button, self.zoom_out_button, self.fit_page_button,
+                  self.fit_width_button, self.open_button):
+            b.setEnabled(shown)
         self.prev_button.setEnabled(self._pages > 1 and self._page > 0)
         self.next_button.setEnabled(self._pages > 1 and self._page < self._pages - 1)
 
@@ -165,7 +247,7 @@ class PreviewPane(QWidget):
         self._resize_timer.start()  # re-render once the user has finished resizing
 
     def _resized(self) -> None:
-        old, new = self._rendered_size, self.image.size()
+        old, new = self._rendered_size, self.scroll.viewport().size()
         changed = abs(old.width() - new.width()) > 8 or abs(old.height() - new.height()) > 8
         if changed and self._item is not None and self._item.result is not None \
                 and self._item.result.ok:
@@ -183,23 +265,41 @@ class Thumbnails:
         self._size = QSize(size, size)
         self._changed = changed
         self._cache: dict[str, QPixmap | None] = {}
+        self._blank: QPixmap | None = None
+
+    def _square(self, picture: QPixmap | None) -> QPixmap:
+        """Every row's picture in the same square, so that the names line up."""
+        out = QPixmap(self._size)
+        out.fill(Qt.GlobalColor.transparent)
+        if picture is not None:
+            painter = QPainter(out)
+            x = (self._size.width() - picture.width()) // 2
+            y = (self._size.height() - picture.height()) // 2
+            painter.drawPixmap(x, y, picture)
+            # A thin frame, so that a white page does not vanish into a white row.
+            painter.setPen(QApplication.palette().mid().color())
+            painter.drawRect(x, y, picture.width() - 1, picture.height() - 1)
+            painter.end()
+        return out
 
     def get(self, item: StagedFile) -> QPixmap | None:
+        if self._blank is None:
+            self._blank = self._square(None)
         if item.key in self._cache:
-            return self._cache[item.key]
+            return self._cache[item.key] or self._blank
         res = item.result
         if res is None or not res.ok or res.type is None:
-            return None
+            return self._blank
         self._cache[item.key] = None  # asked for; rendering
         key = item.key
 
         def done(out: tuple[QImage, int] | None, error: BaseException | None) -> None:
             if out is not None and not out[0].isNull():
-                self._cache[key] = QPixmap.fromImage(out[0])
+                self._cache[key] = self._square(QPixmap.fromImage(out[0]))
                 self._changed(key)
 
         self._runner.run(render_page, done, str(Path(item.path)), res.type, 0, self._size)
-        return None
+        return self._blank
 
     def forget(self, key: str | None = None) -> None:
         if key is None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QCoreApplication,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtGui import QIcon, QPainter
 from PySide6.QtWidgets import (
     QApplication,
@@ -17,9 +25,10 @@ from PySide6.QtWidgets import (
 
 from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.validation import TYPE_LABELS, ValidationResult, human_size
+from uploader_gui.gui.states import ANSWERED, state_icon
 
-COLUMNS = ("Name", "Type", "Size", "Pages / dimensions", "Goes to", "Status")
-COL_NAME, COL_TYPE, COL_SIZE, COL_DETAILS, COL_DEST, COL_STATUS = range(len(COLUMNS))
+COLUMNS = ("Name", "Status", "Goes to", "Type", "Size", "Pages / dimensions")
+COL_NAME, COL_STATUS, COL_DEST, COL_TYPE, COL_SIZE, COL_DETAILS = range(len(COLUMNS))
 
 #: Role carrying the row's state as text ("checking", "ready", "warning", "rejected").
 StateRole = Qt.ItemDataRole.UserRole + 1
@@ -31,12 +40,16 @@ ProgressRole = Qt.ItemDataRole.UserRole + 3
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 
-UPLOAD_STATES = ("queued", "uploading", "sent", "failed", "unknown", "cancelled", "rejected")
+UPLOAD_STATES = ("queued", "uploading", "sent", "verified", "failed", "unknown", "cancelled",
+                 "rejected")
 
 
-def _state(item: StagedFile) -> str:
+def _state(item: StagedFile, fraction: float | None = None) -> str:
+    """The row's state, one of :data:`uploader_gui.gui.states.ROW_STATES`."""
     if item.upload_state in UPLOAD_STATES:
-        return "not_sent" if item.upload_state in ("failed", "rejected") else item.upload_state
+        if item.upload_state == "uploading" and fraction is not None and fraction >= 0.999:
+            return "waiting"  # every byte went; the server has not answered yet
+        return item.upload_state
     if item.result is None:
         return "checking"
     if not item.result.ok:
@@ -44,6 +57,27 @@ def _state(item: StagedFile) -> str:
     if item.result.warnings:
         return "warning"
     return "ready"
+
+
+@dataclass
+class BatchProgress:
+    """The whole batch (the files of the last Upload presses, until all have an answer)."""
+
+    files: int = 0
+    answered: int = 0
+    bytes_total: int = 0
+    bytes_done: float = 0.0
+    waiting: int = 0  # every byte sent, no answer yet
+
+    @property
+    def fraction(self) -> float:
+        """1.0 only when every file has its answer."""
+        if not self.files:
+            return 0.0
+        if self.answered == self.files:
+            return 1.0
+        f = self.bytes_done / self.bytes_total if self.bytes_total else self.answered / self.files
+        return min(f, 0.999)
 
 
 def _details(res: ValidationResult | None) -> str:
@@ -56,6 +90,28 @@ def _details(res: ValidationResult | None) -> str:
     return ""
 
 
+@dataclass
+class Tally:
+    counts: dict[str, int]
+    ready: int = 0  # files Upload would send
+    failed: int = 0  # files Retry failed would send
+    batch: Counter[str] = field(default_factory=Counter)  # row state -> rows of the batch
+    reasons: dict[str, Counter[str]] = field(default_factory=dict)  # state -> first sentences
+    progress: BatchProgress = field(default_factory=BatchProgress)
+
+
+def _sendable(item: StagedFile) -> bool:
+    """Upload sends it: never tried, or cancelled or refused before sending."""
+    return ((item.ready or item.offers_copy)
+            and item.upload_state in (None, "", "cancelled", "rejected"))
+
+
+def _first_sentence(text: str) -> str:
+    text = text.strip()
+    cut = text.find(". ")
+    return (text[:cut] if cut > 0 else text).rstrip(".")
+
+
 class StagingModel(QAbstractTableModel):
     """Staged files, one row each, keyed by resolved path so none is staged twice."""
 
@@ -65,6 +121,8 @@ class StagingModel(QAbstractTableModel):
         self._rows: dict[str, int] = {}
         self._icons: dict[str, QIcon] = {}
         self._progress: dict[str, float] = {}
+        #: Keys of the rows of the batch in progress (see :meth:`start_batch`).
+        self.batch: set[str] = set()
         #: "Sandbox Claros: patient 1001": where ready files would go now.
         self.current_destination = ""
         #: Optional provider of row thumbnails (gui.preview.Thumbnails).
@@ -82,7 +140,7 @@ class StagingModel(QAbstractTableModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return QCoreApplication.translate("StagingModel", COLUMNS[section])
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -103,28 +161,35 @@ class StagingModel(QAbstractTableModel):
             if col == COL_DETAILS:
                 return _details(res)
             if col == COL_DEST:
-                if item.destination_text:
-                    return item.destination_text
-                return self.current_destination if item.ready else ""
+                # The profile chosen now is named above Upload; a row says who, and names
+                # its profile only when it went somewhere else (the tooltip always does).
+                text = self._destination(item)
+                profile = self.current_destination.partition(": ")[0]
+                if profile and text.startswith(profile + ": "):
+                    return text[len(profile) + 2:]
+                return text
             if col == COL_STATUS:
                 if item.upload_state:
                     return item.upload_message
                 return "Checking…" if res is None else res.summary
         elif role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
-            return self._icon(_state(item))
+            return self._icon(self._row_state(item))
         elif role == Qt.ItemDataRole.DecorationRole and col == COL_NAME and self.thumbnails:
             return self.thumbnails.get(item)
         elif role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_NAME:
                 return str(item.path)
+            if col == COL_DEST:
+                return self._destination(item) or None
             if col == COL_STATUS and item.upload_state:
                 return item.upload_message
             if col == COL_STATUS and res is not None and res.problems:
                 return "\n".join(p.message for p in res.problems)
+            return self.data(index, Qt.ItemDataRole.DisplayRole) or None
         elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_SIZE, COL_DETAILS):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         elif role == StateRole:
-            return _state(item)
+            return self._row_state(item)
         elif role == ProgressRole:
             return self._progress.get(item.key) if item.upload_state == "uploading" else None
         elif role == PathRole:
@@ -133,22 +198,17 @@ class StagingModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ ours
 
+    def _destination(self, item: StagedFile) -> str:
+        if item.destination_text:
+            return item.destination_text
+        return self.current_destination if item.ready else ""
+
+    def _row_state(self, item: StagedFile) -> str:
+        return _state(item, self._progress.get(item.key))
+
     def _icon(self, state: str) -> QIcon:
         if state not in self._icons:
-            style = QApplication.style()
-            pixmap = {
-                "queued": QStyle.StandardPixmap.SP_ArrowUp,
-                "uploading": QStyle.StandardPixmap.SP_ArrowUp,
-                "sent": QStyle.StandardPixmap.SP_DialogApplyButton,
-                "not_sent": QStyle.StandardPixmap.SP_MessageBoxCritical,
-                "unknown": QStyle.StandardPixmap.SP_MessageBoxQuestion,
-                "cancelled": QStyle.StandardPixmap.SP_DialogCancelButton,
-                "checking": QStyle.StandardPixmap.SP_BrowserReload,
-                "ready": QStyle.StandardPixmap.SP_DialogApplyButton,
-                "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
-                "rejected": QStyle.StandardPixmap.SP_MessageBoxCritical,
-            }[state]
-            self._icons[state] = style.standardIcon(pixmap)
+            self._icons[state] = state_icon(state)
         return self._icons[state]
 
     def items(self) -> list[StagedFile]:
@@ -251,6 +311,8 @@ class StagingModel(QAbstractTableModel):
         for row in sorted(set(rows), reverse=True):
             if 0 <= row < len(self._items):
                 self.beginRemoveRows(QModelIndex(), row, row)
+                self.batch.discard(self._items[row].key)
+                self._progress.pop(self._items[row].key, None)
                 del self._items[row]
                 self.endRemoveRows()
         self._reindex()
@@ -272,34 +334,99 @@ class StagingModel(QAbstractTableModel):
         self.beginResetModel()
         self._items.clear()
         self._rows.clear()
+        self._progress.clear()
+        self.batch.clear()
         self.endResetModel()
+
+    # ------------------------------------------------------------------ the batch
+
+    def start_batch(self, keys: list[str]) -> None:
+        """Files going out now: a new batch, or more of the one still in progress."""
+        if all(self._row_state(i) in ANSWERED for i in self._items if i.key in self.batch):
+            self.batch = set()
+        self.batch |= set(keys)
+
+    def batch_items(self) -> list[StagedFile]:
+        return [i for i in self._items if i.key in self.batch]
+
+    def batch_progress(self) -> BatchProgress:
+        out = BatchProgress()
+        for item in self.batch_items():
+            size = item.result.size if item.result and item.result.size else 0
+            state = self._row_state(item)
+            out.files += 1
+            out.bytes_total += size
+            if state in ANSWERED:
+                out.answered += 1
+                out.bytes_done += size
+            elif state in ("uploading", "waiting"):
+                out.bytes_done += size * min(self._progress.get(item.key, 0.0), 0.99)
+                out.waiting += state == "waiting"
+        return out
+
+    def batch_states(self) -> Counter[str]:
+        return Counter(self._row_state(i) for i in self.batch_items())
+
+    def tally(self) -> Tally:
+        """Everything the status bar, the buttons and the batch line need, in one pass."""
+        t = Tally(counts=dict.fromkeys(("checking", "ready", "warning", "rejected", "sent",
+                                        "sending", "failed", "unknown", "cancelled"), 0))
+        batch, progress = self.batch, t.progress
+        for item in self._items:
+            state = self._row_state(item)
+            kind = "sent" if state == "verified" else (
+                "sending" if state in ("queued", "uploading", "waiting") else state)
+            if kind in t.counts:
+                t.counts[kind] += 1
+            if _sendable(item):
+                t.ready += 1
+            elif item.ready and item.upload_state in ("failed", "unknown"):
+                t.failed += 1
+            if item.key not in batch:
+                continue
+            t.batch[state] += 1
+            if state in ("failed", "rejected") and item.upload_message:
+                t.reasons.setdefault(state, Counter())[_first_sentence(item.upload_message)] += 1
+            size = item.result.size if item.result and item.result.size else 0
+            progress.files += 1
+            progress.bytes_total += size
+            if state in ANSWERED:
+                progress.answered += 1
+                progress.bytes_done += size
+            elif state in ("uploading", "waiting"):
+                progress.bytes_done += size * min(self._progress.get(item.key, 0.0), 0.99)
+                progress.waiting += state == "waiting"
+        return t
 
     def _reindex(self) -> None:
         self._rows = {item.key: row for row, item in enumerate(self._items)}
 
     def counts(self) -> dict[str, int]:
-        out = {"checking": 0, "ready": 0, "warning": 0, "rejected": 0, "sent": 0, "sending": 0}
+        """Rows per kind: checking, ready, warning, rejected, sending, sent, failed, unknown…"""
+        out = {"checking": 0, "ready": 0, "warning": 0, "rejected": 0, "sent": 0, "sending": 0,
+               "failed": 0, "unknown": 0, "cancelled": 0}
         for item in self._items:
-            if item.upload_state == "sent":
-                out["sent"] += 1
-            elif item.upload_state in ("queued", "uploading"):
-                out["sending"] += 1
-            elif item.result is None:
-                out["checking"] += 1
-            elif not item.result.ok:
-                out["rejected"] += 1
-            elif item.result.warnings:
-                out["warning"] += 1
-            else:
-                out["ready"] += 1
+            state = self._row_state(item)
+            if state == "verified":
+                state = "sent"
+            elif state in ("queued", "uploading", "waiting"):
+                state = "sending"
+            if state in out:
+                out[state] += 1
         return out
 
     def ready_files(self) -> list[StagedFile]:
-        return [item for item in self._items if item.ready]
+        """Files Upload sends: accepted by the check (or offered as a copy without scripts,
+        if a person agrees), and not sent, failed or on their way."""
+        return [i for i in self._items if _sendable(i)]
+
+    def failed_files(self) -> list[StagedFile]:
+        """Files *Retry failed* sends again: failed, or whose outcome is unknown."""
+        return [i for i in self._items if i.ready and i.upload_state in ("failed", "unknown")]
 
     def sendable_files(self) -> list[StagedFile]:
         """Ready files, and those that may go as a copy without scripts if a person agrees."""
-        return [item for item in self._items if item.ready or item.offers_copy]
+        return self.ready_files()
 
 
 class ProgressDelegate(QStyledItemDelegate):

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
+from PySide6.QtCore import QCoreApplication, QModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from uploader_gui.gui.columns import text_widths
+from uploader_gui.gui.staging_model import (
+    COL_DEST,
+    COL_DETAILS,
+    COL_NAME,
+    COL_SIZE,
+    COL_STATUS,
+    COL_TYPE,
+    ProgressDelegate,
+)
+
+#: The columns sized to their texts.
+FITTED = (COL_NAME, COL_STATUS, COL_DEST, COL_TYPE)
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("StagingView", text)
 
 
 def local_paths_from_mime(mime: Any) -> list[Path]:
@@ -33,10 +60,46 @@ class StagingView(QTableView):
         self.setShowGrid(False)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.empty_text = (
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setTabKeyNavigation(False)  # Tab leaves the table; arrows move inside it
+        self.setAccessibleName(tr("Files to send"))
+        self.setAccessibleDescription(tr("Each file, its check and where it goes. The arrow "
+                                         "keys move between files."))
+        self.empty_text = tr(
             "Drag PDF, JPEG or PNG files or whole folders here,\n"
             "or click “Add files…” (Ctrl+O)."
         )
+        #: True while files are dragged over the window: the list says "Drop to check".
+        self.drop_highlight = False
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(250)
+        self._fit_timer.timeout.connect(self.fit_columns)
+        #: per fitted column, the rows to measure at the next fit (None: all of them)
+        self._fit_pending: dict[int, set[int] | None] = {}
+        self._fit_widths: dict[int, int] = {}
+
+    def schedule_fit(self, rows: range | None = None, columns: Iterable[int] = FITTED) -> None:
+        """Fit the columns soon; many changes together cause one fit."""
+        for col in columns:
+            if rows is None:
+                self._fit_pending[col] = None
+                self._fit_widths.pop(col, None)
+            else:
+                pending = self._fit_pending.setdefault(col, set())
+                if pending is not None:
+                    pending.update(rows)
+        if not self._fit_timer.isActive():
+            self._fit_timer.start()
+
+    def _rows_inserted(self, _parent: object, first: int, last: int) -> None:
+        self.schedule_fit(range(first, last + 1))
+
+    def _data_changed(self, top: QModelIndex, bottom: QModelIndex, *_roles: object) -> None:
+        if top.column() == bottom.column() == COL_STATUS:
+            return  # an upload's progress: the texts are the same
+        columns = [c for c in FITTED if top.column() <= c <= bottom.column()]
+        self.schedule_fit(range(top.row(), bottom.row() + 1), columns)
 
     # Drops: accept only local files, and always as a copy. Qt's proposed
     # action can be a move (Shift-drag), which some file managers honour by
@@ -45,8 +108,18 @@ class StagingView(QTableView):
         if local_paths_from_mime(event.mimeData()):
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
+            self._highlight(True)
         else:
             event.ignore()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self._highlight(False)
+        event.accept()
+
+    def _highlight(self, on: bool) -> None:
+        if on != self.drop_highlight:
+            self.drop_highlight = on
+            self.viewport().update()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if local_paths_from_mime(event.mimeData()):
@@ -56,6 +129,7 @@ class StagingView(QTableView):
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
+        self._highlight(False)
         paths = local_paths_from_mime(event.mimeData())
         if not paths:
             event.ignore()
@@ -69,9 +143,71 @@ class StagingView(QTableView):
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         model = self.model()
-        if model is not None and model.rowCount() == 0:
-            painter = QPainter(self.viewport())
+        empty = model is not None and model.rowCount() == 0
+        if not (empty or self.drop_highlight):
+            return
+        painter = QPainter(self.viewport())
+        rect: QRect = self.viewport().rect().adjusted(12, 12, -12, -12)
+        if self.drop_highlight:
+            colour = self.palette().highlight().color()
+            painter.setPen(QPen(colour, 3, Qt.PenStyle.DashLine))
+            fill = colour
+            fill.setAlpha(40)
+            painter.setBrush(fill)
+            painter.drawRoundedRect(rect, 8, 8)
+            painter.setPen(self.palette().text().color())
+            font = painter.font()
+            font.setPointSizeF(font.pointSizeF() * 1.4)
+            font.setBold(True)
+            painter.setFont(font)
+            painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), tr("Drop to check"))
+        else:
             painter.setPen(self.palette().placeholderText().color())
-            rect: QRect = self.viewport().rect().adjusted(12, 12, -12, -12)
             painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), self.empty_text)
-            painter.end()
+        painter.end()
+
+    # ------------------------------------------------------------------ columns
+
+    def fit_columns(self) -> None:
+        """Name, Status, Goes to and Type as wide as their longest text (up to FIT_CHARS).
+
+        Only the cells that changed since the last fit are measured; columns grow to fit
+        them (and start again from scratch when the list is emptied).
+        """
+        model = self.model()
+        if model is None:
+            return
+        count = model.rowCount()
+        pending, self._fit_pending = self._fit_pending, {}
+        header = self.horizontalHeader()
+        for col, rows in pending.items():
+            todo = range(count) if rows is None else sorted(r for r in rows if r < count)
+            want = text_widths(self, (col,), todo, (COL_NAME, COL_STATUS))[col]
+            want = max(want, self._fit_widths.get(col, 0))
+            self._fit_widths[col] = want
+            if header.sectionSize(col) != want:
+                header.resizeSection(col, want)
+
+
+def setup_columns(view: StagingView) -> None:
+    """Column widths from the font; icons in one fixed square; a bar for uploading rows."""
+    view.setItemDelegateForColumn(COL_STATUS, ProgressDelegate(view))
+    fm = view.fontMetrics()
+    em, line = fm.horizontalAdvance("M"), fm.height()
+    side = int(line * 1.5)
+    view.setIconSize(QSize(side, side))
+    header = view.horizontalHeader()
+    header.setHighlightSections(False)
+    widths = {COL_NAME: 20, COL_STATUS: 20, COL_DEST: 20, COL_TYPE: 5, COL_SIZE: 7,
+              COL_DETAILS: 9}
+    for col, ems in widths.items():
+        header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(col, em * ems)
+    header.setStretchLastSection(True)
+    view.verticalHeader().setDefaultSectionSize(side + 6)
+    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    model = view.model()
+    model.rowsInserted.connect(view._rows_inserted)
+    model.dataChanged.connect(view._data_changed)
+    model.modelReset.connect(lambda: view.schedule_fit(None))

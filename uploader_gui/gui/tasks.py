@@ -87,3 +87,12 @@ class TaskRunner(QObject):
         self._closed = True
         self._timer.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def preload_network() -> None:
+    """Worker thread: import the HTTP stack, so the first Upload click does not pay for it."""
+    import importlib
+
+    for name in ("uploader_gui.core.transport", "uploader_gui.core.targets.claros",
+                 "uploader_gui.core.targets.redcap", "uploader_gui.core.targets.redox"):
+        importlib.import_module(name)

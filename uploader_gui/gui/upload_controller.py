@@ -44,6 +44,8 @@ class UploadController(QObject):
     throughputChanged = Signal(object)
     #: a sentence for the user about the batch as a whole.
     message = Signal(str)
+    #: sentences about stored jobs that could not be sent again (see :meth:`resend`).
+    resendProblems = Signal(list)
 
     def __init__(self, profiles: list[Profile], history: HistoryStore | None,
                  parent: QObject | None = None, *, concurrency: int = 3,
@@ -57,22 +59,26 @@ class UploadController(QObject):
         self._batches: set[threading.Event] = set()
         self.bridge = QueueBridge(self)
         self.dispatcher: Dispatcher | None = None
-        if history is not None:
-            self.dispatcher = Dispatcher(history, self._credentials_for, concurrency=concurrency,
-                                         policy=policy or RetryPolicy(), listener=self.bridge,
-                                         retry_history_every=5.0,
-                                         settings_for=self._settings_for)
-            self.bridge.dispatcher = self.dispatcher
-            self.bridge.historyFailed.connect(self.message.emit)  # disk full, in words
+        self._concurrency, self._policy = concurrency, policy
         self.bridge.jobsChanged.connect(self._jobs_changed)
         self._delivery_timer = QTimer(self)
         self._delivery_timer.setInterval(5000)
         self._delivery_timer.timeout.connect(self.check_delivery)
         self._delivery_busy = False
-        if history is not None:
-            self._delivery_timer.start()
         self.bridge.progressChanged.connect(self._progress_changed)
         self.bridge.throughputChanged.connect(self.throughputChanged)
+        if history is not None:
+            self.attach_history(history)
+
+    def attach_history(self, history: HistoryStore) -> None:
+        """Start the queue on the history, once it is open (the window opens it on a worker)."""
+        self.history = history
+        self.dispatcher = Dispatcher(history, self._credentials_for, concurrency=self._concurrency,
+                                     policy=self._policy or RetryPolicy(), listener=self.bridge,
+                                     retry_history_every=5.0, settings_for=self._settings_for)
+        self.bridge.dispatcher = self.dispatcher
+        self.bridge.historyFailed.connect(self.message.emit)  # disk full, in words
+        self._delivery_timer.start()
 
     def _credentials_for(self, job: Job) -> Credentials:
         profile = self.profiles.get(job.profile or "")
@@ -206,7 +212,8 @@ class UploadController(QObject):
             self.rowStates.emit(rows)
         if self.dispatcher is not None and self.dispatcher.active_count() == 0 and any(
                 j.status in FINAL for j in jobs):
-            self.message.emit("All uploads have finished. See the History tab for details.")
+            # The batch summary under the progress bar says how each file ended.
+            self.message.emit("")
 
     def _progress_changed(self, progress: dict[int, tuple[int, int]]) -> None:
         by_id = {job_id: key for key, job_id in self._key_to_job.items()}
@@ -263,26 +270,36 @@ class UploadController(QObject):
         return self.history.jobs(status=INTERRUPTED) if self.history else []
 
     def resend(self, job_ids: list[int]) -> list[str]:
-        """Queue stored jobs again (on a worker thread). Returns problems found at once."""
+        """Queue stored jobs again, read and queued on a worker thread.
+
+        Returns the problems known at once; the others come with :attr:`resendProblems`.
+        """
         if self.history is None or self.dispatcher is None:
             return ["The history cannot be written, so nothing can be sent."]
-        problems = []
-        jobs = []
-        for job_id in job_ids:
-            job = self.history.get(job_id)
-            if job is None:
-                continue
-            if job.profile not in self.profiles:
-                problems.append(f"{job.name}: the profile “{job.profile}” is not set up on this "
-                                "computer, so it cannot be sent again from here.")
-                continue
-            job.error = None
-            jobs.append(job)
-        if jobs:
-            dispatcher = self.dispatcher
-            self._runner.run(lambda: [dispatcher.submit(j) for j in jobs],
-                             lambda _r, err: err and self.message.emit(f"Could not resend: {err}"))
-        return problems
+        store, dispatcher, profiles = self.history, self.dispatcher, set(self.profiles)
+
+        def work() -> list[str]:
+            problems = []
+            for job_id in job_ids:
+                job = store.get(job_id)
+                if job is None:
+                    continue
+                if job.profile not in profiles:
+                    problems.append(f"{job.name}: the profile “{job.profile}” is not set up on "
+                                    "this computer, so it cannot be sent again from here.")
+                    continue
+                job.error = None
+                dispatcher.submit(job)
+            return problems
+
+        def done(problems: list[str] | None, err: BaseException | None) -> None:
+            if err is not None:
+                self.message.emit(f"Could not resend: {err}")
+            elif problems:
+                self.resendProblems.emit(problems)
+
+        self._runner.run(work, done)
+        return []
 
     def shutdown(self) -> None:
         self._delivery_timer.stop()
@@ -294,8 +311,8 @@ class UploadController(QObject):
 
 def _row_state(job: Job) -> str:
     return {"failed": "failed", "cancelled": "cancelled", "unknown": "unknown",
-            "sent": "sent", "uploading": "uploading", "queued": "queued",
-            "interrupted": "failed"}[job.status]
+            "sent": "sent", "verified": "verified", "uploading": "uploading", "queued": "queued",
+            "interrupted": "failed"}.get(job.status, "failed")
 
 
 def _row_message(job: Job) -> str:

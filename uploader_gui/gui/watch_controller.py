@@ -61,10 +61,6 @@ class WatchController(QObject):
         if self._watchers:
             self._timer.start()
 
-    @property
-    def watching(self) -> list[str]:
-        return [str(w.s.folder) for _, w in self._watchers]
-
     def scan(self) -> None:
         if self._busy or not self._watchers:
             return

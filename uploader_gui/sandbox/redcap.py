@@ -256,7 +256,7 @@ class RedcapService:
                 return record
             if fld.is_file and (project.project_id, record, event, fld.name, instance) in stored:
                 return "[document]"
-            return ""
+            return project.values.get(record, {}).get(fld.name, "")
 
         for record in records:
             if not project.longitudinal:

@@ -2,8 +2,9 @@
 
 Classic project (token ``accounts.REDCAP_CLASSIC_TOKEN``, project id 101):
     instrument ``uploads``: ``record_id`` (text), ``consent_form`` (file), ``scan`` (file),
-    ``signature`` (file, validation ``signature``), ``notes`` (notes).
-    Records "1", "2", "3". Nothing repeats.
+    ``signature`` (file, validation ``signature``), ``notes`` (notes), and the identity
+    fields ``first_name``, ``last_name``, ``dob`` (text). Records "1", "2", "3" (Ada, Ben and
+    Cleo Sandbox, as the Claros sandbox patients). Nothing repeats.
 
 Longitudinal project (token ``accounts.REDCAP_LONGITUDINAL_TOKEN``, project id 102), arm 1:
     events ``baseline_arm_1``, ``followup_arm_1``, ``week_4_arm_1``;
@@ -90,6 +91,8 @@ class Project:
     events: tuple[Event, ...] = ()
     designations: dict[str, frozenset[str]] = field(default_factory=dict)  # event -> forms
     repeating: frozenset[tuple[str, str]] = frozenset()  # (event or "", form)
+    #: Values of text fields: record -> {field name: value}.
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def longitudinal(self) -> bool:
@@ -150,8 +153,16 @@ CLASSIC = Project(
         Field("scan", "uploads", "file", "Scanned document"),
         Field("signature", "uploads", "file", "Participant signature", "signature"),
         Field("notes", "uploads", "notes", "Notes"),
+        Field("first_name", "uploads", "text", "First name"),
+        Field("last_name", "uploads", "text", "Last name"),
+        Field("dob", "uploads", "text", "Date of birth", "date_ymd"),
     ),
     records=("1", "2", "3"),
+    values={
+        "1": {"first_name": "Ada", "last_name": "Sandbox", "dob": "1980-01-01"},
+        "2": {"first_name": "Ben", "last_name": "Sandbox", "dob": "1975-06-15"},
+        "3": {"first_name": "Cleo", "last_name": "Sandbox", "dob": "1999-12-31"},
+    },
 )
 
 LONGITUDINAL = Project(

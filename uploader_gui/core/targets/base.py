@@ -103,6 +103,9 @@ class TargetConfig:
     redcap_event: str | None = None
     #: When the field already holds a file: "ask" first, or always "backup" and replace.
     redcap_overwrite: str = "ask"
+    #: Up to three fields that say who a record is (e.g. first_name, last_name, dob): read
+    #: with Export Records to show the record by name before sending.
+    redcap_identity_fields: list[str] = dc_field(default_factory=list)
     # all
     size_limit: int | None = None
     ca_bundle: str | None = None
@@ -124,6 +127,9 @@ class Destination:
 
     patient_id: str | None = None
     patient_id_type: str | None = None
+    #: Redox: who the patient is, as the user typed it (goes into Patient.Demographics).
+    patient_name: str | None = None
+    patient_birth_date: str | None = None  # YYYY-MM-DD
     record: str | None = None
     field: str | None = None
     event: str | None = None

@@ -28,9 +28,11 @@ from uploader_gui.core.outcome import (
 from uploader_gui.core.paths import data_dir
 from uploader_gui.core.targets.base import (
     EXISTING_FILE,
+    LOOKUP,
     Destination,
     Document,
     ExistingFile,
+    PatientInfo,
     Target,
     http_error,
     json_or_none,
@@ -41,6 +43,7 @@ from uploader_gui.core.targets.base import (
 
 DEFAULT_LIMIT = 32 * 1024 * 1024
 TOKEN_SHAPE = re.compile(r"^[0-9A-Fa-f]{32}$")
+DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass
@@ -74,7 +77,7 @@ class ProjectInfo:
 
 class RedcapTarget(Target):
     kind = "redcap"
-    capabilities = frozenset({EXISTING_FILE})
+    capabilities = frozenset({EXISTING_FILE, LOOKUP})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -189,6 +192,35 @@ class RedcapTarget(Target):
         })
         return isinstance(rows, list) and any(
             isinstance(r, dict) and str(r.get(proj.record_id_field)) == record for r in rows)
+
+    def lookup(self, destination: Destination) -> PatientInfo | None:
+        """Who the record is, from the profile's identity fields (Export Records, one record).
+
+        None when the project has no such record. Values that read as a date (YYYY-MM-DD)
+        are the date of birth; the others, joined, are the name.
+        """
+        record = (destination.record or "").strip()
+        if not record:
+            return None
+        proj = self.project()
+        identity = [f.strip() for f in self.config.redcap_identity_fields[:3] if f.strip()]
+        params = {"content": "record", "type": "flat", "records[0]": record}
+        for i, name in enumerate([proj.record_id_field, *identity]):
+            params[f"fields[{i}]"] = name
+        rows = self._json(params)
+        mine = [r for r in rows if isinstance(r, dict)
+                and str(r.get(proj.record_id_field)) == record] if isinstance(rows, list) else []
+        if not mine:
+            return None
+        values: dict[str, str] = {}
+        for row in mine:  # longitudinal: one row per event; the first value found counts
+            for name in identity:
+                if str(row.get(name) or "").strip() and name not in values:
+                    values[name] = str(row[name]).strip()
+        words = [values[n] for n in identity if n in values]
+        born = next((w for w in words if DATE_SHAPE.match(w)), "")
+        name = " ".join(w for w in words if w != born)
+        return PatientInfo(id=record, name=name, birth_date=born)
 
     # ------------------------------------------------------------------ checks
 

@@ -291,10 +291,7 @@ class RedoxTarget(Target):
             media["DocumentDescription"] = destination.description
         return {
             "Meta": meta,
-            "Patient": {"Identifiers": [{
-                "ID": (destination.patient_id or "").strip(),
-                "IDType": destination.patient_id_type or self.config.patient_id_type,
-            }]},
+            "Patient": _patient(destination, self.config.patient_id_type),
             "Media": media,
         }
 
@@ -418,3 +415,23 @@ def _inline_bytes(document: Document) -> bytes:
         return read_regular(document.path, document.size)
     except StagedFileError as exc:
         raise UploadError(CONFIG, exc.message, reached_server=False) from None
+
+
+def _patient(destination: Destination, default_id_type: str) -> dict[str, Any]:
+    """``Patient``: the identifier, and the name and date of birth the user typed."""
+    patient: dict[str, Any] = {"Identifiers": [{
+        "ID": (destination.patient_id or "").strip(),
+        "IDType": destination.patient_id_type or default_id_type,
+    }]}
+    demographics: dict[str, Any] = {}
+    name = (destination.patient_name or "").strip()
+    if name:
+        first, _, last = name.rpartition(" ")
+        demographics["FirstName"] = first or last
+        if first:
+            demographics["LastName"] = last
+    if destination.patient_birth_date:
+        demographics["DOB"] = destination.patient_birth_date.strip()
+    if demographics:
+        patient["Demographics"] = demographics
+    return patient
