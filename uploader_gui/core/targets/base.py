@@ -109,6 +109,14 @@ class TargetConfig:
     watch_pattern: str | None = None
     #: In the window: send matched files at once (True) or stage them for a person (False).
     watch_auto: bool = True
+    #: Patient-label barcodes (scan to send): zxing-cpp type names, e.g. ["Code128"], and a
+    #: pattern whose first group is the patient id, e.g. "^MRN(\\d+)$". They only suggest.
+    label_barcodes: list[str] = dc_field(default_factory=list)
+    label_pattern: str | None = None
+    #: watch: split arriving PDFs at cover sheets (core.splitter).
+    split_cover_sheets: bool = False
+    #: watch: send parts routed by a verified cover sheet without a person.
+    unattended_cover_sheets: bool = False
 
 
 @dataclass
