@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from uploader_gui.cli.history import add_history_parsers
     from uploader_gui.cli.profiles import add_profiles_parser
+    from uploader_gui.cli.scan_commands import add_scan_parsers
     from uploader_gui.cli.send import add_send_parser
     from uploader_gui.cli.watch import add_watch_parser
 
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_parsers(sub)
     add_watch_parser(sub)
     add_profiles_parser(sub)
+    add_scan_parsers(sub)
 
     s = sub.add_parser(
         "sandbox",
@@ -86,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from uploader_gui.cli.selftest import run_self_test
 
         return run_self_test()
-    if args.command in ("send", "watch", "history", "resume", "profiles"):
+    if args.command in ("send", "watch", "history", "resume", "profiles", "cover-sheet", "split",
+                        "scan"):
         from uploader_gui.core.logging_setup import configure_logging
 
         configure_logging()
@@ -102,6 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from uploader_gui.cli.watch import cmd_watch
 
         return cmd_watch(args, parser.subparsers["watch"])
+    if args.command in ("cover-sheet", "split", "scan"):
+        from uploader_gui.cli import scan_commands
+
+        handler = {"cover-sheet": scan_commands.cmd_cover_sheet, "split": scan_commands.cmd_split,
+                   "scan": scan_commands.cmd_scan}[args.command]
+        return handler(args, parser.subparsers[args.command])
     if args.command == "profiles":
         from uploader_gui.cli.profiles import cmd_profiles
 

@@ -67,6 +67,8 @@ class ScanOptions:
     resolution: int = DEFAULT_RESOLUTION
     #: Pages to scan; None: until the feeder is empty (one page on a flatbed).
     pages: int | None = None
+    #: Backend-specific scanimage options, e.g. ("--test-picture", "Grid") for SANE's test device.
+    extra: tuple[str, ...] = ()
 
     def problems(self) -> list[str]:
         out = []
@@ -213,7 +215,7 @@ class SaneScanner(Scanner):
             cmd += [f"--batch-count={options.pages}"]
         elif options.source == FLATBED:
             cmd += ["--batch-count=1"]
-        return cmd
+        return cmd + list(options.extra)
 
     def scan(self, options: ScanOptions, on_page: PageFn | None = None,
              cancelled: CancelFn | None = None) -> ScanResult:

@@ -117,6 +117,8 @@ class TargetConfig:
     split_cover_sheets: bool = False
     #: watch: send parts routed by a verified cover sheet without a person.
     unattended_cover_sheets: bool = False
+    #: The scanner to use (a SANE device name, e.g. "epson2:libusb:001:004"); None: the first.
+    scan_device: str | None = None
 
 
 @dataclass
