@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date
 from hashlib import sha256
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 from uploader_gui.core.paths import config_dir
@@ -112,7 +113,8 @@ def _barcode_image(pdf: object, text: str, fmt: str) -> object:
     opts = {"ec_level": "M"} if fmt == "qr" else {}
     code = zxingcpp.create_barcode(text, kind, **opts)
     image = zxingcpp.write_barcode_to_image(code, scale=1, add_quiet_zones=True)
-    view = memoryview(image)
+    view = memoryview(image)  # type: ignore[arg-type]
+    assert view.shape is not None
     height, width = view.shape[0], view.shape[1]
     data = view.tobytes()
     if fmt != "qr":  # a 1-D code: one row is the whole code
@@ -166,7 +168,7 @@ def write_sheet(out: Path, data: SheetData, patient: PatientInfo | None, kind: s
     when = (printed or date.today()).isoformat()
     lines.append(("F1", 10, 60, f"Check value {data.check}. Printed {when} by uploader-gui. "
                   "This page is removed before sending."))
-    ops: list[tuple[list[object], pikepdf.Operator]] = []
+    ops: list[Any] = []
     for fnt, size, y, line in lines:
         ops += [([], pikepdf.Operator("BT")),
                 ([pikepdf.Name("/" + fnt), size], pikepdf.Operator("Tf")),

@@ -220,7 +220,8 @@ def read_pages(path: Path, formats: Sequence[str], dpi: int = READ_DPI,
 def _sheet(codes: Sequence[Code], key: bytes | None) -> SheetData | None:
     sheets = [s for c in codes if (s := parse_sheet(c.text, key)) is not None]
     verified = [s for s in sheets if s.verified]
-    return (verified or sheets or [None])[0]
+    found = verified or sheets
+    return found[0] if found else None
 
 
 def split_codes(path: Path, codes: list[list[Code]], rule: LabelRule | None,
