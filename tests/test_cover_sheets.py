@@ -198,3 +198,19 @@ def test_cover_sheet_and_split_commands(sandbox, batch: Path, tmp_path: Path,
         f"  part 1: pages 2-3 -> 1001 (cover sheet), profile {PROFILE}",
         f"  part 2: pages 5 -> 1002 (cover sheet), profile {PROFILE}",
         f"  part 3: pages 7-9 -> 1003 (cover sheet), profile {PROFILE}"]
+
+
+def test_profiles_keep_the_label_and_splitting_settings(app_home: Path) -> None:
+    from uploader_gui.core.profiles import check_config, load_profiles, save_profiles
+
+    cfg = config("https://ehr.example.org", split_cover_sheets=True,
+                 unattended_cover_sheets=True, scan_device="test:0")
+    save_profiles({PROFILE: cfg})
+    assert load_profiles()[PROFILE] == cfg
+    bad = config("https://ehr.example.org")
+    bad.label_barcodes, bad.label_pattern = ["Code128", "Hieroglyphs"], r"^MRN\d+$"
+    problems = " ".join(check_config(bad))
+    assert "Unknown label barcode type Hieroglyphs" in problems
+    assert "needs a group around the id" in problems
+    bad.label_barcodes, bad.label_pattern = ["Code128"], None
+    assert "need a pattern" in " ".join(check_config(bad))

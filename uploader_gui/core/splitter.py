@@ -326,6 +326,23 @@ def unattended(part: Part, config: TargetConfig, profile: str | None) -> bool:
             and not part.note)
 
 
+def why_not_unattended(part: Part, config: TargetConfig, profile: str | None) -> str:
+    """Why ``watch`` leaves this part for a person, in words ("" when it may go)."""
+    if unattended(part, config, profile):
+        return ""
+    if part.route == LABEL:
+        return "a patient label only suggests the patient"
+    if part.route == UNMATCHED or part.sheet is None:
+        return "no cover sheet or patient label says where it goes"
+    if not part.sheet.verified:
+        return "the cover sheet's check value does not match this installation's key"
+    if part.sheet.profile != (profile or config.name):
+        return f"the cover sheet is for the profile “{part.sheet.profile}”"
+    if part.note:
+        return part.note[0].lower() + part.note[1:].rstrip(".")
+    return "this profile does not send cover-sheet batches without a person"
+
+
 def write_parts(result: SplitResult, parts: Sequence[Part] | None = None,
                 sources: Sequence[dict[str, str]] | None = None) -> list[tuple[Part, Edited]]:
     """Each part as its own PDF in the private folder (sheets left out); the batch is kept."""
@@ -341,4 +358,4 @@ def write_parts(result: SplitResult, parts: Sequence[Part] | None = None,
 
 __all__ = ["LABEL", "LABEL_FORMATS", "READ_DPI", "SHEET", "UNMATCHED", "Code", "LabelRule",
            "LabelRuleError", "Part", "SplitResult", "analyse", "check_label_rule", "label_rule",
-           "read_codes", "read_pages", "split_codes", "unattended", "write_parts"]
+           "read_codes", "read_pages", "split_codes", "unattended", "why_not_unattended", "write_parts"]
