@@ -16,8 +16,10 @@ sane-utils libsane1"
 # gnome-keyring + dbus-x11: the real Secret Service used by the keyring tests;
 # xvfb + xauth: a virtual screen for screenshots; nsis + desktop-file-utils: the
 # installer tests (the Windows script is compiled here, the .desktop file validated);
-# curl + qpdf: the references the benchmark harness measures against.
-TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf sane-utils libsane1"
+# curl + qpdf: the references the benchmark harness measures against; postgresql: the
+# throw-away server the clinic-database tests start (tests/pg_fixture.py).
+TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf postgresql systemd
+sane-utils libsane1"
 
 want="$RUNTIME"
 [ "${1:-}" = "--test" ] && want="$RUNTIME $TEST"

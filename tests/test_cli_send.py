@@ -46,7 +46,7 @@ def test_send_claros_converts_images_and_refuses_duplicates(sandbox, tmp_path: P
     stored = [r for r in sandbox.received("claros") if r["filename"] == "letter.pdf"]
     assert stored[-1]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
     # Claros takes PDF only: the PNG went as photo.pdf, a one-page PDF; the PNG is untouched.
-    assert by_name["photo.pdf"]["status"] == "sent"
+    assert by_name["photo.png"]["status"] == "sent"  # the row names the user's own file
     [converted] = [r for r in sandbox.received("claros") if r["filename"] == "photo.pdf"]
     assert Path(converted["path"]).read_bytes().startswith(b"%PDF-")
     assert photo.read_bytes() == photo_bytes

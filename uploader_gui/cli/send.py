@@ -17,6 +17,7 @@ from typing import Any
 
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryError, HistoryStore
+from uploader_gui.core.history_store import open_store
 from uploader_gui.core.jobs import FAILED, FINAL, SENT, Job
 from uploader_gui.core.planner import (
     DUPLICATE,
@@ -272,7 +273,7 @@ def refusal_row(refusal: Refusal) -> dict[str, Any]:
 
 def open_history(parser: argparse.ArgumentParser) -> HistoryStore:
     try:
-        store = HistoryStore()
+        store = open_store()
     except HistoryError as err:
         parser.exit(2, f"uploader-gui: {err}\n")
     if store.recovered_from is not None:
@@ -361,7 +362,9 @@ class _Printer:
 
 def job_row(job: Job) -> dict[str, Any]:
     return {
-        "path": job.path, "status": job.status, "remote_id": job.remote_id, "url": job.url,
+        # The user's own file (a converted image's PDF copy is private and removed after sending).
+        "path": job.sources[0]["path"] if len(job.sources) == 1 else job.path,
+        "status": job.status, "remote_id": job.remote_id, "url": job.url,
         "log_ids": list(job.log_ids), "http_status": job.http_status, "error": job.error,
         "attempts": job.attempts, "job_id": job.id, "verified": job.verified, "proof": job.proof,
         "patient": job.patient_label,

@@ -104,10 +104,20 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE jobs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE jobs ADD COLUMN proof TEXT;
         ALTER TABLE jobs ADD COLUMN patient_label TEXT;
-        ALTER TABLE jobs ADD COLUMN user TEXT;
+        ALTER TABLE jobs ADD COLUMN username TEXT;
         ALTER TABLE jobs ADD COLUMN workstation TEXT;
         ALTER TABLE jobs ADD COLUMN app_version TEXT;
         ALTER TABLE attempts ADD COLUMN url TEXT
+    """),
+    # v4: scan servers sharing one folder claim each file before sending it.
+    (4, """
+        CREATE TABLE claims (
+            file_key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            claimed REAL NOT NULL,
+            lease_until REAL NOT NULL,
+            job_id INTEGER
+        )
     """),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -117,7 +127,7 @@ JOB_COLUMNS = (
     "file_type", "pages", "profile", "target", "destination", "dest_key", "target_config",
     "status", "attempts", "bytes_sent", "began_sending", "owner", "remote_id", "url", "log_ids",
     "http_status", "server_message", "error", "sources", "duplicate_of", "backup_path",
-    "delivery", "delivery_checked", "verified", "proof", "patient_label", "user",
+    "delivery", "delivery_checked", "verified", "proof", "patient_label", "username",
     "workstation", "app_version",
 )
 
@@ -183,7 +193,7 @@ def _job_row(job: Job) -> dict[str, Any]:
         "sources": json.dumps(job.sources), "duplicate_of": job.duplicate_of,
         "backup_path": job.backup_path, "delivery": job.delivery,
         "delivery_checked": job.delivery_checked, "verified": int(job.verified),
-        "proof": job.proof, "patient_label": job.patient_label, "user": job.user,
+        "proof": job.proof, "patient_label": job.patient_label, "username": job.user,
         "workstation": job.workstation, "app_version": job.app_version,
     }
 
@@ -217,7 +227,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         sources=_json_list(row["sources"]), duplicate_of=row["duplicate_of"],
         backup_path=row["backup_path"], delivery=row["delivery"],
         delivery_checked=row["delivery_checked"], verified=bool(row["verified"]),
-        proof=row["proof"], patient_label=row["patient_label"], user=row["user"],
+        proof=row["proof"], patient_label=row["patient_label"], user=row["username"],
         workstation=row["workstation"], app_version=row["app_version"],
     )
 
@@ -478,6 +488,27 @@ class HistoryStore:
 
     def count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+    # ------------------------------------------------------------------ claims (watchers)
+
+    def claim(self, key: str, lease: float, owner: str = PROCESS_OWNER) -> bool:
+        """Take ``key`` (a file seen in a shared folder) for ``lease`` seconds; False when
+        another watcher holds it, or has handled it."""
+        now = time.time()
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO claims (file_key, owner, claimed, lease_until) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (file_key) DO UPDATE SET owner = excluded.owner, claimed = "
+                "excluded.claimed, lease_until = excluded.lease_until "
+                "WHERE claims.lease_until < ? OR claims.owner = excluded.owner",
+                (key, owner, now, now + lease, now))
+            return cur.rowcount > 0
+
+    def finish_claim(self, key: str, job_id: int | None, owner: str = PROCESS_OWNER) -> None:
+        """The claimed file was handled: it is never claimed again."""
+        with self._write() as conn:
+            conn.execute("UPDATE claims SET lease_until = ?, job_id = ? WHERE file_key = ? AND "
+                         "owner = ?", (float("inf"), job_id, key, owner))
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:
