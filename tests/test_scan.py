@@ -1,15 +1,13 @@
 """Scanning through the app's SANE code, from the virtual scanner of SANE's ``test`` backend.
 
-The test backend is commented out in Debian's /etc/sane.d/dll.conf, so each test
-points SANE_CONFIG_DIR at a folder of its own whose dll.conf says ``test``. In CI
-a missing ``scanimage`` (package sane-utils) fails these tests, never skips them.
+See tests/sane_device.py: each test points SANE_CONFIG_DIR at a folder of its own whose
+dll.conf says ``test``; in CI a missing ``scanimage`` fails these tests, never skips them.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 from PIL import Image
+from sane_device import use_test_device
 
 from uploader_gui.core.scan import (
     ADF,
@@ -36,16 +35,7 @@ GRID = ("--test-picture", "Grid")
 
 @pytest.fixture
 def sane_test_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    if shutil.which("scanimage") is None:
-        message = "scanimage (sane-utils) is not installed: sh packaging/install-system-deps.sh --test"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    conf = tmp_path / "sane.d"
-    conf.mkdir()
-    (conf / "dll.conf").write_text("test\n")
-    monkeypatch.setenv("SANE_CONFIG_DIR", str(conf))
-    return conf
+    return use_test_device(tmp_path, monkeypatch)
 
 
 def test_lists_the_test_device_and_scans_three_pages_into_a_private_pdf(sane_test_device) -> None:

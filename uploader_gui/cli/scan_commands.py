@@ -67,35 +67,19 @@ def add_scan_parsers(sub: Any) -> None:
 
 def cmd_cover_sheet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from uploader_gui.cli.send import profile_and_credentials
-    from uploader_gui.core.coversheet import make_sheet_data, write_sheet
-    from uploader_gui.core.outcome import UploadError
-    from uploader_gui.core.planner import unknown_patient_text
-    from uploader_gui.core.splitter import Part
-    from uploader_gui.core.targets import make_target
-    from uploader_gui.core.targets.base import LOOKUP
+    from uploader_gui.core.coversheet import CoverSheetError, make_cover_sheet
 
     profile, creds = profile_and_credentials(args.profile, parser)
     cfg = profile.config
     doctype = args.doctype or profile.defaults.document_type or (
         cfg.document_type if cfg.kind == "redox" else "")
-    dest = Part([], "cover_sheet", dest_id=args.patient).destination(cfg, profile.defaults)
-    assert dest is not None
-    patient = None
-    try:
-        target = make_target(cfg, creds)
-        try:
-            if target.supports(LOOKUP):
-                patient = target.lookup(dest)
-                if patient is None:
-                    print(f"uploader-gui: {unknown_patient_text(cfg, dest)}", file=sys.stderr)
-                    return 1
-        finally:
-            target.close()
-    except UploadError as err:
-        print(f"uploader-gui: {err.message}", file=sys.stderr)
-        return 1
     out = Path(args.output)
-    write_sheet(out, make_sheet_data(profile.name, args.patient, doctype), patient, cfg.kind)
+    try:
+        patient = make_cover_sheet(out, profile.name, cfg, creds, profile.defaults,
+                                   args.patient, doctype)
+    except CoverSheetError as err:
+        print(f"uploader-gui: {err}", file=sys.stderr)
+        return 1
     who = patient.label() if patient is not None else args.patient
     print(f"Cover sheet for {who} ({KIND_LABELS.get(cfg.kind, cfg.kind)}) written to {out}.")
     return 0

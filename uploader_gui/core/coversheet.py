@@ -25,7 +25,7 @@ import hmac
 import os
 import secrets
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from hashlib import sha256
 from pathlib import Path
@@ -33,7 +33,14 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from uploader_gui.core.paths import config_dir
-from uploader_gui.core.targets.base import KIND_LABELS, PatientInfo
+from uploader_gui.core.targets.base import (
+    KIND_LABELS,
+    Credentials,
+    Destination,
+    PatientInfo,
+    Target,
+    TargetConfig,
+)
 
 PREFIX = "UGCS1"
 KEY_FILE = "cover-sheet.key"
@@ -196,5 +203,45 @@ def write_sheet(out: Path, data: SheetData, patient: PatientInfo | None, kind: s
     return out
 
 
-__all__ = ["KEY_ENV", "KEY_FILE", "PREFIX", "SheetData", "check_value", "make_sheet_data",
-           "parse_sheet", "sheet_key", "write_sheet"]
+class CoverSheetError(Exception):
+    """The sheet cannot be made (unknown patient, target unreachable), in words."""
+
+
+def make_cover_sheet(out: Path, profile: str, config: TargetConfig, credentials: Credentials,
+                     defaults: Destination, dest_id: str, doctype: str = "",
+                     target: Target | None = None) -> PatientInfo | None:
+    """Ask the target who ``dest_id`` is, then write the sheet. Worker thread (network).
+
+    Returns who it is (None when the target cannot say). Raises CoverSheetError.
+    """
+    from uploader_gui.core.outcome import UploadError
+    from uploader_gui.core.planner import unknown_patient_text
+    from uploader_gui.core.targets import make_target
+    from uploader_gui.core.targets.base import LOOKUP
+
+    dest = replace(defaults)
+    if config.kind == "redcap":
+        dest.record, dest.field = dest_id, dest.field or config.redcap_field
+    else:
+        dest.patient_id = dest_id
+    own = target is None
+    patient = None
+    try:
+        if target is None:
+            target = make_target(config, credentials)
+        try:
+            if target.supports(LOOKUP):
+                patient = target.lookup(dest)
+                if patient is None:
+                    raise CoverSheetError(unknown_patient_text(config, dest))
+        finally:
+            if own:
+                target.close()
+    except UploadError as err:
+        raise CoverSheetError(err.message) from None
+    write_sheet(out, make_sheet_data(profile, dest_id, doctype), patient, config.kind)
+    return patient
+
+
+__all__ = ["KEY_ENV", "KEY_FILE", "PREFIX", "CoverSheetError", "SheetData", "check_value",
+           "make_cover_sheet", "make_sheet_data", "parse_sheet", "sheet_key", "write_sheet"]

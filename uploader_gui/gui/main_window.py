@@ -179,6 +179,10 @@ class MainWindow(ProfilesMixin, QMainWindow):
         arrange = QHBoxLayout()
         for b in (self.up_button, self.down_button, self.combine_button):
             arrange.addWidget(b)
+        from uploader_gui.gui.scan_tools import ScanTools  # issue 17: Scan…, Pages…, cover sheets
+
+        self.scan_tools = ScanTools(self)
+        arrange.addWidget(self.scan_tools.button)
         arrange.addStretch(1)
 
         intro = QLabel(
@@ -509,6 +513,13 @@ class MainWindow(ProfilesMixin, QMainWindow):
             self.add_paths([pdf])
 
         self._runner.run(lambda: convert_for_upload([i.path for i in images], name=name), done)
+
+    def stage_copies(self, items: list[tuple[Path, list[dict[str, str]]]]) -> None:
+        """Stage the app's private copies (scans, edited pages), each with its originals."""
+        for path, sources in items:
+            if sources:
+                self._pending_sources[staging_key(path)] = list(sources)
+        self.add_paths([path for path, _ in items])
 
     def clear_all(self) -> None:
         self._pending_add.clear()
