@@ -17,9 +17,10 @@ sane-utils libsane1"
 # xvfb + xauth: a virtual screen for screenshots; nsis + desktop-file-utils: the
 # installer tests (the Windows script is compiled here, the .desktop file validated);
 # curl + qpdf: the references the benchmark harness measures against; postgresql: the
-# throw-away server the clinic-database tests start (tests/pg_fixture.py).
+# throw-away server the clinic-database tests start (tests/pg_fixture.py); poppler-utils
+# (pdfinfo) + mupdf-tools (mutool): with qpdf, the readers the PDF corpus is judged by.
 TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf postgresql systemd
-sane-utils libsane1"
+poppler-utils mupdf-tools sane-utils libsane1"
 
 want="$RUNTIME"
 [ "${1:-}" = "--test" ] && want="$RUNTIME $TEST"

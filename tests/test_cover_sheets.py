@@ -78,7 +78,7 @@ def test_batch_splits_at_the_sheets_and_each_part_goes_to_its_patient(
     history = HistoryStore()
     try:
         routed = route_parts(result, cfg, creds, Destination(), history,
-                             validator.validate, PROFILE)
+                             validator, PROFILE)
         jobs = []
         for item, (pages, pid) in zip(routed, EXPECTED, strict=True):
             assert item.plan is not None and not item.plan.refused

@@ -119,7 +119,7 @@ def test_split_dialog_lists_each_part_with_its_patient_and_sends_on_one_confirma
     dispatcher = Dispatcher(history, lambda _j: profile.credentials, concurrency=2)
     submitted: list = []
     try:
-        dialog = SplitBatchDialog(batch, profile, history, validator.validate,
+        dialog = SplitBatchDialog(batch, profile, history, validator,
                                   lambda jobs: (submitted.extend(jobs),
                                                 [dispatcher.submit(j) for j in jobs]))
         qtbot.addWidget(dialog)

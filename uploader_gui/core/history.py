@@ -168,6 +168,17 @@ def owner_alive(owner: str | None) -> bool:
     return started == "?" or _start_time(pid) == started
 
 
+def claim_free(holder: str, lease_until: float, owner: str, now: float) -> bool:
+    """Whether a claimed file may be taken by ``owner``."""
+    if lease_until == float("inf"):
+        return False  # handled already
+    if holder == owner or lease_until < now:
+        return True
+    if holder.split(":", 1)[0] != socket.gethostname():
+        return False  # another server: only its lease tells whether it is still at work
+    return not owner_alive(holder)  # this computer's process: alive or not, we can tell
+
+
 class HistoryError(Exception):
     """A problem the user can act on (disk full, file locked), in words."""
 
@@ -493,22 +504,29 @@ class HistoryStore:
 
     def claim(self, key: str, lease: float, owner: str = PROCESS_OWNER) -> bool:
         """Take ``key`` (a file seen in a shared folder) for ``lease`` seconds; False when
-        another watcher holds it, or has handled it."""
+        another live watcher holds it, or it was handled. A dead process's claim (this
+        computer's) or an expired lease passes on."""
         now = time.time()
         with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO claims (file_key, owner, claimed, lease_until) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (file_key) DO UPDATE SET owner = excluded.owner, claimed = "
-                "excluded.claimed, lease_until = excluded.lease_until "
-                "WHERE claims.lease_until < ? OR claims.owner = excluded.owner",
-                (key, owner, now, now + lease, now))
-            return cur.rowcount > 0
+            row = conn.execute("SELECT owner, lease_until FROM claims WHERE file_key = ?",
+                               (key,)).fetchone()
+            if row is not None and not claim_free(row["owner"], row["lease_until"], owner, now):
+                return False
+            conn.execute("INSERT OR REPLACE INTO claims (file_key, owner, claimed, lease_until) "
+                         "VALUES (?, ?, ?, ?)", (key, owner, now, now + lease))
+            return True
+
+    def release_claims(self, owner: str = PROCESS_OWNER) -> None:
+        """At a clean stop: files taken but not handled go back to the others."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM claims WHERE owner = ? AND job_id IS NULL", (owner,))
 
     def finish_claim(self, key: str, job_id: int | None, owner: str = PROCESS_OWNER) -> None:
         """The claimed file was handled: it is never claimed again."""
         with self._write() as conn:
             conn.execute("UPDATE claims SET lease_until = ?, job_id = ? WHERE file_key = ? AND "
-                         "owner = ?", (float("inf"), job_id, key, owner))
+                         "owner = ?", (float("inf"), job_id if job_id is not None else -1, key,
+                                       owner))
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:

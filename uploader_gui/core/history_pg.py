@@ -42,6 +42,7 @@ from uploader_gui.core.history import (
     HistoryError,
     _job_from_row,
     _job_row,
+    claim_free,
     owner_alive,
 )
 from uploader_gui.core.jobs import AttemptRecord, Job, check_transition
@@ -244,22 +245,34 @@ class PostgresHistoryStore:
 
     def claim(self, key: str, lease: float, owner: str = PROCESS_OWNER) -> bool:
         """Take ``key`` (a file seen in a shared folder) for ``lease`` seconds; False when
-        another server holds it, or has sent it."""
+        another live server holds it, or it was handled."""
         now = time.time()
         with self._write() as conn:
-            row = conn.execute(
-                "INSERT INTO claims (file_key, owner, claimed, lease_until) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (file_key) DO UPDATE SET owner = "
-                "EXCLUDED.owner, claimed = EXCLUDED.claimed, lease_until = EXCLUDED.lease_until "
-                "WHERE claims.lease_until < %s OR claims.owner = EXCLUDED.owner RETURNING owner",
-                (key, owner, now, now + lease, now)).fetchone()
-        return row is not None
+            row = conn.execute("SELECT owner, lease_until FROM claims WHERE file_key = %s "
+                               "FOR UPDATE", (key,)).fetchone()
+            if row is None:
+                made = conn.execute(
+                    "INSERT INTO claims (file_key, owner, claimed, lease_until) VALUES "
+                    "(%s, %s, %s, %s) ON CONFLICT (file_key) DO NOTHING RETURNING file_key",
+                    (key, owner, now, now + lease)).fetchone()
+                return made is not None  # None: another server inserted it just now
+            if not claim_free(row["owner"], row["lease_until"], owner, now):
+                return False
+            conn.execute("UPDATE claims SET owner = %s, claimed = %s, lease_until = %s "
+                         "WHERE file_key = %s", (owner, now, now + lease, key))
+            return True
+
+    def release_claims(self, owner: str = PROCESS_OWNER) -> None:
+        """At a clean stop: files taken but not handled go back to the others."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM claims WHERE owner = %s AND job_id IS NULL", (owner,))
 
     def finish_claim(self, key: str, job_id: int | None, owner: str = PROCESS_OWNER) -> None:
         """The claimed file was handled: it is never claimed again."""
         with self._write() as conn:
             conn.execute("UPDATE claims SET lease_until = %s, job_id = %s WHERE file_key = %s "
-                         "AND owner = %s", (float("inf"), job_id, key, owner))
+                         "AND owner = %s", (float("inf"), job_id if job_id is not None else -1,
+                                            key, owner))
 
     # ------------------------------------------------------------------ reads
 

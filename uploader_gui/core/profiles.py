@@ -137,6 +137,8 @@ def check_config(cfg: TargetConfig) -> list[str]:
             problems.append("The Redox JWT algorithm must be RS384, ES384 or HS384.")
     if cfg.size_limit is not None and (not isinstance(cfg.size_limit, int) or cfg.size_limit <= 0):
         problems.append("The size limit must be a positive number of bytes.")
+    if not isinstance(cfg.remove_active_content, bool):
+        problems.append("“remove_active_content” must be true or false.")
     if cfg.ca_bundle:
         problems.extend(check_ca_bundle(cfg.ca_bundle))
     if cfg.label_barcodes or cfg.label_pattern:

@@ -11,7 +11,7 @@ plan: a person chooses where they go.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +21,7 @@ from uploader_gui.core.pages import Edited
 from uploader_gui.core.planner import Plan, PlanInput, plan
 from uploader_gui.core.splitter import SHEET, UNMATCHED, Part, SplitResult, write_parts
 from uploader_gui.core.targets import Credentials, Destination, Target, TargetConfig
-from uploader_gui.core.validation import ValidationResult, size_limit
-
-ValidateFn = Callable[[Path, str, int], ValidationResult]
+from uploader_gui.core.validation import IsolatedValidator, size_limit
 
 
 @dataclass
@@ -45,8 +43,9 @@ def batch_sources(batch: Path) -> list[dict[str, str]]:
 
 
 def route_parts(result: SplitResult, config: TargetConfig, credentials: Credentials,
-                defaults: Destination, history: HistoryStore | None, validate: ValidateFn,
-                profile: str | None, *, sources: Sequence[dict[str, str]] | None = None,
+                defaults: Destination, history: HistoryStore | None,
+                validator: IsolatedValidator, profile: str | None, *,
+                sources: Sequence[dict[str, str]] | None = None,
                 target: Target | None = None) -> list[RoutedPart]:
     """Write every part and plan the routed ones. Worker thread only (disk and network)."""
     origins = list(sources) if sources else batch_sources(result.source)
@@ -65,9 +64,10 @@ def route_parts(result: SplitResult, config: TargetConfig, credentials: Credenti
                            f"“{name}”: send these pages with that profile, or choose the "
                            "patient by hand.")
             continue
-        res = validate(document.path, config.kind, limit)
+        res = validator.validate(document.path, config.kind, limit)
         item.plan = plan([PlanInput(item.key, document.path, res, tuple(document.sources))],
-                         config, credentials, dest, history, profile=profile, target=target)
+                         config, credentials, dest, history, profile=profile, target=target,
+                         validator=validator)
     return routed
 
 

@@ -53,7 +53,7 @@ def prepare_batch(watcher: FolderWatcher, path: Path, target: Target
                        f"person to confirm where they go, so it was left in the folder ({pages}). "
                        "Open it in the window to check and send it.")
     routed = route_parts(result, s.config, watcher.credentials, s.defaults, watcher.history,
-                         watcher.validator.validate, s.profile, target=target)
+                         watcher.validator, s.profile, target=target)
     jobs: list[Job] = []
     problems: list[str] = []
     for item in routed:

@@ -33,11 +33,10 @@ from uploader_gui.core.jobs import Job
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.routing import RoutedPart, discard_unplanned, route_parts
 from uploader_gui.core.splitter import LABEL, SHEET, analyse
-from uploader_gui.core.validation import ValidationResult
+from uploader_gui.core.validation import IsolatedValidator
 from uploader_gui.gui.confirm_send import _CHOICE
 from uploader_gui.gui.tasks import TaskRunner
 
-ValidateFn = Callable[[Path, str, int], ValidationResult]
 SubmitFn = Callable[[list[Job]], None]
 
 
@@ -81,7 +80,7 @@ class SplitBatchDialog(QDialog):
     unmatched = Signal(list)
 
     def __init__(self, batch: Path, profile: Profile, history: HistoryStore | None,
-                 validate: ValidateFn, submit: SubmitFn,
+                 validator: IsolatedValidator, submit: SubmitFn,
                  sources: Sequence[dict[str, str]] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,7 +116,7 @@ class SplitBatchDialog(QDialog):
 
         def work() -> list[RoutedPart]:
             result = analyse(self.batch, config)
-            return route_parts(result, config, creds, defaults, history, validate, profile.name,
+            return route_parts(result, config, creds, defaults, history, validator, profile.name,
                                sources=batch_sources)
 
         self._runner.run(work, self._routed)

@@ -110,7 +110,7 @@ class ScanTools(QObject):
             self._tell(tr("%d document(s) are on their way; see History.") % len(jobs))
 
         self.dialog = SplitBatchDialog(item.path, profile, self.window.history,
-                                       self.window._validator.validate, submit,
+                                       self.window._validator, submit,
                                        sources=item.sources or None, parent=self.window)
         self.dialog.unmatched.connect(self.window.stage_copies)
         self.dialog.open()
