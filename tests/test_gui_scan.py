@@ -207,3 +207,4 @@ def test_desk_flow_from_the_window(qtbot, window, tmp_path: Path, sandbox) -> No
     # The loose page went back to the list for a person to choose the patient.
     qtbot.waitUntil(lambda: any("unmatched" in i.path.name for i in window.model.items()),
                     timeout=30_000)
+    qtbot.waitUntil(lambda: window.uploads.active == 0, timeout=60_000)  # all three ended
