@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel
 from sane_device import use_test_device
 
 from uploader_gui.core import coversheet
+from uploader_gui.core.convert import converted_dir
 from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import SENT
@@ -142,6 +143,8 @@ def test_split_dialog_lists_each_part_with_its_patient_and_sends_on_one_confirma
         assert [j.patient_label for j in finals] == list(NAMES.values())
         got = {r["sha256"]: r["patient_id"] for r in sandbox.received("claros")}
         assert [got[j.sha256] for j in finals] == [1001, 1002, 1003]
+        # The sent parts' private copies are gone; only the one handed back to the list stays.
+        assert [p.resolve() for p in converted_dir().rglob("*.pdf")] == [Path(loose).resolve()]
     finally:
         dispatcher.shutdown(cancel=False)
         history.close()

@@ -80,4 +80,14 @@ def discard_unplanned(routed: Sequence[RoutedPart]) -> None:
             discard(item.document.path)
 
 
-__all__ = ["RoutedPart", "batch_sources", "discard_unplanned", "route_parts"]
+def discard_unsent(routed: Sequence[RoutedPart], sent: Sequence[RoutedPart] = ()) -> None:
+    """Remove the copies of planned parts that are not being sent (refused, not chosen)."""
+    from uploader_gui.core.convert import discard
+
+    for item in routed:
+        if item.plan is not None and item not in sent:
+            item.plan.discard()
+            discard(item.document.path)
+
+
+__all__ = ["RoutedPart", "batch_sources", "discard_unplanned", "discard_unsent", "route_parts"]

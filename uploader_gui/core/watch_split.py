@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from uploader_gui.core.jobs import SENT, UNKNOWN, Job
 from uploader_gui.core.pages import PageError
 from uploader_gui.core.planner import answers_from_profile
-from uploader_gui.core.routing import route_parts
+from uploader_gui.core.routing import discard_unsent, route_parts
 from uploader_gui.core.splitter import LabelRuleError, analyse, unattended, why_not_unattended
 from uploader_gui.core.targets import Target
 
@@ -64,9 +64,7 @@ def prepare_batch(watcher: FolderWatcher, path: Path, target: Target
                             f"{item.part.dest_id}: {refusal.reason}")
         jobs += [p.job for p in resolution.jobs]
     if problems:
-        for item in routed:
-            if item.plan is not None:
-                item.plan.discard()
+        discard_unsent(routed)
         return watcher._fail(path, "Nothing in the batch was sent. " + " ".join(problems),
                              "rejected")
     return jobs

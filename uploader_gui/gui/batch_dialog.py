@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import Job
 from uploader_gui.core.profiles import Profile
-from uploader_gui.core.routing import RoutedPart, discard_unplanned, route_parts
+from uploader_gui.core.routing import RoutedPart, discard_unplanned, discard_unsent, route_parts
 from uploader_gui.core.splitter import LABEL, SHEET, analyse
 from uploader_gui.core.validation import IsolatedValidator
 from uploader_gui.gui.confirm_send import _CHOICE
@@ -164,11 +164,10 @@ class SplitBatchDialog(QDialog):
     def send(self) -> None:
         """The one confirmation: the ticked parts go, with their questions' answers."""
         jobs: list[Job] = []
+        chosen = self.chosen()
+        discard_unsent(self.routed, chosen)  # refused or not ticked: their copies go
         for n, item in enumerate(self.routed):
-            if item.plan is None:
-                continue
-            if item not in self.chosen():
-                item.plan.discard()
+            if item.plan is None or item not in chosen:
                 continue
             answers = {qid: box.isChecked() for (k, qid), box in self.question_boxes.items()
                        if k == n}
@@ -190,9 +189,7 @@ class SplitBatchDialog(QDialog):
     def reject(self) -> None:
         if not self._finished:
             self._finished = True
-            for item in self.routed:
-                if item.plan is not None:
-                    item.plan.discard()
+            discard_unsent(self.routed)
             discard_unplanned(self.routed)
         super().reject()
 
