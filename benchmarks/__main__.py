@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import pdfcheck, startup, transfer, window
+from benchmarks import pdfcheck, splitbatch, startup, transfer, window
 from benchmarks.harness import REPO, CaseResult, machine, table, write_json
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "latest.json"
@@ -23,6 +23,7 @@ SUITES: list[tuple[tuple[str, ...], Callable[[Path, bool], list[CaseResult]]]] =
     (("5a", "5b", "5c"), lambda work, quick: window.staging(work, reps=1 if quick else 3)),
     (("6",), lambda work, quick: [pdfcheck.run(work, quick)]),
     (("7",), lambda work, quick: [startup.run(work, quick)]),
+    (("17",), lambda work, quick: [splitbatch.run(work, quick)]),
 ]
 CASE_IDS = [i for ids, _ in SUITES for i in ids]
 

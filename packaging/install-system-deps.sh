@@ -10,7 +10,9 @@ set -eu
 
 RUNTIME="libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3
 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
-libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libglib2.0-0 fonts-dejavu-core"
+libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libglib2.0-0 fonts-dejavu-core
+sane-utils libsane1"
+# sane-utils + libsane1: scanning (scanimage); their virtual "test" scanner is used by the tests.
 # gnome-keyring + dbus-x11: the real Secret Service used by the keyring tests;
 # xvfb + xauth: a virtual screen for screenshots; nsis + desktop-file-utils: the
 # installer tests (the Windows script is compiled here, the .desktop file validated);
@@ -18,7 +20,7 @@ libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libglib2.0-0 fonts-deja
 # throw-away server the clinic-database tests start (tests/pg_fixture.py); poppler-utils
 # (pdfinfo) + mupdf-tools (mutool): with qpdf, the readers the PDF corpus is judged by.
 TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf postgresql systemd
-poppler-utils mupdf-tools"
+poppler-utils mupdf-tools sane-utils libsane1"
 
 want="$RUNTIME"
 [ "${1:-}" = "--test" ] && want="$RUNTIME $TEST"

@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     from uploader_gui.cli.audit import add_audit_parsers
     from uploader_gui.cli.history import add_history_parsers
     from uploader_gui.cli.profiles import add_profiles_parser
+    from uploader_gui.cli.scan_commands import add_scan_parsers
     from uploader_gui.cli.send import add_send_parser
     from uploader_gui.cli.watch import add_watch_parser
 
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_watch_parser(sub)
     add_profiles_parser(sub)
     add_audit_parsers(sub)
+    add_scan_parsers(sub)
 
     s = sub.add_parser(
         "sandbox",
@@ -92,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from uploader_gui.cli.pipes import quiet_stdout
 
         quiet_stdout()  # `uploader-gui history --json | head` ends quietly
-    if args.command in ("send", "watch", "history", "resume", "profiles"):
+    if args.command in ("send", "watch", "history", "resume", "profiles", "cover-sheet", "split",
+                        "scan"):
         from uploader_gui.core.logging_setup import configure_logging
 
         configure_logging()
@@ -112,6 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from uploader_gui.cli.watch import cmd_watch
 
         return cmd_watch(args, parser.subparsers["watch"])
+    if args.command in ("cover-sheet", "split", "scan"):
+        from uploader_gui.cli import scan_commands
+
+        handler = {"cover-sheet": scan_commands.cmd_cover_sheet, "split": scan_commands.cmd_split,
+                   "scan": scan_commands.cmd_scan}[args.command]
+        return handler(args, parser.subparsers[args.command])
     if args.command == "profiles":
         from uploader_gui.cli.profiles import cmd_profiles
 

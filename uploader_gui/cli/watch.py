@@ -25,6 +25,8 @@ def add_watch_parser(sub: Any) -> None:
         "A filename rule with a named group (?P<patient>…), (?P<mrn>…) or (?P<record>…) "
         "(and optionally (?P<doctype>…)) says where each file goes. Sent files move to Sent/ "
         "beside them, failed ones to Failed/ with a .txt reason; files without a match stay. "
+        "With the profile's split_cover_sheets, PDFs with cover sheets are split and each part "
+        "goes where its sheet says (unattended only with unattended_cover_sheets). "
         "Nothing is ever deleted. Stops cleanly on Ctrl+C or SIGTERM.",
     )
     w.add_argument("--profile", required=True, metavar="NAME")
@@ -69,8 +71,8 @@ def cmd_watch(args: argparse.Namespace, parser: argparse.ArgumentParser,
     if not folder.is_dir():
         parser.error(f"no such folder: {folder}")
     pattern = args.pattern or profile.config.watch_pattern
-    if not pattern:
-        parser.error("give --pattern, or set the profile's watch_pattern")
+    if not pattern and not profile.config.split_cover_sheets:
+        parser.error("give --pattern, or set the profile's watch_pattern (or split_cover_sheets)")
     history = open_history(parser)
     counts: dict[str, int] = {}
 
@@ -115,5 +117,6 @@ def cmd_watch(args: argparse.Namespace, parser: argparse.ArgumentParser,
                 signal.signal(sig, handler)
             watcher.close()
             history.close()
-    bad = sum(v for k, v in counts.items() if k not in ("sent", "duplicate", "needs_destination"))
+    bad = sum(v for k, v in counts.items() if k not in ("sent", "duplicate", "needs_destination",
+                                                       "needs_person"))
     return 1 if bad else 0

@@ -146,6 +146,10 @@ def check_config(cfg: TargetConfig) -> list[str]:
         problems.append("“remove_active_content” must be true or false.")
     if cfg.ca_bundle:
         problems.extend(check_ca_bundle(cfg.ca_bundle))
+    if cfg.label_barcodes or cfg.label_pattern:
+        from uploader_gui.core.splitter import check_label_rule
+
+        problems.extend(check_label_rule(cfg.label_barcodes, cfg.label_pattern))
     return problems
 
 

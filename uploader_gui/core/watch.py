@@ -43,6 +43,7 @@ from uploader_gui.core.planner import (
 )
 from uploader_gui.core.targets import Credentials, Destination, Target, TargetConfig, make_target
 from uploader_gui.core.validation import IsolatedValidator, size_limit
+from uploader_gui.core.watch_split import NEEDS_PERSON, conclude_batch, prepare_batch
 from uploader_gui.core.watch_status import WatchHealth
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,8 @@ def destination_from_name(name: str, rx: re.Pattern[str] | None, kind: str,
 @dataclass
 class Outcome:
     path: Path
-    status: str  # sent / failed / unknown / rejected / needs_destination / duplicate
+    #: sent / failed / unknown / rejected / needs_destination / needs_person / duplicate
+    status: str
     message: str
     moved_to: Path | None = None
     job_id: int | None = None
@@ -221,7 +223,7 @@ class FolderWatcher:
 
     def _process(self) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        pending: list[tuple[Path, Job]] = []
+        pending: list[tuple[Path, list[Job], bool]] = []  # (file, its jobs, split at sheets)
         target = make_target(self.s.config, self.credentials)
         try:
             for path in self.stable():
@@ -233,25 +235,38 @@ class FolderWatcher:
                 if isinstance(result, Outcome):
                     outcomes.append(self._report(result))
                 else:
-                    pending.append((path, result))
+                    batch = isinstance(result, list)
+                    pending.append((path, result if isinstance(result, list) else [result], batch))
         finally:
             target.close()
-        for _path, job in pending:
-            if self._stop.is_set():
-                break
-            self.dispatcher.submit(job)
-        for path, job in pending:
-            if job.id is None:
+        for _path, jobs, _batch in pending:
+            for job in jobs:
+                if self._stop.is_set():
+                    break
+                self.dispatcher.submit(job)
+        for path, jobs, batch in pending:
+            finals = []
+            for job in jobs:
+                if job.id is None:
+                    continue
+                final = (self._listener.wait_for(job.id, self._stop) if self._owns_dispatcher
+                         else self.dispatcher.wait_job(job.id, self._stop))
+                if final is not None:  # None: stopping; the job is resumed later
+                    finals.append(final)
+            if not finals or len(finals) < len(jobs):
                 continue
-            final = (self._listener.wait_for(job.id, self._stop) if self._owns_dispatcher
-                     else self.dispatcher.wait_job(job.id, self._stop))
-            if final is None:  # stopping: the job stays in the history and is resumed later
-                continue
-            outcomes.append(self._report(self._conclude(path, final)))
+            if not batch:
+                outcomes.append(self._report(self._conclude(path, finals[0])))
+            else:
+                outcomes.append(self._report(conclude_batch(self, path, finals)))
         return outcomes
 
-    def _prepare(self, path: Path, target: Target) -> Job | Outcome:
+    def _prepare(self, path: Path, target: Target) -> Job | list[Job] | Outcome:
         """The shared planner, answered by the profile's settings (nobody is asked)."""
+        if self.s.config.split_cover_sheets:
+            batch = prepare_batch(self, path, target)
+            if batch is not None:
+                return batch
         dest = destination_from_name(path.name, self.rx, self.s.config.kind, self.s.defaults)
         if dest is None:
             return Outcome(path, "needs_destination",
@@ -342,7 +357,7 @@ class FolderWatcher:
         key = self._claims.pop(outcome.path, None)
         if key is not None and outcome.moved_to is not None:  # handled: never taken again
             self.history.finish_claim(key, outcome.job_id)
-        if outcome.status == "needs_destination":
+        if outcome.status in ("needs_destination", NEEDS_PERSON):
             try:
                 st = outcome.path.stat()
                 self._reported[outcome.path] = (st.st_size, st.st_mtime)

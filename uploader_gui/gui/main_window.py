@@ -26,7 +26,7 @@ from uploader_gui.core.jobs import INTERRUPTED
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import save_last_profile
 from uploader_gui.core.retry import RetryPolicy
-from uploader_gui.core.staging import StagedFile
+from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.targets import KIND_LABELS
 from uploader_gui.core.validation import IsolatedValidator
 from uploader_gui.gui.batch_summary import batch_summary, make_banner
@@ -110,6 +110,10 @@ class MainWindow(QMainWindow):
                      "clear_sent_button", "retry_button", "up_button", "down_button",
                      "combine_button", "profiles_button"):
             setattr(self, name, getattr(self.files.buttons, name))
+        from uploader_gui.gui.scan_tools import ScanTools  # issue 17: Scan…, Pages…, cover sheets
+
+        self.scan_tools = ScanTools(self)
+        self.files.buttons.arrange.insertWidget(3, self.scan_tools.button)
         a.profiles.setEnabled(sandbox)
         if not sandbox:
             a.profiles.setToolTip(tr("Looking for the system keyring…"))
@@ -356,6 +360,16 @@ class MainWindow(QMainWindow):
     def add_paths(self, paths: Iterable[str | Path]) -> None:
         """Stage files and folders. Folders are walked on a worker thread."""
         self.files.add_paths(paths)
+
+    def selected_rows(self) -> list[int]:
+        return self.files.selected_rows()
+
+    def stage_copies(self, items: list[tuple[Path, list[dict[str, str]]]]) -> None:
+        """Stage the app's private copies (scans, edited pages), each with its originals."""
+        for path, sources in items:
+            if sources:
+                self.staging._pending_sources[staging_key(path)] = list(sources)
+        self.add_paths([path for path, _ in items])
 
     def remove_selected(self) -> None:
         if self.files.remove_selected():

@@ -73,7 +73,7 @@ class WatchController(QObject):
         for profile, watcher in self._watchers:
             if profile.config.watch_auto:
                 for outcome in watcher.process_once():
-                    if outcome.status == "needs_destination":
+                    if outcome.status in ("needs_destination", "needs_person"):
                         for_person.append(outcome.path)
             else:
                 for_person.extend(watcher.stable())

@@ -174,7 +174,7 @@ class FileButtons(QWidget):
             top.addWidget(b)
         top.addStretch(1)
         top.addWidget(self.profiles_button)
-        arrange = QHBoxLayout()
+        arrange = self.arrange = QHBoxLayout()  # the window adds its Scan tools here
         for b in (self.up_button, self.down_button, self.combine_button):
             arrange.addWidget(b)
         arrange.addStretch(1)

@@ -119,6 +119,16 @@ class TargetConfig:
     #: A PDF with scripts or launch actions is sent as a copy without them (True),
     #: instead of being refused (False: the window asks, `send` needs --remove-scripts).
     remove_active_content: bool = False
+    #: Patient-label barcodes (scan to send): zxing-cpp type names, e.g. ["Code128"], and a
+    #: pattern whose first group is the patient id, e.g. "^MRN(\\d+)$". They only suggest.
+    label_barcodes: list[str] = dc_field(default_factory=list)
+    label_pattern: str | None = None
+    #: watch: split arriving PDFs at cover sheets (core.splitter).
+    split_cover_sheets: bool = False
+    #: watch: send parts routed by a verified cover sheet without a person.
+    unattended_cover_sheets: bool = False
+    #: The scanner to use (a SANE device name, e.g. "epson2:libusb:001:004"); None: the first.
+    scan_device: str | None = None
 
 
 @dataclass
