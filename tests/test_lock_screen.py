@@ -105,3 +105,62 @@ def test_input_restarts_the_countdown(qtbot) -> None:
         qtbot.waitUntil(lambda: fired == [1], timeout=5000)
     finally:
         idle.stop()
+
+
+def test_the_window_locks_hiding_names_preview_and_history(qtbot, validator, sandbox,
+                                                           tmp_path) -> None:
+    """The real window: patient name, preview and History are hidden while locked; a first
+    lock asks for a PIN; a wrong PIN fails; the right one unlocks. (PAM would ask for the
+    login password of this user, which a test does not know: the PIN way is tested.)"""
+    import filemaker as fm
+
+    from uploader_gui.cli.sandbox_profiles import sandbox_profiles
+    from uploader_gui.gui.main_window import MainWindow
+
+    w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
+                   sandbox=True)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.history is not None, timeout=10_000)
+        lock = w.window_lock
+        lock.unlocker.use_pam = False
+        w.upload_panel.profile_combo.setCurrentIndex(
+            w.upload_panel.profile_combo.findData("Sandbox Claros"))
+        w.add_paths([fm.good_pdf(tmp_path / "letter.pdf")])
+        qtbot.waitUntil(lambda: w.counts()["checking"] == 0 and w.model.rowCount() == 1,
+                        timeout=30_000)
+        w.upload_panel.patient.setText("1002")
+        qtbot.waitUntil(lambda: "Ben Sandbox" in w.upload_panel.destination_label.text(),
+                        timeout=10_000)
+        w.view.selectRow(0)
+        sensitive = [w.upload_panel.destination_label, w.preview, w.view]
+        assert all(x.isVisible() for x in sensitive)
+        lock.action.trigger()  # File ▸ Lock now; the idle timer does the same
+        assert lock.locked and not any(x.isVisible() for x in sensitive)
+        assert lock.screen.isVisible()
+        screen = lock.screen
+        qtbot.waitUntil(lambda: "choose one now" in screen.note.text(), timeout=10_000)
+        qtbot.keyClicks(screen.answer, "12")  # too short
+        qtbot.keyClick(screen.answer, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: "at least 4 digits" in screen.problem.text(), timeout=10_000)
+        qtbot.keyClicks(screen.answer, "2468")
+        qtbot.keyClick(screen.answer, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not lock.locked, timeout=10_000)
+        assert all(x.isVisible() for x in sensitive)
+        w.tabs.setCurrentWidget(w.history_panel)
+        assert w.history_panel.isVisible()
+        lock.lock()
+        assert not w.history_panel.isVisible()
+        qtbot.waitUntil(lambda: "Type the PIN" in screen.note.text(), timeout=10_000)
+        qtbot.keyClicks(screen.answer, "1357")
+        qtbot.keyClick(screen.answer, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: "not right" in screen.problem.text(), timeout=10_000)
+        assert lock.locked and not w.history_panel.isVisible()
+        qtbot.keyClicks(screen.answer, "2468")
+        qtbot.keyClick(screen.answer, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not lock.locked, timeout=10_000)
+        assert w.history_panel.isVisible()
+        assert "Ben Sandbox" in w.upload_panel.destination_label.text()
+    finally:
+        w.shutdown()

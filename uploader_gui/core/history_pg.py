@@ -344,6 +344,11 @@ class PostgresHistoryStore:
                           (sha256, target, dest_key, *statuses))
         return [_job_from_row(r) for r in rows]  # type: ignore[arg-type]
 
+    def changed_since(self, when: float) -> list[Job]:
+        """Jobs any desk changed since ``when`` (the poll behind LISTEN/NOTIFY)."""
+        rows = self._read("SELECT * FROM jobs WHERE updated >= ? ORDER BY updated", (when,))
+        return [_job_from_row(r) for r in rows]  # type: ignore[arg-type]
+
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) AS n FROM jobs")[0]["n"])
 

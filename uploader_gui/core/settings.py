@@ -56,6 +56,15 @@ def lock_after_minutes() -> float:
     return max(0.0, minutes)
 
 
+def history_scope() -> str:
+    """"clinic" (every desk's uploads, the default) or "desk" (this one's), for History."""
+    for path in (config_dir() / "settings.toml", SYSTEM_SETTINGS):
+        value = _load(path).get("history_scope")
+        if value in ("clinic", "desk"):
+            return str(value)
+    return "clinic"
+
+
 def _from_file(path: Path) -> str | None:
     data = _load(path)
     value = data.get("database")

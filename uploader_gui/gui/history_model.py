@@ -194,6 +194,8 @@ class HistoryFilter(QSortFilterProxyModel):
         self.target: str | None = None
         self.since: float | None = None
         self.until: float | None = None
+        #: Only this desk's uploads (a clinic's shared history); None: the whole clinic.
+        self.workstation: str | None = None
         self.setSortRole(SortRole)
         self.setDynamicSortFilter(True)
 
@@ -204,7 +206,10 @@ class HistoryFilter(QSortFilterProxyModel):
 
     def set_criteria(self, *, text: str | None = None, status: str | bool | None = False,
                      target: str | bool | None = False, since: float | bool | None = False,
-                     until: float | bool | None = False) -> None:
+                     until: float | bool | None = False,
+                     workstation: str | bool | None = False) -> None:
+        if workstation is not False:
+            self.workstation = workstation  # type: ignore[assignment]
         if text is not None:
             self.text = text.strip().lower()
         if status is not False:
@@ -221,6 +226,8 @@ class HistoryFilter(QSortFilterProxyModel):
         model = self.sourceModel()
         assert isinstance(model, HistoryModel)
         job = model.job(row)
+        if self.workstation and job.workstation != self.workstation:
+            return False
         if self.status and job.status != self.status:
             return False
         if self.target and job.target != self.target:

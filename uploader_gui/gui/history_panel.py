@@ -102,7 +102,7 @@ class HistoryPanel(QWidget):
         for c in (self.use_from, self.use_to):
             c.toggled.connect(self._dates_changed)
 
-        filters = QHBoxLayout()
+        filters = self.filters = QHBoxLayout()  # the clinic view adds its desk choice here
         filters.addWidget(self.search, 3)
         filters.addWidget(self.status_filter)
         filters.addWidget(self.target_filter)
@@ -343,7 +343,15 @@ class HistoryPanel(QWidget):
     def export_csv(self, path: Path) -> None:
         """Write the rows now shown (filters applied) on a worker thread."""
         jobs = self.visible_jobs()
-        self._runner.run(_write_csv, self._exported, path, jobs)
+        store = self.history
+
+        def export() -> Path:
+            written = _write_csv(path, jobs)
+            if store is not None and not getattr(store, "read_only", False):
+                store.audit("exported", receipt=f"{len(jobs)} uploads to {path.name}")
+            return written
+
+        self._runner.run(export, self._exported)
 
     def _exported(self, path: Path | None, error: BaseException | None) -> None:
         if error is not None:

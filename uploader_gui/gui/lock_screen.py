@@ -99,6 +99,7 @@ class LockScreen(QWidget):
         self.answer.returnPressed.connect(self.try_unlock)
         self.unlock_button = QPushButton(tr("&Unlock"))
         self.unlock_button.setDefault(True)
+        self.unlock_button.setAccessibleName(tr("Unlock"))
         self.unlock_button.clicked.connect(self.try_unlock)
         self.problem = QLabel()
         self.problem.setWordWrap(True)
@@ -111,6 +112,16 @@ class LockScreen(QWidget):
         outer.addLayout(row)
         outer.addWidget(self.problem)
         outer.addStretch(2)
+        self._setting_pin = False
+        self._explain()
+
+    def refresh(self) -> None:
+        """Before showing: is there a PIN yet? (a keyring read, on the worker)."""
+        if self.unlocker.method == "pin":
+            self._runner.run(self.unlocker.has_pin, self._pin_known)
+
+    def _pin_known(self, has: bool | None, error: BaseException | None) -> None:
+        self._setting_pin = not has and error is None
         self._explain()
 
     def _explain(self) -> None:
@@ -118,6 +129,10 @@ class LockScreen(QWidget):
         if self.unlocker.method == "password":
             what = tr("Type the login password of {user} to unlock.").format(user=who)
             self.answer.setAccessibleName(tr("Login password"))
+        elif self._setting_pin:
+            what = tr("No unlock PIN is set for {user} on this computer yet: choose one now "
+                      "(4 or more digits). It is needed to unlock from now on.").format(user=who)
+            self.answer.setAccessibleName(tr("New PIN"))
         else:
             what = tr("Type the PIN of {user} to unlock.").format(user=who)
             self.answer.setAccessibleName(tr("PIN"))
@@ -138,7 +153,15 @@ class LockScreen(QWidget):
         answer = self.answer.text()
         self.answer.clear()
         self.unlock_button.setEnabled(False)
+        if self._setting_pin:
+            self._runner.run(self._set_pin, self._checked, answer)
+            return
         self._runner.run(self.unlocker.verify, self._checked, answer)
+
+    def _set_pin(self, pin: str) -> bool:
+        self.unlocker.set_pin(pin)  # UnlockError (too short) comes back as the error
+        self._setting_pin = False
+        return True
 
     def _checked(self, ok: bool | None, error: BaseException | None) -> None:
         self.unlock_button.setEnabled(True)
@@ -147,7 +170,8 @@ class LockScreen(QWidget):
             self.unlocked.emit()
             return
         if error is not None:
-            self.problem.setText(tr("The check could not be done: {e}").format(e=error))
+            self.problem.setText(str(error) if self._setting_pin else
+                                 tr("The check could not be done: {e}").format(e=error))
         else:
             self.problem.setText(tr("That was not right. Try again."))
         self.answer.setFocus()

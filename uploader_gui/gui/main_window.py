@@ -30,6 +30,7 @@ from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.targets import KIND_LABELS
 from uploader_gui.core.validation import IsolatedValidator
 from uploader_gui.gui.batch_summary import batch_summary, make_banner
+from uploader_gui.gui.clinic_history import ClinicHistory
 from uploader_gui.gui.focus_style import install_focus_style
 from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
@@ -42,6 +43,7 @@ from uploader_gui.gui.upload_panel import UploadPanel
 from uploader_gui.gui.watch_controller import WatchController
 from uploader_gui.gui.window_actions import build_menus, make_actions
 from uploader_gui.gui.window_history import InterruptedBar, OpenedHistory, open_history
+from uploader_gui.gui.window_lock import WindowLock
 from uploader_gui.gui.window_profiles import ProfileManager
 from uploader_gui.gui.window_state import close_while_uploading, restore_geometry, save_geometry
 
@@ -186,6 +188,11 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.interrupted_bar)
         outer.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        self.window_lock = WindowLock(self, lambda: self.profiles.secret_store, self._runner)
+        self.clinic = ClinicHistory(self.history_panel, self._runner)
+        file_menu = self.menuBar().actions()[0].menu() if self.menuBar().actions() else None
+        if file_menu is not None:
+            file_menu.insertAction(file_menu.actions()[-1], self.window_lock.action)
 
         self.count_label = QLabel()
         self.count_label.setAccessibleName(tr("File counts"))
@@ -226,6 +233,7 @@ class MainWindow(QMainWindow):
         self.watches.shutdown()
         self.watches = self._make_watches(list(self.uploads.profiles.values()))
         self.history_panel.set_history(store)
+        self.clinic.attach(store)  # the clinic's history: other desks' uploads, live
         self.upload_panel.set_unavailable(None)
         self._interrupted = opened.interrupted  # read on the worker, with the history
         self.interrupted_bar.show_jobs(opened.interrupted)
@@ -372,8 +380,15 @@ class MainWindow(QMainWindow):
         self.add_paths([path for path, _ in items])
 
     def remove_selected(self) -> None:
+        items = self.model.items()
+        gone = [items[r] for r in self.selected_rows() if r < len(items)]
         if self.files.remove_selected():
             self._refresh_counts()
+            digests = [i.result.sha256 for i in gone if i.result is not None and i.result.sha256]
+            store = self.history
+            if store is not None and digests:  # the audit trail: who took what off the list
+                self._runner.run(lambda: [store.audit("deleted_from_list", sha256=d)
+                                          for d in digests], lambda _r, _e: None)
 
     def move_selected(self, delta: int) -> None:
         self.files.move_selected(delta)
@@ -466,6 +481,8 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
+        self.window_lock.shutdown()
+        self.clinic.shutdown()
         self.watches.shutdown()
         self.preview.shutdown()
         self._thumb_runner.shutdown()
