@@ -30,18 +30,17 @@ class ProjectChoices:
 
 
 def project_choices(profile: Profile) -> ProjectChoices:
-    """Worker thread: the file-upload fields and events of the profile's REDCap project."""
+    """Worker thread: the fields and events the profile's target offers (REDCap's project)."""
     from uploader_gui.core.targets import make_target
-    from uploader_gui.core.targets.redcap import RedcapTarget
+    from uploader_gui.core.targets.base import DESTINATION_CHOICES
 
     target = make_target(profile.config, profile.credentials)
     try:
-        assert isinstance(target, RedcapTarget)
-        proj = target.project()
-        return ProjectChoices(
-            fields=[(name, f.label) for name, f in proj.file_fields.items()],
-            events=list(proj.events.items()) if proj.longitudinal else [],
-            repeating=proj.has_repeating)
+        if not target.supports(DESTINATION_CHOICES):
+            return ProjectChoices()
+        got = target.destination_choices()
+        return ProjectChoices(fields=list(got.fields), events=list(got.events),
+                              repeating=got.repeating)
     finally:
         target.close()
 

@@ -235,6 +235,16 @@ class Verification:
     pending: bool = False
 
 
+@dataclass(frozen=True)
+class DestinationChoices:
+    """What a person may pick for a destination, from the target's own metadata
+    (REDCap: the project's file fields and events), as (value, label) pairs."""
+
+    fields: tuple[tuple[str, str], ...] = ()
+    events: tuple[tuple[str, str], ...] = ()
+    repeating: bool = False
+
+
 class NotSupported(Exception):
     """The target cannot do this optional thing; callers check ``supports()`` first."""
 
@@ -245,7 +255,9 @@ LOOKUP = "lookup"  # who is this destination (name and date of birth)
 EXISTING_FILE = "existing_file"  # what the destination holds now (REDCap, before an overwrite)
 DELIVERY_STATUS = "delivery_status"  # where a sent document is now (Redox logs)
 VERIFY = "verify"  # prove that what arrived is what was sent
-CAPABILITIES = (FIND_PATIENTS, LOOKUP, EXISTING_FILE, DELIVERY_STATUS, VERIFY)
+DESTINATION_CHOICES = "destination_choices"  # fields and events to pick from (REDCap)
+CAPABILITIES = (FIND_PATIENTS, LOOKUP, EXISTING_FILE, DELIVERY_STATUS, VERIFY,
+                DESTINATION_CHOICES)
 
 
 class Target(abc.ABC):
@@ -327,6 +339,10 @@ class Target(abc.ABC):
     def existing_file(self, destination: Destination) -> ExistingFile | None:
         """The file the destination holds now, or None when it holds none."""
         raise NotSupported(EXISTING_FILE)
+
+    def destination_choices(self) -> DestinationChoices:
+        """The fields and events a destination may name (from the target's metadata)."""
+        raise NotSupported(DESTINATION_CHOICES)
 
     def verify(self, document: Document, destination: Destination, receipt: Receipt,
                sha256: str) -> Verification:

@@ -27,9 +27,11 @@ from uploader_gui.core.outcome import (
 )
 from uploader_gui.core.paths import data_dir
 from uploader_gui.core.targets.base import (
+    DESTINATION_CHOICES,
     EXISTING_FILE,
     LOOKUP,
     Destination,
+    DestinationChoices,
     Document,
     ExistingFile,
     PatientInfo,
@@ -77,7 +79,7 @@ class ProjectInfo:
 
 class RedcapTarget(Target):
     kind = "redcap"
-    capabilities = frozenset({EXISTING_FILE, LOOKUP})
+    capabilities = frozenset({EXISTING_FILE, LOOKUP, DESTINATION_CHOICES})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -131,6 +133,13 @@ class RedcapTarget(Target):
         return http_error(resp, message, server_message=text or server_text(resp))
 
     # ------------------------------------------------------------------ discovery
+
+    def destination_choices(self) -> DestinationChoices:
+        proj = self.project()
+        return DestinationChoices(
+            fields=tuple((name, f.label) for name, f in proj.file_fields.items()),
+            events=tuple(proj.events.items()) if proj.longitudinal else (),
+            repeating=proj.has_repeating)
 
     def project(self, refresh: bool = False) -> ProjectInfo:
         with self._lock:
