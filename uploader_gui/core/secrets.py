@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from keyring.backend import KeyringBackend
-from keyring.compat import properties
 
 from uploader_gui.core.logging_setup import register_secret
+from uploader_gui.core.memory_keyring import MemoryKeyring
 from uploader_gui.core.targets.base import Credentials, Secret, TargetConfig
 
 log = logging.getLogger(__name__)
@@ -462,43 +462,3 @@ def missing_secrets(config: TargetConfig, credentials: Credentials) -> list[str]
     """Labels of the required secrets that are not set."""
     return [ROLE_LABELS[r] for r in required_roles(config) if not getattr(credentials, r)]
 
-
-# --------------------------------------------------------------------------- tests' keyring
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring backend in memory, for tests (never chosen automatically).
-
-    Set ``locked = True`` to make every call raise ``keyring.errors.KeyringLocked``,
-    the way a locked Secret Service collection does when its unlock prompt is dismissed.
-    """
-
-    @properties.classproperty
-    def priority(cls) -> float:
-        raise RuntimeError("MemoryKeyring is only used when set explicitly")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-        self.locked = False
-
-    def _check(self) -> None:
-        if self.locked:
-            from keyring.errors import KeyringLocked
-
-            raise KeyringLocked("Failed to unlock the collection!")
-
-    def get_password(self, service: str, username: str) -> str | None:
-        self._check()
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self._check()
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self._check()
-        from keyring.errors import PasswordDeleteError
-
-        if self.entries.pop((service, username), None) is None:
-            raise PasswordDeleteError("not found")
