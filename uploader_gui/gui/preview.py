@@ -11,12 +11,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QDesktopServices, QImage, QImageReader, QPainter, QPixmap, QResizeEvent
+from PySide6.QtGui import (
+    QDesktopServices,
+    QIcon,
+    QImage,
+    QImageReader,
+    QPainter,
+    QPixmap,
+    QResizeEvent,
+)
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
     QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -61,6 +72,31 @@ def render_page(path: str, file_type: str, page: int, size: QSize) -> tuple[QIma
         image = image.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
                              Qt.TransformationMode.SmoothTransformation)
     return image, 1
+
+
+#: Page thumbnails for the strip under a multi-page PDF: at most this many, this tall.
+STRIP_PAGES = 60
+STRIP_HEIGHT = 72
+
+
+def render_thumbnails(path: str, height: int, limit: int = STRIP_PAGES) -> list[QImage]:
+    """Worker thread: the first ``limit`` pages of a PDF, ``height`` pixels tall."""
+    doc = QPdfDocument()
+    try:
+        if doc.load(path) != QPdfDocument.Error.None_:
+            return []
+        out = []
+        for page in range(min(doc.pageCount(), limit)):
+            points = doc.pagePointSize(page)
+            if points.isEmpty():
+                out.append(QImage())
+                continue
+            size = points.toSize().scaled(QSize(height * 2, height),
+                                          Qt.AspectRatioMode.KeepAspectRatio)
+            out.append(doc.render(page, size))
+        return out
+    finally:
+        doc.close()
 
 
 class PreviewPane(QWidget):
@@ -111,6 +147,18 @@ class PreviewPane(QWidget):
         self.open_button.setToolTip(tr("Open the file in the computer's default viewer. The "
                                        "file is not changed."))
         self.open_button.clicked.connect(self.open_in_viewer)
+        # Page thumbnails under a multi-page PDF: click (or arrow keys, Enter) to go there.
+        self.strip = QListWidget()
+        self.strip.setViewMode(QListView.ViewMode.IconMode)
+        self.strip.setFlow(QListView.Flow.LeftToRight)
+        self.strip.setWrapping(False)
+        self.strip.setMovement(QListView.Movement.Static)
+        self.strip.setIconSize(QSize(STRIP_HEIGHT * 2, STRIP_HEIGHT))
+        self.strip.setFixedHeight(STRIP_HEIGHT + self.fontMetrics().height() * 2 + 8)
+        self.strip.setAccessibleName(tr("Pages"))
+        self.strip.setVisible(False)
+        self.strip.currentRowChanged.connect(self._strip_chosen)
+        self._strip_for: str | None = None
         nav = QHBoxLayout()
         nav.addWidget(self.prev_button)
         nav.addWidget(self.caption, 1)
@@ -125,6 +173,7 @@ class PreviewPane(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(tools)
         layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.strip)
         layout.addLayout(nav)
         self._update_nav()
 
@@ -183,6 +232,9 @@ class PreviewPane(QWidget):
         self._item = item
         if not same:
             self._page, self._pages = 0, 0
+            self._strip_for = None
+            self.strip.clear()
+            self.strip.setVisible(False)
         self.image.clear()
         if item is None:
             self.caption.setText(tr("Select a file to preview it."))
@@ -233,6 +285,41 @@ class PreviewPane(QWidget):
         self.caption.setText(tr("{name} — page {page} of {pages}").format(
             name=name, page=self._page + 1, pages=pages) if pages > 1 else name)
         self._update_nav()
+        self._fill_strip()
+
+    def _fill_strip(self) -> None:
+        item = self._item
+        if item is None or self._pages < 2 or item.result is None or item.result.type != "pdf":
+            return
+        if self._strip_for == item.key:
+            self.strip.blockSignals(True)
+            self.strip.setCurrentRow(self._page)
+            self.strip.blockSignals(False)
+            return
+        self._strip_for = item.key
+        key, height = item.key, int(STRIP_HEIGHT * self.devicePixelRatioF())
+        self._runner.run(render_thumbnails, lambda res, err: self._strip_ready(key, res, err),
+                         str(item.path), height)
+
+    def _strip_ready(self, key: str, images: list[QImage] | None,
+                     error: BaseException | None) -> None:
+        if self._item is None or self._item.key != key or not images:
+            return
+        self.strip.blockSignals(True)
+        self.strip.clear()
+        for n, image in enumerate(images, 1):
+            pixmap = QPixmap.fromImage(image)
+            pixmap.setDevicePixelRatio(self.devicePixelRatioF())
+            entry = QListWidgetItem(QIcon(pixmap), str(n))
+            entry.setToolTip(tr("Page {n}").format(n=n))
+            self.strip.addItem(entry)
+        self.strip.setCurrentRow(self._page)
+        self.strip.blockSignals(False)
+        self.strip.setVisible(True)
+
+    def _strip_chosen(self, row: int) -> None:
+        if row >= 0 and row != self._page:
+            self.show_page(row)
 
     def _update_nav(self) -> None:
         shown = self._pages > 0
