@@ -174,9 +174,11 @@ def test_add_takes_the_workflow_settings(app_home) -> None:
     code = main(["add", "--name", "Scan station", "--target", "redcap",
                  "--url", "https://redcap.example.edu/api/", "--field", "scan",
                  "--redcap-overwrite", "backup", "--no-confirm", "--watch-folder", str(app_home),
-                 "--watch-pattern", r"^(?P<record>\d+)_"])
+                 "--watch-pattern", r"^(?P<record>\d+)_",
+                 "--identity-fields", "first_name, last_name,dob"])
     assert code == 0
     cfg = load_profile_set()["Scan station"].config
+    assert cfg.redcap_identity_fields == ["first_name", "last_name", "dob"]
     assert (cfg.redcap_overwrite, cfg.confirm, cfg.watch_auto) == ("backup", False, True)
     assert cfg.watch_pattern == r"^(?P<record>\d+)_" and cfg.watch_folder == str(app_home)
     with pytest.raises(SystemExit):

@@ -94,6 +94,9 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--redcap-overwrite", choices=("ask", "backup"),
                    help="REDCap: when the field already holds a file, ask (default) or always "
                    "back it up and replace it")
+    p.add_argument("--identity-fields", metavar="FIELD,FIELD",
+                   help="REDCap: up to three fields that say who a record is, shown before "
+                   "sending (e.g. first_name,last_name,dob)")
     p.add_argument("--watch-folder", metavar="DIR", help="a folder to watch (scanner output)")
     p.add_argument("--watch-pattern", metavar="REGEX",
                    help="filename rule with (?P<patient>…), (?P<mrn>…) or (?P<record>…)")
@@ -201,6 +204,11 @@ def profile_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         if args.target != "redcap":
             parser.error("--redcap-overwrite only applies to REDCap profiles")
         cfg.redcap_overwrite = args.redcap_overwrite
+    if args.identity_fields:
+        if args.target != "redcap":
+            parser.error("--identity-fields only applies to REDCap profiles")
+        cfg.redcap_identity_fields = [f.strip() for f in args.identity_fields.split(",")
+                                      if f.strip()]
     if args.watch_pattern:
         from uploader_gui.core.watch import PatternError, compile_pattern
 
