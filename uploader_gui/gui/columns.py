@@ -39,15 +39,3 @@ def text_widths(view: QTableView, columns: Iterable[int], rows: Iterable[int],
                 widest = max(widest, fm.horizontalAdvance(text))
         out[col] = widest + pad + (view.iconSize().width() + 8 if col in with_icon else 0)
     return out
-
-
-def fit_columns(view: QTableView, columns: Iterable[int], icon_columns: Iterable[int] = (),
-                max_rows: int = 5000) -> None:
-    model = view.model()
-    if model is None:
-        return
-    widths = text_widths(view, columns, range(min(model.rowCount(), max_rows)), icon_columns)
-    header = view.horizontalHeader()
-    for col, want in widths.items():
-        if header.sectionSize(col) != want:
-            header.resizeSection(col, want)

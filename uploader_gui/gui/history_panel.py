@@ -33,7 +33,7 @@ from uploader_gui.core.csv_safe import safe_cell
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import STATE_LABELS, STATES, AttemptRecord, Job
 from uploader_gui.core.targets import KIND_LABELS
-from uploader_gui.gui.columns import fit_columns
+from uploader_gui.gui.columns import text_widths
 from uploader_gui.gui.history_details import summary_html, technical_html
 from uploader_gui.gui.history_model import (
     COL_DELIVERY,
@@ -134,9 +134,15 @@ class HistoryPanel(QWidget):
         self._fit_timer.setSingleShot(True)
         self._fit_timer.setInterval(250)
         self._fit_timer.timeout.connect(self.fit_columns)
-        for signal in (self.proxy.rowsInserted, self.proxy.modelReset, self.proxy.layoutChanged,
-                       self.proxy.dataChanged):
-            signal.connect(lambda *_a: self._fit_timer.isActive() or self._fit_timer.start())
+        #: Rows to measure at the next fit (None: all). Only new or changed rows are
+        #: measured: re-measuring the whole list on every change stalls the window during
+        #: a batch. A re-sort moves rows but changes no text, so it measures nothing.
+        self._fit_rows: set[int] | None = None
+        self._fit_widths: dict[int, int] = {}
+        self.proxy.rowsInserted.connect(lambda _p, first, last: self._refit(range(first, last + 1)))
+        self.proxy.dataChanged.connect(
+            lambda tl, br, *_r: self._refit(range(tl.row(), br.row() + 1)))
+        self.proxy.modelReset.connect(lambda: self._refit(None))
         header.setStretchLastSection(True)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
 
@@ -199,10 +205,30 @@ class HistoryPanel(QWidget):
 
     # ------------------------------------------------------------------ data
 
+    def _refit(self, rows: range | None) -> None:
+        if rows is None:
+            self._fit_rows, self._fit_widths = None, {}
+        elif self._fit_rows is not None:
+            self._fit_rows.update(rows)
+        if not self._fit_timer.isActive():
+            self._fit_timer.start()
+
     def fit_columns(self) -> None:
-        """Every column but the last (Status, which stretches) as wide as its text."""
-        fit_columns(self.view, (COL_TIME, COL_FILE, COL_DEST, COL_TARGET, COL_DELIVERY),
-                    max_rows=500)
+        """Every column but the last (Status, which stretches) as wide as its text; columns
+        grow to fit the rows that changed, and start afresh when the list is reloaded."""
+        count = self.proxy.rowCount()
+        pending, self._fit_rows = self._fit_rows, set()
+        rows = range(min(count, 500)) if pending is None else sorted(r for r in pending
+                                                                       if r < count)
+        if not rows:
+            return
+        columns = (COL_TIME, COL_FILE, COL_DEST, COL_TARGET, COL_DELIVERY)
+        header = self.view.horizontalHeader()
+        for col, want in text_widths(self.view, columns, rows).items():
+            want = max(want, self._fit_widths.get(col, 0))
+            self._fit_widths[col] = want
+            if header.sectionSize(col) != want:
+                header.resizeSection(col, want)
 
     def set_history(self, history: HistoryStore) -> None:
         """The history is open now (the window opens it on a worker): show it."""
