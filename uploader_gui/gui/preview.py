@@ -156,6 +156,9 @@ class PreviewPane(QWidget):
         self.strip.setIconSize(QSize(STRIP_HEIGHT * 2, STRIP_HEIGHT))
         self.strip.setFixedHeight(STRIP_HEIGHT + self.fontMetrics().height() * 2 + 8)
         self.strip.setAccessibleName(tr("Pages"))
+        policy = self.strip.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # the page keeps its size when the strip comes
+        self.strip.setSizePolicy(policy)
         self.strip.setVisible(False)
         self.strip.currentRowChanged.connect(self._strip_chosen)
         self._strip_for: str | None = None

@@ -127,6 +127,12 @@ class StagingModel(QAbstractTableModel):
         self.current_destination = ""
         #: Optional provider of row thumbnails (gui.preview.Thumbnails).
         self.thumbnails: Any = None
+        #: The last :meth:`tally`, until a row changes (every change signals, so the
+        #: status bar, the buttons and the batch line cost one pass per burst of changes).
+        self._tally: Tally | None = None
+        for signal in (self.dataChanged, self.rowsInserted, self.rowsRemoved, self.modelReset,
+                       self.layoutChanged, self.rowsMoved):
+            signal.connect(self._invalidate)
 
     # ------------------------------------------------------------------ Qt API
 
@@ -345,6 +351,7 @@ class StagingModel(QAbstractTableModel):
         if all(self._row_state(i) in ANSWERED for i in self._items if i.key in self.batch):
             self.batch = set()
         self.batch |= set(keys)
+        self._tally = None
 
     def batch_items(self) -> list[StagedFile]:
         return [i for i in self._items if i.key in self.batch]
@@ -367,8 +374,17 @@ class StagingModel(QAbstractTableModel):
     def batch_states(self) -> Counter[str]:
         return Counter(self._row_state(i) for i in self.batch_items())
 
+    def _invalidate(self, *_args: Any) -> None:
+        self._tally = None
+
     def tally(self) -> Tally:
-        """Everything the status bar, the buttons and the batch line need, in one pass."""
+        """Everything the status bar, the buttons and the batch line need, in one pass
+        (kept until a row changes)."""
+        if self._tally is None:
+            self._tally = self._count()
+        return self._tally
+
+    def _count(self) -> Tally:
         t = Tally(counts=dict.fromkeys(("checking", "ready", "warning", "rejected", "sent",
                                         "sending", "failed", "unknown", "cancelled"), 0))
         batch, progress = self.batch, t.progress
@@ -403,17 +419,7 @@ class StagingModel(QAbstractTableModel):
 
     def counts(self) -> dict[str, int]:
         """Rows per kind: checking, ready, warning, rejected, sending, sent, failed, unknown…"""
-        out = {"checking": 0, "ready": 0, "warning": 0, "rejected": 0, "sent": 0, "sending": 0,
-               "failed": 0, "unknown": 0, "cancelled": 0}
-        for item in self._items:
-            state = self._row_state(item)
-            if state == "verified":
-                state = "sent"
-            elif state in ("queued", "uploading", "waiting"):
-                state = "sending"
-            if state in out:
-                out[state] += 1
-        return out
+        return dict(self.tally().counts)
 
     def ready_files(self) -> list[StagedFile]:
         """Files Upload sends: accepted by the check (or offered as a copy without scripts,

@@ -44,6 +44,10 @@ def local_paths_from_mime(mime: Any) -> list[Path]:
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
 
 
+#: How many cells one column fit measures before it lets the window breathe.
+FIT_BUDGET = 400
+
+
 class StagingView(QTableView):
     """The staging table. Accepts drops of files and folders, always as a copy."""
 
@@ -180,13 +184,22 @@ class StagingView(QTableView):
         count = model.rowCount()
         pending, self._fit_pending = self._fit_pending, {}
         header = self.horizontalHeader()
+        budget = FIT_BUDGET  # cells measured in one go; the rest on the next turn
         for col, rows in pending.items():
-            todo = range(count) if rows is None else sorted(r for r in rows if r < count)
-            want = text_widths(self, (col,), todo, (COL_NAME, COL_STATUS))[col]
+            todo = list(range(count)) if rows is None else sorted(r for r in rows if r < count)
+            now, later = todo[:budget], todo[budget:]
+            budget = max(0, budget - len(now))
+            if later:
+                self._fit_pending[col] = set(later)
+            if not now:
+                continue
+            want = text_widths(self, (col,), now, (COL_NAME, COL_STATUS))[col]
             want = max(want, self._fit_widths.get(col, 0))
             self._fit_widths[col] = want
             if header.sectionSize(col) != want:
                 header.resizeSection(col, want)
+        if self._fit_pending:  # 2,000 new rows: measured a slice at a time, the window keeps up
+            QTimer.singleShot(0, self.fit_columns)
 
 
 def setup_columns(view: StagingView) -> None:
