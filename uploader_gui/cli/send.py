@@ -23,9 +23,10 @@ from uploader_gui.core.batch import (
     find_duplicates,
     new_job,
 )
+from uploader_gui.core.delivery import wait_for_delivery
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryError, HistoryStore
-from uploader_gui.core.jobs import FAILED, FINAL, SENT, Job
+from uploader_gui.core.jobs import FAILED, SENT, SUCCESS, VERIFIED, Job
 from uploader_gui.core.profiles import Profile, ProfileError, load_profile_set
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.secrets import (
@@ -44,6 +45,7 @@ from uploader_gui.core.targets import (
     TargetConfig,
     make_target,
 )
+from uploader_gui.core.targets.base import DELIVERY_STATUS
 from uploader_gui.core.transport import UploadError, require_secure_url
 from uploader_gui.core.validation import IsolatedValidator, expand_paths, size_limit
 
@@ -64,7 +66,7 @@ def add_send_parser(sub: Any) -> None:
         f"keyring entries or from environment variables ({ENV_TOKEN}; {ENV_REDOX_KEY} and "
         f"{ENV_REDOX_SECRET}; or {ENV_REDOX_CLIENT_ID}, {ENV_REDOX_KEY_ID} and "
         f"{ENV_REDOX_PRIVATE_KEY}), never from the command line. Exit status 0 only when every "
-        "file was sent.",
+        "file was sent (with --verify: verified).",
     )
     where = s.add_mutually_exclusive_group(required=True)
     where.add_argument("--profile", metavar="NAME", help="a saved profile")
@@ -93,6 +95,11 @@ def add_send_parser(sub: Any) -> None:
                    help="REDCap: replace a file the field already holds (a backup is saved first)")
     s.add_argument("--allow-duplicate", action="store_true",
                    help="send even if the same file already went to the same patient or record")
+    s.add_argument("--verify", action="store_true",
+                   help="wait until each upload is verified (REDCap read-back, Claros receipt, "
+                   "Redox delivery logs); exit non-zero if any is not")
+    s.add_argument("--verify-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="how long --verify waits for Redox's delivery logs (default 600)")
     s.add_argument("--json", action="store_true", help="print one JSON object per file")
     s.add_argument("paths", nargs="+", metavar="PATH")
 
@@ -164,6 +171,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             cfg.client_id = os.environ.get(ENV_REDOX_CLIENT_ID)
             cfg.key_id = os.environ.get(ENV_REDOX_KEY_ID)
             cfg.platform_org_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_ORG")
+            cfg.platform_environment_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_ENV")
             cfg.platform_client_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_CLIENT_ID")
             cfg.platform_key_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_KEY_ID")
     if args.test_flag is not None:
@@ -224,8 +232,10 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
         parser.error("a REDCap file field holds one file, and each import replaces the last: "
                      f"send one file at a time to a record and field ({len(files)} given)")
     limit = cfg.size_limit or size_limit(cfg.kind)
+    if args.verify_timeout <= 0:
+        parser.error("--verify-timeout must be more than 0 seconds")
     history = open_history(parser)
-    printer = _Printer(args.json, out)
+    printer = _Printer(args.json, out, verify=args.verify)
     jobs: list[Job] = []
     try:
         with IsolatedValidator(workers=1) as validator:
@@ -238,9 +248,17 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
                     jobs.append(job_or_row)
                 else:
                     printer.row(job_or_row)
+        can_follow = target.supports(DELIVERY_STATUS)
     finally:
         target.close()
-    deliver_jobs(history, jobs, lambda _job: creds, policy, args.concurrency, printer)
+    done = deliver_jobs(history, jobs, lambda _job: creds, policy, args.concurrency, printer,
+                        hold=args.verify)
+    if args.verify:
+        sent = [j.id for j in done if j.status == SENT and j.log_ids and j.id is not None]
+        if sent and can_follow:
+            wait_for_delivery(history, lambda _job: creds, sent, args.verify_timeout)
+        for job in done:
+            printer.job(history.get(job.id) or job if job.id is not None else job)
     history.close()
     return printer.finish()
 
@@ -258,20 +276,25 @@ def open_history(parser: argparse.ArgumentParser) -> HistoryStore:
 
 
 def deliver_jobs(history: HistoryStore, jobs: list[Job], credentials_for: Callable[[Job], Credentials],
-                 policy: RetryPolicy, concurrency: int, printer: _Printer) -> None:
-    """Queue the jobs, print each as it ends, and stop cleanly on Ctrl+C."""
+                 policy: RetryPolicy, concurrency: int, printer: _Printer,
+                 hold: bool = False) -> list[Job]:
+    """Queue the jobs, print each as it ends (unless ``hold``), and stop cleanly on Ctrl+C.
+
+    Returns the jobs as they ended, in the order they ended.
+    """
     if not jobs:
-        return
+        return []
     done: dict[int, Job] = {}
     lock = threading.Lock()
 
     class Listener(DispatcherListener):
-        def job_changed(self, job: Job) -> None:
-            if job.status in FINAL and job.id is not None:
+        def job_finished(self, job: Job) -> None:
+            if job.id is not None:
                 with lock:
                     if job.id not in done:
                         done[job.id] = job
-                        printer.job(job)
+                        if not hold:
+                            printer.job(job)
 
     dispatcher = Dispatcher(history, credentials_for, concurrency=concurrency, policy=policy,
                             listener=Listener())
@@ -284,12 +307,14 @@ def deliver_jobs(history: HistoryStore, jobs: list[Job], credentials_for: Callab
         printer.out("Stopped: uploads in progress were cancelled.")
         raise SystemExit(130) from None
     dispatcher.shutdown(cancel=False)
+    return list(done.values())
 
 
 class _Printer:
-    def __init__(self, as_json: bool, out: Callable[[str], None]) -> None:
+    def __init__(self, as_json: bool, out: Callable[[str], None], verify: bool = False) -> None:
         self.as_json = as_json
         self.out = out
+        self.verify = verify
         self.rows: list[dict[str, Any]] = []
 
     def row(self, row: dict[str, Any]) -> None:
@@ -297,20 +322,26 @@ class _Printer:
         self.out(json.dumps(row, ensure_ascii=False) if self.as_json else _line(row))
 
     def job(self, job: Job) -> None:
-        self.row(job_row(job))
+        row = job_row(job)
+        if self.verify and job.status == SENT and not row["error"]:
+            row["error"] = ("It was accepted, but it could not be verified in time"
+                            + (" (Redox is still delivering it)." if job.log_ids else "."))
+        self.row(row)
 
     def finish(self) -> int:
+        good = {VERIFIED} if self.verify else SUCCESS
         if not self.as_json:
-            sent = sum(r["status"] == SENT for r in self.rows)
-            self.out(f"\n{sent} of {len(self.rows)} file(s) sent.")
-        return 0 if self.rows and all(r["status"] == SENT for r in self.rows) else 1
+            sent = sum(r["status"] in SUCCESS for r in self.rows)
+            verified = sum(r["status"] == VERIFIED for r in self.rows)
+            self.out(f"\n{sent} of {len(self.rows)} file(s) sent, {verified} verified.")
+        return 0 if self.rows and all(r["status"] in good for r in self.rows) else 1
 
 
 def job_row(job: Job) -> dict[str, Any]:
     return {
         "path": job.path, "status": job.status, "remote_id": job.remote_id, "url": job.url,
         "log_ids": list(job.log_ids), "http_status": job.http_status, "error": job.error,
-        "attempts": job.attempts, "job_id": job.id,
+        "attempts": job.attempts, "job_id": job.id, "verified": job.verified, "proof": job.proof,
     }
 
 
@@ -352,6 +383,7 @@ def _stage_one(path: Path, s: _Staging) -> Job | dict[str, Any]:
     row: dict[str, Any] = {
         "path": str(path), "status": "rejected", "remote_id": None, "url": None, "log_ids": [],
         "http_status": None, "error": None, "attempts": 0, "job_id": None,
+        "verified": False, "proof": None,
     }
     res = s.validator.validate(path, s.target.kind, s.limit)
     if not res.ok:
@@ -394,7 +426,7 @@ def _stage_one(path: Path, s: _Staging) -> Job | dict[str, Any]:
 def _line(row: dict[str, Any]) -> str:
     status = row["status"].upper()
     text = f"{status:9} {row['path']}"
-    if row["status"] == SENT:
+    if row["status"] in SUCCESS and not row["error"]:
         bits = [f"id {row['remote_id']}" if row["remote_id"] else "",
                 f"logs {', '.join(row['log_ids'])}" if row["log_ids"] else "",
                 f"{row['attempts']} attempt(s)" if row["attempts"] > 1 else ""]

@@ -9,7 +9,11 @@ Rules kept here:
   it was staged, the job fails and nothing is sent;
 * retries follow the target's own rules (``core.retry``), each attempt a fresh
   request;
-* cancel aborts an upload in flight by closing its connection.
+* cancel aborts an upload in flight by closing its connection;
+* a success is recorded as ``sent`` (accepted) first; then a target that can
+  prove it (:data:`VERIFY`: REDCap's read-back, Claros's receipt) is asked at once,
+  and the job becomes ``verified``, or ``failed`` when the proof shows otherwise.
+  Redox's proof comes later, from its delivery logs (``core.delivery``).
 """
 
 from __future__ import annotations
@@ -32,14 +36,16 @@ from uploader_gui.core.jobs import (
     SENT,
     UNKNOWN,
     UPLOADING,
+    VERIFIED,
     AttemptRecord,
     Job,
     config_to_json,
     sha256_of,
 )
-from uploader_gui.core.outcome import CancelToken
+from uploader_gui.core.outcome import CancelToken, Receipt, UploadError
 from uploader_gui.core.retry import Attempt, RetryPolicy, deliver
 from uploader_gui.core.targets import Credentials, Document, Target, TargetConfig, make_target
+from uploader_gui.core.targets.base import VERIFY
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,9 @@ class DispatcherListener:
 
     def job_progress(self, job_id: int, sent: int, total: int) -> None:
         pass
+
+    def job_finished(self, job: Job) -> None:
+        """The dispatcher is done with this job (after any verification right after sending)."""
 
 
 @dataclass
@@ -236,6 +245,9 @@ class Dispatcher:
                     self._running.pop(job_id, None)
                     self._cancelled_waiting.discard(job_id)
                     self._idle.notify_all()
+                ended = self.history.get(job_id)
+                if ended is not None and ended.status in FINAL:
+                    self.listener.job_finished(ended)
 
     def _finish(self, job: Job, status: str, error: str | None = None) -> None:
         job.finished = time.time()
@@ -333,3 +345,28 @@ class Dispatcher:
             else:
                 error = "Cancelled while it was being sent; it was not delivered."
         self._finish(job, status, error)
+        if status == SENT and result.receipt is not None and target.supports(VERIFY):
+            self._verify(job, target, document, result.receipt)
+
+    def _verify(self, job: Job, target: Target, document: Document, receipt: Receipt) -> None:
+        """Ask the target for proof right after it accepted the document."""
+        try:
+            proof = target.verify(document, job.destination, receipt, job.sha256)
+        except UploadError as err:
+            log.info("job %s could not be verified: %s", job.id, err.message)
+            job.error = (f"Accepted, but it could not be checked: {err.message}")
+            self.history.update_job(job)
+            self.listener.job_changed(job)
+            return
+        job.proof = proof.proof or None
+        if proof.verified is True:
+            job.verified, job.error = True, None
+            self.history.update_job(job, new_status=VERIFIED)
+        elif proof.verified is False:
+            job.verified, job.error = False, proof.message
+            self.history.update_job(job, new_status=FAILED)
+        else:
+            job.proof = None
+            job.error = proof.message or None  # why it stays accepted, not verified
+            self.history.update_job(job)
+        self.listener.job_changed(job)

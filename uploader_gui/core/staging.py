@@ -42,7 +42,7 @@ class StagedFile:
     def ready(self) -> bool:
         """Checked, acceptable, and not already sent or on its way."""
         return (self.result is not None and self.result.ok
-                and self.upload_state not in ("sent", "queued", "uploading"))
+                and self.upload_state not in ("sent", "verified", "queued", "uploading"))
 
     @property
     def rejected(self) -> bool:

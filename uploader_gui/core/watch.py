@@ -39,7 +39,7 @@ from uploader_gui.core.batch import (
 )
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryStore
-from uploader_gui.core.jobs import FINAL, SENT, Job
+from uploader_gui.core.jobs import FINAL, SUCCESS, Job
 from uploader_gui.core.outcome import UploadError
 from uploader_gui.core.targets import Credentials, Destination, TargetConfig, make_target
 from uploader_gui.core.validation import IsolatedValidator, size_limit
@@ -258,7 +258,7 @@ class FolderWatcher:
             return self._fail(path, str(err), "rejected")
 
     def _conclude(self, path: Path, job: Job) -> Outcome:
-        if job.status == SENT:
+        if job.status in SUCCESS:
             moved = self._move(path, SENT_DIR, job.id)
             return Outcome(path, "sent", f"Sent to {job.dest_key}"
                            + (f" (id {job.remote_id})" if job.remote_id else "") + ".",

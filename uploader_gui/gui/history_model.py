@@ -35,6 +35,7 @@ _ICONS = {
     "queued": QStyle.StandardPixmap.SP_ArrowUp,
     "uploading": QStyle.StandardPixmap.SP_ArrowUp,
     "sent": QStyle.StandardPixmap.SP_DialogApplyButton,
+    "verified": QStyle.StandardPixmap.SP_DialogYesButton,
     "failed": QStyle.StandardPixmap.SP_MessageBoxCritical,
     "unknown": QStyle.StandardPixmap.SP_MessageBoxQuestion,
     "cancelled": QStyle.StandardPixmap.SP_DialogCancelButton,

@@ -206,7 +206,7 @@ class HistoryPanel(QWidget):
         self.resend_button.setEnabled(bool(jobs) and all(j.status in RESENDABLE for j in jobs))
         self.open_button.setEnabled(bool(one and one.url and one.url.startswith("http")))
         self.show_file_button.setEnabled(one is not None)
-        self.copy_button.setEnabled(one is not None and one.status == "sent")
+        self.copy_button.setEnabled(one is not None and one.status in ("sent", "verified"))
         if one is None:
             self.details.setHtml("" if not jobs else f"{len(jobs)} uploads selected.")
             return

@@ -31,7 +31,8 @@ ProgressRole = Qt.ItemDataRole.UserRole + 3
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 
-UPLOAD_STATES = ("queued", "uploading", "sent", "failed", "unknown", "cancelled", "rejected")
+UPLOAD_STATES = ("queued", "uploading", "sent", "verified", "failed", "unknown", "cancelled",
+                 "rejected")
 
 
 def _state(item: StagedFile) -> str:
@@ -140,6 +141,7 @@ class StagingModel(QAbstractTableModel):
                 "queued": QStyle.StandardPixmap.SP_ArrowUp,
                 "uploading": QStyle.StandardPixmap.SP_ArrowUp,
                 "sent": QStyle.StandardPixmap.SP_DialogApplyButton,
+                "verified": QStyle.StandardPixmap.SP_DialogYesButton,
                 "not_sent": QStyle.StandardPixmap.SP_MessageBoxCritical,
                 "unknown": QStyle.StandardPixmap.SP_MessageBoxQuestion,
                 "cancelled": QStyle.StandardPixmap.SP_DialogCancelButton,
@@ -280,7 +282,7 @@ class StagingModel(QAbstractTableModel):
     def counts(self) -> dict[str, int]:
         out = {"checking": 0, "ready": 0, "warning": 0, "rejected": 0, "sent": 0, "sending": 0}
         for item in self._items:
-            if item.upload_state == "sent":
+            if item.upload_state in ("sent", "verified"):
                 out["sent"] += 1
             elif item.upload_state in ("queued", "uploading"):
                 out["sending"] += 1

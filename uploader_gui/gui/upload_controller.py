@@ -380,14 +380,21 @@ class UploadController(QObject):
 
 def _row_state(job: Job) -> str:
     return {"failed": "failed", "cancelled": "cancelled", "unknown": "unknown",
-            "sent": "sent", "uploading": "uploading", "queued": "queued",
+            "sent": "sent", "verified": "verified", "uploading": "uploading", "queued": "queued",
             "interrupted": "failed"}[job.status]
 
 
 def _row_message(job: Job) -> str:
     where = job.profile or job.target
-    if job.status == "sent":
-        bits = [f"Sent to {where}"]
+    if job.status in ("sent", "verified"):
+        if job.status == "verified":
+            bits = [f"Verified: it arrived at {where} as sent"]
+        elif job.error:  # accepted, and why it could not be proven
+            return f"Sent to {where}, not verified: {job.error}"
+        elif job.log_ids:
+            bits = [f"Sent to {where}; accepted, delivery not yet confirmed"]
+        else:
+            bits = [f"Sent to {where}; accepted, not verified"]
         if job.remote_id:
             bits.append(f"id {job.remote_id}")
         if job.log_ids:
