@@ -76,9 +76,9 @@ def upload(qtbot, window: MainWindow, files: list[Path], profile: str = "Sandbox
 def test_uploads_appear_in_history_live(qtbot, window: MainWindow, tmp_path: Path) -> None:
     files = [fm.good_pdf(tmp_path / f"hist-{i}.pdf") for i in range(3)]
     upload(qtbot, window, files)
-    qtbot.waitUntil(lambda: all(staged_state(window, f.name) == "sent" for f in files),
+    qtbot.waitUntil(lambda: all(staged_state(window, f.name) == "verified" for f in files),
                     timeout=30_000)
-    qtbot.waitUntil(lambda: history_rows(window) == {f.name: "Sent" for f in files})
+    qtbot.waitUntil(lambda: history_rows(window) == {f.name: "Verified" for f in files})
     qtbot.waitUntil(lambda: window.count_label.text().endswith("3 sent"))
     assert window.history_panel.count_label.text() == "3 of 3 upload(s) shown."
 
@@ -88,7 +88,7 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     good = fm.good_pdf(tmp_path / "kept.pdf")
     wrong = fm.good_pdf(tmp_path / "wrong-patient.pdf")
     upload(qtbot, window, [good])
-    qtbot.waitUntil(lambda: staged_state(window, "kept.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "kept.pdf") == "verified", timeout=30_000)
     upload(qtbot, window, [wrong], patient="4242")
     qtbot.waitUntil(lambda: staged_state(window, "wrong-patient.pdf") == "not_sent", timeout=30_000)
     panel = window.history_panel
@@ -99,7 +99,10 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     assert history_rows(window) == {"wrong-patient.pdf": "Failed"}
     panel.search.setText("")
     panel.status_filter.setCurrentIndex(panel.status_filter.findData("sent"))
-    assert history_rows(window) == {"kept.pdf": "Sent"}
+    assert history_rows(window) == {}  # Claros's receipt proved it: not merely accepted
+    panel.status_filter.setCurrentIndex(panel.status_filter.findData("verified"))
+    assert panel.status_filter.currentText() == "Verified"
+    assert history_rows(window) == {"kept.pdf": "Verified"}
     panel.status_filter.setCurrentIndex(0)
     panel.use_from.setChecked(True)  # from a week ago: both still shown
     assert len(history_rows(window)) == 2
@@ -137,7 +140,8 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     panel.view.selectRow(row)
     panel.copy_receipt()
     receipt = json.loads(QApplication.clipboard().text())
-    assert receipt["status"] == "sent" and receipt["remote_id"].startswith("pdf_")
+    assert receipt["status"] == "verified" and receipt["remote_id"].startswith("pdf_")
+    assert receipt["verified"] is True and receipt["proof"] == "claros-receipt"
 
 
 def test_cancel_all_from_the_window(qtbot, window: MainWindow, tmp_path: Path, sandbox) -> None:
@@ -171,7 +175,8 @@ def test_interrupted_banner_resume(qtbot, validator, sandbox, tmp_path: Path, ap
         assert w.interrupted_bar.isVisible()
         assert "1 upload was interrupted" in w.interrupted_label.text()
         qtbot.mouseClick(w.resume_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: history_rows(w).get("left-behind.pdf") == "Sent", timeout=30_000)
+        qtbot.waitUntil(lambda: history_rows(w).get("left-behind.pdf") == "Verified",
+                        timeout=30_000)
         assert [r for r in sandbox.received("redcap") if r["filename"] == "left-behind.pdf"]
     finally:
         w.shutdown()
@@ -188,7 +193,7 @@ def test_close_while_uploading_asks(qtbot, window: MainWindow, tmp_path: Path, s
     window.close()
     assert asked and window.isVisible()
     t0 = time.monotonic()
-    qtbot.waitUntil(lambda: staged_state(window, "busy.pdf") == "sent", timeout=10_000)
+    qtbot.waitUntil(lambda: staged_state(window, "busy.pdf") == "verified", timeout=10_000)
     # "No" left the upload running to the end: it was not cancelled.
     assert time.monotonic() - t0 < 10
 
@@ -199,7 +204,7 @@ def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindo
 
     first = fm.good_pdf(tmp_path / "consent.pdf")
     upload(qtbot, window, [first])
-    qtbot.waitUntil(lambda: staged_state(window, "consent.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "consent.pdf") == "verified", timeout=30_000)
 
     seen = []
 
@@ -211,7 +216,7 @@ def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindo
     window.clear_all()
     other = fm.good_pdf(tmp_path / "new-letter.pdf", pages=2)
     upload(qtbot, window, [first, other])
-    qtbot.waitUntil(lambda: staged_state(window, "new-letter.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "new-letter.pdf") == "verified", timeout=30_000)
     [batch] = seen
     dup_names = [j.name for j in batch.jobs if j.uid in batch.duplicates]
     assert dup_names == ["consent.pdf"]
@@ -237,7 +242,7 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     pick(window, "Sandbox REDCap")
     window.upload_panel.record.setText("3")
     upload(qtbot, window, [first], profile="Sandbox REDCap")
-    qtbot.waitUntil(lambda: staged_state(window, "scan-v1.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "scan-v1.pdf") == "verified", timeout=30_000)
 
     asked = []
     window.uploads.confirm_replace = lambda batch: asked.append(batch.existing_name) or False
@@ -252,9 +257,9 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     window.clear_all()
     window.upload_panel.record.setText("3")
     upload(qtbot, window, [second], profile="Sandbox REDCap")
-    qtbot.waitUntil(lambda: staged_state(window, "scan-v2.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "scan-v2.pdf") == "verified", timeout=30_000)
     job = next(j for j in window.history_panel.model.jobs() if j.name == "scan-v2.pdf"
-               and j.status == "sent")
+               and j.status == "verified")
     assert Path(job.backup_path).read_bytes() == first.read_bytes()
 
     # Two files to one REDCap field would overwrite each other: refused.
@@ -282,6 +287,10 @@ def test_redox_delivery_column_turns_delivered(qtbot, window: MainWindow, sandbo
             return None
 
         qtbot.waitUntil(lambda: delivery() == "Delivered", timeout=30_000)
+        # Every destination's log says succeeded: the row and the History say Verified.
+        qtbot.waitUntil(lambda: history_rows(window).get("to-ehr.pdf") == "Verified",
+                        timeout=30_000)
+        qtbot.waitUntil(lambda: staged_state(window, "to-ehr.pdf") == "verified", timeout=30_000)
     finally:
         sandbox.log_settle_seconds = 1.0
 

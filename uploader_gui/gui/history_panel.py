@@ -230,6 +230,8 @@ class HistoryPanel(QWidget):
             ("Sent to", f"{job.profile or ''} ({KIND_LABELS.get(job.target, job.target)})"),
             ("Destination", job.dest_key),
             ("Status", STATE_LABELS.get(job.status, job.status)),
+            ("Verified", f"yes ({job.proof})" if job.verified else
+             (f"no ({job.proof})" if job.proof else "no")),
             ("Queued", t(job.created)), ("Finished", t(job.finished)),
             ("Remote ID", job.remote_id or "—"), ("Link", job.url or "—"),
             ("Redox log IDs", ", ".join(job.log_ids) or "—"),
@@ -291,7 +293,7 @@ class HistoryPanel(QWidget):
             "file": job.name, "sha256": job.sha256, "sent_to": job.profile or job.target,
             "destination": job.dest_key, "status": job.status, "remote_id": job.remote_id,
             "url": job.url, "log_ids": job.log_ids, "http_status": job.http_status,
-            "finished": job.to_json()["finished"],
+            "verified": job.verified, "proof": job.proof, "finished": job.to_json()["finished"],
         }, indent=2)
 
     def copy_receipt(self) -> None:
