@@ -12,9 +12,10 @@ SEARCH_SLACK = 300  # seconds before the send from which a search looks
 
 
 def log_status(log_id: str, log: dict[str, Any]) -> LogStatus:
+    """One log's latest attempt status, the destination's name, and Redox's words."""
     latest = ((log.get("attempts") or {}).get("latest") or {})
     status = str(latest.get("status") or log.get("status") or "pending").lower()
-    dest = log.get("destination") if isinstance(log.get("destination"), dict) else {}
+    dest: dict[str, Any] = log["destination"] if isinstance(log.get("destination"), dict) else {}
     where = str(dest.get("name") or dest.get("id") or "")
     words = ""
     for holder in (latest, log):
@@ -31,7 +32,8 @@ def log_status(log_id: str, log: dict[str, Any]) -> LogStatus:
 
 
 def next_cursor(body: dict[str, Any]) -> str | None:
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    """The cursor of the next page of an environment log search, None on the last page."""
+    meta: dict[str, Any] = body["meta"] if isinstance(body.get("meta"), dict) else {}
     for holder in (meta, meta.get("page") or {}, meta.get("pagination") or {}):
         if isinstance(holder, dict):
             for key in ("nextCursor", "next_cursor", "cursor"):
