@@ -343,3 +343,16 @@ def test_claros_receipt_that_does_not_match_fails(sandbox, tmp_path: Path, app_h
     assert job.status == FAILED and job.proof == "claros-receipt" and not job.verified
     assert "does not match what was sent" in job.error and words in job.error
     history.close()
+
+
+def test_tokens_are_renewed_a_minute_before_expires_in(tmp_path: Path) -> None:
+    from uploader_gui.sandbox import Sandbox
+
+    for ttl, renewed in ((300.0, False), (45.0, True)):
+        with Sandbox(tmp_path / f"sb-{int(ttl)}", token_ttl=ttl) as sb:
+            t = make_target(redox_config(sb, "org"), redox_creds(sb))
+            first, second = t.token(), t.token()
+            grants = [r for r in sb.requests_log if r["path"] == "/v2/auth/token"]
+            # expires_in 300 s: the token is reused; 45 s (under the minute's margin): renewed.
+            assert (first != second) is renewed and len(grants) == (2 if renewed else 1)
+            t.close()
