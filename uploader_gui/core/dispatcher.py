@@ -354,7 +354,13 @@ class Dispatcher:
             proof = target.verify(document, job.destination, receipt, job.sha256)
         except UploadError as err:
             log.info("job %s could not be verified: %s", job.id, err.message)
-            job.error = (f"Accepted, but it could not be checked: {err.message}")
+            job.error = f"Accepted, but it could not be checked: {err.message}"
+            self.history.update_job(job)
+            self.listener.job_changed(job)
+            return
+        except Exception:  # the upload itself succeeded: it stays "sent"
+            log.exception("verifying job %s failed unexpectedly", job.id)
+            job.error = "Accepted, but checking it failed unexpectedly; see the log."
             self.history.update_job(job)
             self.listener.job_changed(job)
             return

@@ -263,7 +263,8 @@ class HistoryPanel(QWidget):
             return
         risky = [j for j in jobs if j.status == "unknown"
                  or (j.status == "interrupted" and not j.safe_to_resume())
-                 or (j.status == "cancelled" and j.target == "claros" and j.began_sending)]
+                 or (j.status == "cancelled" and j.target == "claros" and j.began_sending)
+                 or (j.status == "failed" and j.proof == "claros-receipt")]
         text = f"Send {len(jobs)} file(s) again?"
         if risky:
             names = ", ".join(j.name for j in risky[:5]) + ("…" if len(risky) > 5 else "")
