@@ -105,9 +105,9 @@ def idle(seconds: float) -> dict[str, float]:
 
 
 def batch(url: str, credentials_json: str, folder: Path) -> dict[str, Any]:
+    from uploader_gui.cli.sandbox_profiles import sandbox_profiles
     from uploader_gui.gui.app import make_app
     from uploader_gui.gui.main_window import MainWindow
-    from uploader_gui.sandbox.profiles import sandbox_profiles
 
     make_app()
     files = sorted(folder.glob("*.pdf"))

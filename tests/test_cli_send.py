@@ -42,7 +42,7 @@ def test_send_claros_converts_images_and_refuses_duplicates(sandbox, tmp_path: P
     sent = by_name["letter.pdf"]
     assert sent["status"] == "verified" and sent["attempts"] == 1 and sent["remote_id"]
     assert set(sent) == {"path", "status", "remote_id", "url", "log_ids", "http_status",
-                         "error", "attempts", "job_id", "verified", "proof"}
+                         "error", "attempts", "job_id", "verified", "proof", "patient"}
     assert (sent["verified"], sent["proof"]) == (True, "claros-receipt")
     stored = [r for r in sandbox.received("claros") if r["filename"] == "letter.pdf"]
     assert stored[-1]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
@@ -85,12 +85,15 @@ def test_send_redcap_replace_needs_flag_and_keeps_a_backup(sandbox, tmp_path: Pa
     proc = send(*args, str(first), env=env, home=app_home)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 of 1 file(s) sent, 1 verified." in proc.stdout
-    # The field now holds v1.pdf: a second file is refused unless --replace is given.
+    # The field now holds v1.pdf: a second file is refused, before anything is sent,
+    # unless --replace is given.
+    received = len(sandbox.received("redcap"))
     refused = send(*args, "--json", str(second), env=env, home=app_home)
     assert refused.returncode == 1
     [row] = rows(refused)
-    assert row["status"] == "failed"
-    assert "Record 102, field lab_report already holds a file" in row["error"]
+    assert row["status"] == "rejected" and row["attempts"] == 0
+    assert "already holds “v1.pdf”" in row["error"] and "--replace" in row["error"]
+    assert len(sandbox.received("redcap")) == received
     replaced = send(*args, "--json", "--replace", str(second), env=env, home=app_home)
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     history = subprocess.run([sys.executable, "-m", "uploader_gui", "history", "--json"],
@@ -103,8 +106,10 @@ def test_send_redcap_replace_needs_flag_and_keeps_a_backup(sandbox, tmp_path: Pa
     assert "record-102_lab_report_baseline_arm_1" in backup.name
     assert backup.is_relative_to(app_home)
     assert token not in proc.stdout + refused.stdout + replaced.stdout + replaced.stderr
-    many = send(*args, str(first), str(second), env=env, home=app_home)
-    assert many.returncode == 2 and "holds one file" in many.stderr
+    many = send(*args, "--json", str(first), str(second), env=env, home=app_home)
+    assert many.returncode == 1
+    assert [r["status"] for r in rows(many)] == ["rejected", "rejected"]
+    assert all("holds one file" in r["error"] for r in rows(many))
 
 
 def test_send_redcap_wrong_event_rejected_before_sending(sandbox, tmp_path: Path, app_home) -> None:
@@ -136,13 +141,29 @@ def test_send_redox_jwt(sandbox, tmp_path: Path, app_home: Path) -> None:
 
 
 def test_send_failure_reports_server_message(sandbox, tmp_path: Path, app_home: Path) -> None:
-    proc = send("--target", "claros", "--url", sandbox.url, "--patient", "2001", "--json",
+    sandbox.add_fault(r"^/patients/1001/pdf/$", status=403,
+                      body={"detail": "This patient belongs to another Claros account."})
+    proc = send("--target", "claros", "--url", sandbox.url, "--patient", "1001", "--json",
                 str(fm.good_pdf(tmp_path / "a.pdf")),
                 env={"UPLOADER_GUI_TOKEN": "sandbox-claros-key"}, home=app_home)
     assert proc.returncode == 1
     [row] = rows(proc)
     assert row["status"] == "failed" and row["http_status"] == 403
     assert "another Claros account" in row["error"]
+
+
+def test_send_refuses_an_unknown_patient_before_sending(sandbox, tmp_path: Path,
+                                                        app_home: Path) -> None:
+    """2001 belongs to another account: this account's patient list does not name it."""
+    before = len(sandbox.received("claros"))
+    proc = send("--target", "claros", "--url", sandbox.url, "--patient", "2001", "--json",
+                str(fm.good_pdf(tmp_path / "a.pdf")),
+                env={"UPLOADER_GUI_TOKEN": "sandbox-claros-key"}, home=app_home)
+    assert proc.returncode == 1
+    [row] = rows(proc)
+    assert row["status"] == "rejected" and row["attempts"] == 0
+    assert "Claros Health has no patient 2001" in row["error"]
+    assert len(sandbox.received("claros")) == before
 
 
 def test_send_usage_errors(sandbox, tmp_path: Path, app_home: Path) -> None:

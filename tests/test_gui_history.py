@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import Job, sha256_of
 from uploader_gui.core.retry import RetryPolicy
@@ -20,7 +22,6 @@ from uploader_gui.gui.history_model import COL_FILE, COL_STATUS
 from uploader_gui.gui.main_window import MainWindow
 from uploader_gui.gui.staging_model import COL_NAME, StateRole
 from uploader_gui.gui.staging_model import COL_STATUS as STAGE_STATUS
-from uploader_gui.sandbox.profiles import sandbox_profiles
 
 FAST = RetryPolicy(base=0.01, cap=0.05, max_attempts=3)
 
@@ -30,7 +31,7 @@ FAST = RetryPolicy(base=0.01, cap=0.05, max_attempts=3)
 def make_window(qtbot, validator, sandbox) -> MainWindow:
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
                    policy=FAST)
-    w.uploads.confirm = lambda batch: "all"  # the confirmation dialog is tested on its own
+    w.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}  # dialog tested alone
     qtbot.addWidget(w)
     w.show()
     return w
@@ -89,13 +90,22 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     wrong = fm.good_pdf(tmp_path / "wrong-patient.pdf")
     upload(qtbot, window, [good])
     qtbot.waitUntil(lambda: staged_state(window, "kept.pdf") == "verified", timeout=30_000)
+    # An id the Claros account does not know never reaches the send step.
     upload(qtbot, window, [wrong], patient="4242")
+    [refused] = [i for i in window.model.items() if i.name == "wrong-patient.pdf"]
+    qtbot.waitUntil(lambda: refused.upload_state == "rejected", timeout=30_000)
+    assert "has no patient 4242" in refused.upload_message
+    assert staged_state(window, "wrong-patient.pdf") == "not_sent"
+    # A refusal by the server (twice: the send and the resend below) does.
+    sandbox.add_fault(r"^/patients/1002/pdf/$", status=400, times=2,
+                      body={"detail": "no patient with ID 4242 in this clinic"})
+    upload(qtbot, window, [wrong], patient="1002")
     qtbot.waitUntil(lambda: staged_state(window, "wrong-patient.pdf") == "not_sent", timeout=30_000)
     panel = window.history_panel
     qtbot.waitUntil(lambda: len(history_rows(window)) == 2)
 
     # Search by patient and by status.
-    panel.search.setText("4242")
+    panel.search.setText("1002")
     assert history_rows(window) == {"wrong-patient.pdf": "Failed"}
     panel.search.setText("")
     panel.status_filter.setCurrentIndex(panel.status_filter.findData("sent"))
@@ -208,27 +218,49 @@ def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindo
 
     seen = []
 
-    def answer(batch):
-        seen.append(batch)
-        return "skip-duplicates"
+    def answer(plan):
+        seen.append(plan)
+        return {q.id: q.default for q in plan.questions}  # the safe answers: skip duplicates
 
     window.uploads.confirm = answer
     window.clear_all()
     other = fm.good_pdf(tmp_path / "new-letter.pdf", pages=2)
     upload(qtbot, window, [first, other])
     qtbot.waitUntil(lambda: staged_state(window, "new-letter.pdf") == "verified", timeout=30_000)
-    [batch] = seen
-    dup_names = [j.name for j in batch.jobs if j.uid in batch.duplicates]
-    assert dup_names == ["consent.pdf"]
+    [plan] = seen
+    dups = [q for q in plan.questions if q.kind == "duplicate"]
+    names = {p.key: p.job.name for p in plan.jobs}
+    assert [names[q.key] for q in dups] == ["consent.pdf"]
     assert staged_state(window, "consent.pdf") == "cancelled"
-    html = summary_html(batch.profile, batch.jobs, batch.duplicates)
-    assert "consent.pdf → <b>patient 1001</b>" in html and "Already sent there" in html
-    assert "new-letter.pdf → <b>patient 1001</b>" in html
+    html = summary_html(plan)
+    assert "consent.pdf → <b>Ada Sandbox, born 1980-01-01 (1001)</b>" in html
+    assert "already sent to patient 1001" in html
+    assert "new-letter.pdf → <b>Ada Sandbox, born 1980-01-01 (1001)</b>" in html
     sent = [r for r in sandbox.received("claros") if r["filename"] == "consent.pdf"]
     assert len(sent) == 1  # the duplicate was not sent
 
+    # The dialog itself: the duplicate's box starts unticked, and Cancel is the default.
+    from uploader_gui.gui.confirm_send import ConfirmSendDialog
+
+    dialog = ConfirmSendDialog(plan, window)
+    # Claros's patient list shows 1001 already has a PDF (the first upload): that is said too,
+    # since whether a new one adds or replaces is not documented.
+    [note] = [q for q in plan.questions if q.kind == "patient_note"]
+    from PySide6.QtWidgets import QLabel
+
+    assert re.search(r"already holds (a PDF|\d+ PDFs)", note.text)
+    assert "adds a document or replaces" in note.text
+    assert note.text in [label.text() for label in dialog.findChildren(QLabel)]
+    box = dialog.boxes[dups[0].id]
+    assert not box.isChecked() and "consent.pdf" in box.text()
+    assert dialog.answers()[dups[0].id] is False
+    assert not dialog.send_button.isDefault()
+    box.setChecked(True)
+    assert dialog.answers()[dups[0].id] is True
+    dialog.deleteLater()
+
     # "Cancel" sends nothing at all.
-    window.uploads.confirm = lambda batch: "cancel"
+    window.uploads.confirm = lambda plan: None
     window.clear_all()
     third = fm.good_pdf(tmp_path / "third.pdf", pages=3)
     upload(qtbot, window, [third])
@@ -245,7 +277,12 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     qtbot.waitUntil(lambda: staged_state(window, "scan-v1.pdf") == "verified", timeout=30_000)
 
     asked = []
-    window.uploads.confirm_replace = lambda batch: asked.append(batch.existing_name) or False
+
+    def keep(plan):
+        asked.append(plan.existing_file)
+        return {q.id: q.kind != "replace_file" for q in plan.questions}
+
+    window.uploads.confirm = keep
     window.clear_all()
     second = fm.good_pdf(tmp_path / "scan-v2.pdf", pages=2)
     window.upload_panel.record.setText("3")
@@ -253,7 +290,7 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     qtbot.waitUntil(lambda: staged_state(window, "scan-v2.pdf") == "cancelled", timeout=30_000)
     assert asked == ["scan-v1.pdf"]
 
-    window.uploads.confirm_replace = lambda batch: True
+    window.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}
     window.clear_all()
     window.upload_panel.record.setText("3")
     upload(qtbot, window, [second], profile="Sandbox REDCap")

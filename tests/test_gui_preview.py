@@ -10,9 +10,9 @@ from PIL import Image
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, NameObject
 
+from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 from uploader_gui.gui.main_window import MainWindow
 from uploader_gui.gui.staging_model import COL_DEST, COL_NAME
-from uploader_gui.sandbox.profiles import sandbox_profiles
 
 
 def text_pdf(path: Path, pages: int = 3) -> Path:
@@ -103,7 +103,7 @@ def test_claros_patient_picker_and_recent_destinations(qtbot, validator, sandbox
     from uploader_gui.core.recent import load_recent
 
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials))
-    w.uploads.confirm = lambda batch: "all"
+    w.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}
     qtbot.addWidget(w)
     w.show()
     try:
@@ -146,7 +146,7 @@ def test_combine_images_in_the_order_shown(qtbot, validator, sandbox, tmp_path, 
         paths.append(tmp_path / name)
     before = {p: p.read_bytes() for p in paths}
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials))
-    w.uploads.confirm = lambda batch: "all"
+    w.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}
     qtbot.addWidget(w)
     w.show()
     try:

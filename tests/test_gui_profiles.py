@@ -9,13 +9,13 @@ import pytest
 from keyring.backends import fail
 from PySide6.QtCore import Qt
 
+from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 from uploader_gui.core.profiles import load_profile_set, profiles_path, save_profile_set
 from uploader_gui.core.secrets import SERVICE, MemoryKeyring, SecretStore
 from uploader_gui.gui.keyring_status import KeyringProbe, load_session_profiles
 from uploader_gui.gui.profile_dialog import ProfileDialog
 from uploader_gui.gui.tasks import TaskRunner
 from uploader_gui.sandbox import Sandbox
-from uploader_gui.sandbox.profiles import sandbox_profiles
 
 
 @pytest.fixture(scope="module")

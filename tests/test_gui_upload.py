@@ -9,16 +9,16 @@ import filemaker as fm
 import pytest
 from PySide6.QtCore import Qt
 
+from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 from uploader_gui.gui.main_window import MainWindow
 from uploader_gui.gui.staging_model import COL_NAME, COL_STATUS, StateRole
-from uploader_gui.sandbox.profiles import sandbox_profiles
 
 
 @pytest.fixture
 def window(qtbot, validator, sandbox):
     w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
                    banner="Sandbox mode")
-    w.uploads.confirm = lambda batch: "all"  # the confirmation dialog is tested on its own
+    w.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}  # dialog tested alone
     qtbot.addWidget(w)
     w.show()
     yield w
@@ -87,10 +87,27 @@ def test_server_error_is_shown_on_the_row(qtbot, window: MainWindow, sandbox, tm
     pick(window, "Sandbox Claros")
     window.add_paths([fm.good_pdf(tmp_path / "other-account.pdf")])
     qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
-    window.upload_panel.patient.setText("2001")
+    sandbox.add_fault(r"^/patients/1002/pdf/$", status=403,
+                      body={"detail": "This patient belongs to another Claros account."})
+    window.upload_panel.patient.setText("1002")
     qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: rows(window)["other-account.pdf"][0] == "not_sent", timeout=30_000)
     assert "another Claros account" in rows(window)["other-account.pdf"][1]
+
+
+def test_unknown_patient_never_reaches_the_send_step(qtbot, window: MainWindow, sandbox,
+                                                     tmp_path: Path) -> None:
+    """2001 belongs to another account: this account's patient list does not name it."""
+    pick(window, "Sandbox Claros")
+    before = len(sandbox.received("claros"))
+    window.add_paths([fm.good_pdf(tmp_path / "other-account.pdf")])
+    qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
+    window.upload_panel.patient.setText("2001")
+    qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: rows(window)["other-account.pdf"][0] == "not_sent", timeout=30_000)
+    assert "Claros Health has no patient 2001" in rows(window)["other-account.pdf"][1]
+    assert len(sandbox.received("claros")) == before
+    assert window.uploads.history.jobs() == []
 
 
 def test_no_profiles_means_no_upload(qtbot, validator, tmp_path: Path) -> None:

@@ -8,10 +8,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from uploader_gui.cli.send import _Printer, credentials_from_env, deliver_jobs, open_history
+from uploader_gui.cli.send import (
+    _Printer,
+    credentials_from_env,
+    current_connections,
+    deliver_jobs,
+    open_history,
+)
 from uploader_gui.core.jobs import INTERRUPTED, STATE_LABELS, STATES, UNKNOWN, Job
 from uploader_gui.core.retry import RetryPolicy
-from uploader_gui.core.targets import Credentials
 
 
 def add_history_parsers(sub: Any) -> None:
@@ -94,12 +99,9 @@ def cmd_resume(args: argparse.Namespace, parser: argparse.ArgumentParser,
             out("Nothing to resume.")
         store.close()
         return 0 if not held else 1
-    env = credentials_from_env()
-
-    def credentials_for(job: Job) -> Credentials:
-        return env
-
-    deliver_jobs(store, jobs, credentials_for, RetryPolicy(), args.concurrency, printer)
+    connections = current_connections(jobs, parser)
+    deliver_jobs(store, jobs, connections.credentials_for, RetryPolicy(), args.concurrency,
+                 printer, settings_for=connections.settings_for)
     store.close()
     code = printer.finish()
     return code if not held else 1

@@ -211,15 +211,23 @@ class DialogAnswerer:
         self._timer.start()
 
     def _answer(self) -> None:
-        from PySide6.QtWidgets import QApplication, QMessageBox
+        from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
         box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox) or not box.isVisible():
+        if box is None or not box.isVisible():
             return
-        roles = (QMessageBox.ButtonRole.AcceptRole, QMessageBox.ButtonRole.YesRole)
+        if isinstance(box, QMessageBox):
+            buttons = [(box.buttonRole(b), b) for b in box.buttons()]
+        else:  # a dialog of our own: its button box
+            found = box.findChild(QDialogButtonBox)
+            if found is None:
+                return
+            buttons = [(found.buttonRole(b), b) for b in found.buttons()]
+        roles = (QMessageBox.ButtonRole.AcceptRole, QMessageBox.ButtonRole.YesRole,
+                 QDialogButtonBox.ButtonRole.AcceptRole, QDialogButtonBox.ButtonRole.YesRole)
         for role in roles:
-            for button in box.buttons():
-                if box.buttonRole(button) == role:
+            for button_role, button in buttons:
+                if button_role == role:
                     self.answered.append(f"{box.windowTitle()!r} ({button.text()})")
                     button.click()
                     return
@@ -258,9 +266,9 @@ def run_window_checks(t: SelfTest, work: Path, pdf: Path) -> None:
 
     t.check("Qt", qt)
 
+    from uploader_gui.cli.sandbox_profiles import sandbox_profiles
     from uploader_gui.gui.main_window import MainWindow
     from uploader_gui.sandbox import Sandbox
-    from uploader_gui.sandbox.profiles import sandbox_profiles
 
     sandbox = Sandbox(work / "sandbox").start()
     opened: list[MainWindow] = []

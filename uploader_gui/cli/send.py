@@ -13,20 +13,22 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from uploader_gui.core.batch import (
-    ConversionError,
-    check_job,
-    convert_images,
-    find_duplicates,
-    new_job,
-)
 from uploader_gui.core.delivery import wait_for_delivery
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryError, HistoryStore
 from uploader_gui.core.jobs import FAILED, SENT, SUCCESS, VERIFIED, Job
+from uploader_gui.core.planner import (
+    DUPLICATE,
+    PATIENT_NOTE,
+    REPLACE_FILE,
+    UNKNOWN_EARLIER,
+    PlanInput,
+    Refusal,
+    answers_from_flags,
+    plan,
+)
 from uploader_gui.core.profiles import Profile, ProfileError, load_profile_set
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.secrets import (
@@ -41,7 +43,6 @@ from uploader_gui.core.targets import (
     Credentials,
     Destination,
     Secret,
-    Target,
     TargetConfig,
     make_target,
 )
@@ -95,6 +96,8 @@ def add_send_parser(sub: Any) -> None:
                    help="REDCap: replace a file the field already holds (a backup is saved first)")
     s.add_argument("--allow-duplicate", action="store_true",
                    help="send even if the same file already went to the same patient or record")
+    s.add_argument("--allow-unknown", action="store_true",
+                   help="send even if an earlier upload of the same file there may have arrived")
     s.add_argument("--verify", action="store_true",
                    help="wait until each upload is verified (REDCap read-back, Claros receipt, "
                    "Redox delivery logs); exit non-zero if any is not")
@@ -228,29 +231,29 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
     policy = RetryPolicy(base=args.retry_base, cap=args.retry_cap, max_attempts=args.max_attempts)
     destination = destination_from_args(args)
     files = list(expand_paths(args.paths))
-    if cfg.kind == "redcap" and len(files) > 1:
-        parser.error("a REDCap file field holds one file, and each import replaces the last: "
-                     f"send one file at a time to a record and field ({len(files)} given)")
     limit = cfg.size_limit or size_limit(cfg.kind)
     if args.verify_timeout <= 0:
         parser.error("--verify-timeout must be more than 0 seconds")
     history = open_history(parser)
     printer = _Printer(args.json, out, verify=args.verify)
-    jobs: list[Job] = []
     try:
         with IsolatedValidator(workers=1) as validator:
-            staging = _Staging(target, validator, limit, destination,
-                               _NetworkChecks(target, destination), history, args.profile,
-                               args.allow_duplicate)
-            for path in files:
-                job_or_row = _stage_one(path, staging)
-                if isinstance(job_or_row, Job):
-                    jobs.append(job_or_row)
-                else:
-                    printer.row(job_or_row)
+            inputs = [PlanInput(str(path), path.resolve(),
+                                validator.validate(path, cfg.kind, limit)) for path in files]
+        the_plan = plan(inputs, cfg, creds, destination, history, profile=args.profile,
+                        target=target)
         can_follow = target.supports(DELIVERY_STATUS)
     finally:
         target.close()
+    answers = answers_from_flags(the_plan, allow_duplicate=args.allow_duplicate,
+                                 replace_file=args.replace, allow_unknown=args.allow_unknown)
+    for question in the_plan.questions:
+        if answers[question.id] and question.kind in (DUPLICATE, UNKNOWN_EARLIER, PATIENT_NOTE):
+            print(f"uploader-gui: warning: {question.text} Sending as asked.", file=sys.stderr)
+    resolution = the_plan.resolve(answers)
+    for refusal in [*the_plan.refused, *resolution.skipped]:
+        printer.row(refusal_row(refusal))
+    jobs = [planned.job for planned in resolution.jobs]
     done = deliver_jobs(history, jobs, lambda _job: creds, policy, args.concurrency, printer,
                         hold=args.verify)
     if args.verify:
@@ -261,6 +264,28 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
             printer.job(history.get(job.id) or job if job.id is not None else job)
     history.close()
     return printer.finish()
+
+
+#: What to add to a skipped file's reason: the flag that sends it anyway.
+_FLAG_HINTS = {
+    DUPLICATE: " Use --allow-duplicate to send it again anyway.",
+    REPLACE_FILE: " Use --replace to replace it (a backup of the current file is kept).",
+    UNKNOWN_EARLIER: " Use --allow-unknown to send it anyway.",
+}
+
+
+def refusal_row(refusal: Refusal) -> dict[str, Any]:
+    """A `send` row for a file that was not sent, and why."""
+    reason = refusal.reason + _FLAG_HINTS.get(refusal.question or "", "")
+    status = refusal.status if refusal.status in (FAILED, "unknown") else "rejected"
+    row: dict[str, Any] = {
+        "path": refusal.key, "status": status, "remote_id": None, "url": None, "log_ids": [],
+        "http_status": refusal.http_status, "error": reason, "attempts": 0, "job_id": None,
+        "verified": False, "proof": None, "patient": None,
+    }
+    if refusal.question == DUPLICATE:
+        row["duplicate_of"] = refusal.earlier_id
+    return row
 
 
 def open_history(parser: argparse.ArgumentParser) -> HistoryStore:
@@ -275,12 +300,40 @@ def open_history(parser: argparse.ArgumentParser) -> HistoryStore:
     return store
 
 
+@dataclass
+class Connections:
+    """For jobs sent again: each profile's settings and secrets as they are now."""
+
+    profiles: dict[str, tuple[Profile, Credentials]]
+    fallback: Credentials
+
+    def settings_for(self, job: Job) -> TargetConfig | None:
+        found = self.profiles.get(job.profile or "")
+        return found[0].config if found else None
+
+    def credentials_for(self, job: Job) -> Credentials:
+        found = self.profiles.get(job.profile or "")
+        return found[1] if found else self.fallback
+
+
+def current_connections(jobs: list[Job], parser: argparse.ArgumentParser) -> Connections:
+    """Look every job's profile up once, before any upload starts (the keyring may ask)."""
+    try:
+        saved = load_profile_set()
+    except ProfileError:
+        saved = {}
+    names = sorted({j.profile for j in jobs if j.profile and j.profile in saved})
+    return Connections({name: profile_and_credentials(name, parser) for name in names},
+                       credentials_from_env())
+
+
 def deliver_jobs(history: HistoryStore, jobs: list[Job], credentials_for: Callable[[Job], Credentials],
                  policy: RetryPolicy, concurrency: int, printer: _Printer,
+                 settings_for: Callable[[Job], TargetConfig | None] | None = None,
                  hold: bool = False) -> list[Job]:
     """Queue the jobs, print each as it ends (unless ``hold``), and stop cleanly on Ctrl+C.
 
-    Returns the jobs as they ended, in the order they ended.
+    Returns the jobs as they ended (after any verification right after sending).
     """
     if not jobs:
         return []
@@ -297,7 +350,7 @@ def deliver_jobs(history: HistoryStore, jobs: list[Job], credentials_for: Callab
                             printer.job(job)
 
     dispatcher = Dispatcher(history, credentials_for, concurrency=concurrency, policy=policy,
-                            listener=Listener())
+                            listener=Listener(), settings_for=settings_for)
     try:
         for job in jobs:
             dispatcher.submit(job)
@@ -342,85 +395,8 @@ def job_row(job: Job) -> dict[str, Any]:
         "path": job.path, "status": job.status, "remote_id": job.remote_id, "url": job.url,
         "log_ids": list(job.log_ids), "http_status": job.http_status, "error": job.error,
         "attempts": job.attempts, "job_id": job.id, "verified": job.verified, "proof": job.proof,
+        "patient": job.patient_label,
     }
-
-
-class _NetworkChecks:
-    """The target's network checks (REDCap field, event, record), run once, on first need."""
-
-    def __init__(self, target: Target, destination: Destination) -> None:
-        self.target = target
-        self.destination = destination
-        self._done = False
-        self.problems: list[str] = []
-        self.error: UploadError | None = None
-
-    def run(self) -> None:
-        if not self._done:
-            self._done = True
-            try:
-                self.problems = self.target.prepare(self.destination)
-            except UploadError as err:
-                self.error = err
-
-
-@dataclass
-class _Staging:
-    """What every file of one `send` shares."""
-
-    target: Target
-    validator: IsolatedValidator
-    limit: int
-    destination: Destination
-    checks: _NetworkChecks
-    history: HistoryStore
-    profile: str | None
-    allow_duplicates: bool
-
-
-def _stage_one(path: Path, s: _Staging) -> Job | dict[str, Any]:
-    """Validate and check one file; a Job when it may go, else the row that says why not."""
-    row: dict[str, Any] = {
-        "path": str(path), "status": "rejected", "remote_id": None, "url": None, "log_ids": [],
-        "http_status": None, "error": None, "attempts": 0, "job_id": None,
-        "verified": False, "proof": None,
-    }
-    res = s.validator.validate(path, s.target.kind, s.limit)
-    if not res.ok:
-        row["error"] = " ".join(p.message for p in res.errors)
-        return row
-    if not res.sha256:
-        row["error"] = "The file could not be read to the end. Check it and try again."
-        return row
-    job = new_job(path.resolve(), res, s.target.config, s.destination, s.profile)
-    problems = check_job(s.target, job)
-    if problems:
-        row["error"] = " ".join(problems)
-        return row
-    s.checks.run()
-    if s.checks.error is not None:
-        err = s.checks.error
-        row.update(status=FAILED, error=err.message, http_status=err.http_status)
-        return row
-    if s.checks.problems:
-        row["error"] = " ".join(s.checks.problems)
-        return row
-    earlier = find_duplicates(s.history, job)
-    if earlier:
-        first = earlier[0]
-        when = first.to_json()["finished"] or first.to_json()["created"]
-        note = (f"The same file was already sent to {job.dest_key} (job #{first.id}, {when}).")
-        if not s.allow_duplicates:
-            row["error"] = note + " Use --allow-duplicate to send it again anyway."
-            row["duplicate_of"] = first.id
-            return row
-        print(f"uploader-gui: warning: {path}: {note} Sending again as asked.", file=sys.stderr)
-        job.duplicate_of = first.id
-    try:
-        return convert_images(job)
-    except ConversionError as err:
-        row["error"] = str(err)
-        return row
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -41,6 +41,7 @@ from uploader_gui.core.jobs import (
     Job,
     config_to_json,
     sha256_of,
+    with_connection,
 )
 from uploader_gui.core.outcome import CancelToken, Receipt, UploadError
 from uploader_gui.core.retry import Attempt, RetryPolicy, deliver
@@ -53,6 +54,8 @@ DEFAULT_CONCURRENCY = 3
 MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 8
 
 CredentialsFor = Callable[[Job], Credentials]
+#: The job's profile's settings as they are now (None: keep the job's own).
+SettingsFor = Callable[[Job], "TargetConfig | None"]
 
 
 class DispatcherListener:
@@ -86,9 +89,11 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         listener: DispatcherListener | None = None,
         target_factory: Callable[[TargetConfig, Credentials], Target] = make_target,
+        settings_for: SettingsFor | None = None,
     ) -> None:
         self.history = history
         self.credentials_for = credentials_for
+        self.settings_for: SettingsFor = settings_for or (lambda _job: None)
         self.policy = policy or RetryPolicy()
         self.listener = listener or DispatcherListener()
         self._target_factory = target_factory
@@ -211,11 +216,12 @@ class Dispatcher:
     # ------------------------------------------------------------------ work
 
     def _target_for(self, job: Job) -> Target:
-        key = config_to_json(job.target_config) + "|" + (job.profile or "")
+        config = with_connection(job.target_config, self.settings_for(job))
+        key = config_to_json(config) + "|" + (job.profile or "")
         with self._lock:
             target = self._targets.get(key)
         if target is None:
-            target = self._target_factory(job.target_config, self.credentials_for(job))
+            target = self._target_factory(config, self.credentials_for(job))
             with self._lock:
                 self._targets.setdefault(key, target)
                 target = self._targets[key]
@@ -304,7 +310,8 @@ class Dispatcher:
         def on_attempt(a: Attempt) -> None:
             rec = records.get(a.number)
             if rec is None:
-                rec = AttemptRecord(job_id=job_id, number=a.number, started=a.started)
+                rec = AttemptRecord(job_id=job_id, number=a.number, started=a.started,
+                                    url=target.config.base_url)
                 records[a.number] = rec
                 job.attempts += 1
                 job.began_sending = True

@@ -426,7 +426,8 @@ class HistoryStore:
         since: float | None = None,
         search: str | None = None,
     ) -> list[Job]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
             where.append(f"status IN ({','.join('?' * len(statuses))})")

@@ -14,7 +14,7 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +227,24 @@ def _tz(t: float) -> str:
     sign = "+" if offset >= 0 else "-"
     offset = abs(offset)
     return f"{sign}{offset // 3600:02d}:{offset % 3600 // 60:02d}"
+
+
+#: The settings that say how to reach a system (not what to send). A job resumed or
+#: sent again uses its profile's current ones: an address, a certificate or a key may
+#: have changed since it was queued (the sandbox, say, takes a new port).
+CONNECTION_FIELDS = (
+    "base_url", "blob_url", "auth", "client_id", "key_id", "jwt_alg", "ca_bundle",
+    "platform_org_id", "platform_client_id", "platform_key_id", "source_id",
+)
+
+
+def with_connection(config: TargetConfig, current: TargetConfig | None) -> TargetConfig:
+    """``config`` with the connection settings of ``current`` (the profile as it is now)."""
+    if current is None or current.kind != config.kind:
+        return config
+    changes = {name: getattr(current, name) for name in CONNECTION_FIELDS
+               if getattr(current, name) != getattr(config, name)}
+    return replace(config, **changes) if changes else config
 
 
 def config_to_json(config: TargetConfig) -> str:

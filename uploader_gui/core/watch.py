@@ -30,18 +30,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from uploader_gui.core.batch import (
-    ConversionError,
-    check_job,
-    convert_images,
-    find_duplicates,
-    new_job,
-)
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FINAL, SUCCESS, Job
-from uploader_gui.core.outcome import UploadError
-from uploader_gui.core.targets import Credentials, Destination, TargetConfig, make_target
+from uploader_gui.core.planner import (
+    DUPLICATE,
+    UNKNOWN_EARLIER,
+    Plan,
+    PlanInput,
+    answers_from_profile,
+    plan,
+)
+from uploader_gui.core.targets import Credentials, Destination, Target, TargetConfig, make_target
 from uploader_gui.core.validation import IsolatedValidator, size_limit
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,10 @@ class WatchSettings:
     pattern: str | None = None
     settle: float = DEFAULT_SETTLE
     poll: float = 1.0
+
+
+def dest_text(planned: Plan) -> str:
+    return planned.jobs[0].job.dest_key if planned.jobs else "that destination"
 
 
 class FolderWatcher:
@@ -218,7 +222,8 @@ class FolderWatcher:
             outcomes.append(self._report(self._conclude(path, final)))
         return outcomes
 
-    def _prepare(self, path: Path, target) -> Job | Outcome:
+    def _prepare(self, path: Path, target: Target) -> Job | Outcome:
+        """The shared planner, answered by the profile's settings (nobody is asked)."""
         dest = destination_from_name(path.name, self.rx, self.s.config.kind, self.s.defaults)
         if dest is None:
             return Outcome(path, "needs_destination",
@@ -226,36 +231,19 @@ class FolderWatcher:
                            "in the folder. Rename it to match the rule, or send it by hand.")
         limit = self.s.config.size_limit or size_limit(self.s.config.kind)
         res = self.validator.validate(path, self.s.config.kind, limit)
-        if not res.ok or not res.sha256:
-            reason = " ".join(p.message for p in res.errors) or "The file could not be read."
-            return self._fail(path, reason, "rejected")
-        if self.s.config.kind == "redcap" and self.s.config.redcap_overwrite == "backup":
-            dest.replace = True
-        job = new_job(path.resolve(), res, self.s.config, dest, self.s.profile)
-        problems = check_job(target, job)
-        try:
-            problems = problems or target.prepare(dest)
-        except UploadError as err:
-            problems = [err.message]
-        if problems:
-            return self._fail(path, " ".join(problems), "rejected")
-        unfinished = self.history.find_same(job.sha256, job.target, job.dest_key,
-                                            ("interrupted", "unknown"))
-        for old in unfinished:
-            if old.status == "unknown" or not old.safe_to_resume():
-                return self._fail(path, f"An earlier upload of this file (history #{old.id}) "
-                                  "may already have arrived. Check in the receiving system, then "
-                                  "send it by hand if it is missing.", "unknown", old.id)
-        earlier = find_duplicates(self.history, job)
-        if earlier:
-            first = earlier[0]
-            moved = self._move(path, SENT_DIR, first.id)
-            return Outcome(path, "duplicate", f"Already sent to {job.dest_key} (history "
-                           f"#{first.id}); not sent again.", moved, first.id)
-        try:
-            return convert_images(job)
-        except ConversionError as err:
-            return self._fail(path, str(err), "rejected")
+        planned = plan([PlanInput(str(path), path.resolve(), res)], self.s.config, self.credentials,
+                       dest, self.history, profile=self.s.profile, target=target)
+        resolution = planned.resolve(answers_from_profile(planned))
+        if resolution.jobs:
+            return resolution.jobs[0].job
+        [refusal] = [*planned.refused, *resolution.skipped]
+        if refusal.question == DUPLICATE:
+            moved = self._move(path, SENT_DIR, refusal.earlier_id)
+            return Outcome(path, "duplicate", f"Already sent to {dest_text(planned)} (history "
+                           f"#{refusal.earlier_id}); not sent again.", moved, refusal.earlier_id)
+        if refusal.question == UNKNOWN_EARLIER:
+            return self._fail(path, refusal.reason, "unknown", refusal.earlier_id)
+        return self._fail(path, refusal.reason, "rejected")
 
     def _conclude(self, path: Path, job: Job) -> Outcome:
         if job.status in SUCCESS:

@@ -43,11 +43,11 @@ def run_gui(use_sandbox: bool = False) -> int:
     profiles = []
     banner = ""
     if use_sandbox:
+        from uploader_gui.cli.sandbox_profiles import sandbox_profiles
         from uploader_gui.core.paths import data_dir
         from uploader_gui.sandbox import Sandbox
-        from uploader_gui.sandbox.profiles import sandbox_profiles
 
-        sandbox = Sandbox(data_dir() / "sandbox").start()
+        sandbox = Sandbox(data_dir() / "sandbox", keep_port=True).start()
         profiles = sandbox_profiles(sandbox.url, sandbox.credentials)
         banner = (
             "<b>Sandbox mode</b>: uploads go to a built-in test system on this computer, "

@@ -9,46 +9,24 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from dataclasses import replace as replace_
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QWidget
 
-from uploader_gui.core.batch import (
-    ConversionError,
-    check_job,
-    convert_images,
-    find_duplicates,
-    new_job,
-)
-from uploader_gui.core.convert import discard
 from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FINAL, INTERRUPTED, STATE_LABELS, Job
-from uploader_gui.core.outcome import UploadError
+from uploader_gui.core.planner import Plan, PlanInput, plan
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import remember
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
-from uploader_gui.core.targets import Credentials, Destination, make_target
-from uploader_gui.core.targets.base import EXISTING_FILE
+from uploader_gui.core.targets import Credentials, Destination, TargetConfig
+from uploader_gui.gui.confirm_send import files_phrase
 from uploader_gui.gui.queue_bridge import QueueBridge
 from uploader_gui.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Batch:
-    """One press of Upload, between preparing and queueing."""
-
-    profile: Profile
-    jobs: list[Job] = field(default_factory=list)
-    refused: list[tuple[Job, str]] = field(default_factory=list)
-    duplicates: dict[str, Job] = field(default_factory=dict)  # uid -> earlier sent job
-    existing_name: str | None = None  # REDCap: the file the field holds now
 
 
 class UploadController(QObject):
@@ -80,7 +58,8 @@ class UploadController(QObject):
         self.dispatcher: Dispatcher | None = None
         if history is not None:
             self.dispatcher = Dispatcher(history, self._credentials_for, concurrency=concurrency,
-                                         policy=policy or RetryPolicy(), listener=self.bridge)
+                                         policy=policy or RetryPolicy(), listener=self.bridge,
+                                         settings_for=self._settings_for)
             self.bridge.dispatcher = self.dispatcher
         self.bridge.jobsChanged.connect(self._jobs_changed)
         self._delivery_timer = QTimer(self)
@@ -96,6 +75,11 @@ class UploadController(QObject):
         profile = self.profiles.get(job.profile or "")
         return profile.credentials if profile else Credentials()
 
+    def _settings_for(self, job: Job) -> TargetConfig | None:
+        """A resumed or re-sent job goes where its profile points now."""
+        profile = self.profiles.get(job.profile or "")
+        return profile.config if profile else None
+
     @property
     def active(self) -> int:
         return self.dispatcher.active_count() if self.dispatcher else 0
@@ -103,159 +87,86 @@ class UploadController(QObject):
     # ------------------------------------------------------------------ new uploads
 
     def upload(self, files: list[StagedFile], profile: Profile, destination: Destination) -> int:
-        """Check, prepare, confirm and queue the files. Returns how many go on to be prepared."""
+        """Plan (on a worker), ask, then queue. Returns how many files go on to be planned."""
         if self.dispatcher is None:
             self.message.emit("Uploading is not possible because the history cannot be written.")
             return 0
-        jobs: list[Job] = []
+        inputs = []
         for item in files:
             res = item.result
             if res is None or not res.ok or not res.sha256:
                 continue
-            job = new_job(item.path, res, profile.config, destination, profile.name)
-            job.sources = list(item.sources)
-            self._uid_to_key[job.uid] = item.key
-            jobs.append(job)
-            self.rowDestination.emit(item.key, f"{profile.name}: {job.dest_key}")
+            inputs.append(PlanInput(item.key, item.path, res, tuple(item.sources)))
             self.rowState.emit(item.key, "queued", f"Being prepared for {profile.name}…")
-        if profile.config.kind == "redcap" and len(jobs) > 1:
-            for job in jobs:
-                key = self._uid_to_key.pop(job.uid, "")
-                self.rowState.emit(key, "rejected", "A REDCap file field holds one file and each "
-                                   "upload replaces the last: send one file at a time, or remove "
-                                   "the others from the list.")
-            jobs = []
-        if not jobs:
+        if not inputs:
             self.message.emit("Nothing was sent: the reasons are shown in the list.")
             return 0
-        self.message.emit(f"Preparing {len(jobs)} file(s) for {profile.name}…")
-        self._runner.run(self._prepare, self._prepared, destination, jobs, profile)
-        return len(jobs)
+        self.message.emit(f"Preparing {files_phrase(len(inputs))} for {profile.name}…")
+        history = self.history
+        self._runner.run(
+            lambda: plan(inputs, profile.config, profile.credentials, destination, history,
+                         profile=profile.name),
+            self._planned)
+        return len(inputs)
 
-    def _prepare(self, destination: Destination, jobs: list[Job], profile: Profile) -> _Batch:
-        """Worker thread: the target's checks, network checks, images to PDF, duplicates."""
-        batch = _Batch(profile=profile)
-        try:
-            target = make_target(profile.config, profile.credentials)
-        except UploadError as err:  # e.g. the profile's CA bundle cannot be read
-            batch.refused = [(job, err.message) for job in jobs]
-            return batch
-        accepted = []
-        for job in jobs:
-            problems = check_job(target, job)
-            if problems:
-                batch.refused.append((job, " ".join(problems)))
-            else:
-                accepted.append(job)
-        jobs = accepted
-        if not jobs:
-            target.close()
-            return batch
-        try:
-            problems = target.prepare(destination)
-            if not problems and target.supports(EXISTING_FILE):
-                existing = target.existing_file(destination)
-                batch.existing_name = existing.name if existing else None
-        except UploadError as err:
-            problems = [err.message]
-        finally:
-            target.close()
-        if problems:
-            batch.refused += [(job, " ".join(problems)) for job in jobs]
-            return batch
-        for job in jobs:
-            try:
-                ready = convert_images(job)
-            except ConversionError as err:
-                batch.refused.append((job, str(err)))
-                continue
-            if ready is not job:
-                self._uid_to_key[ready.uid] = self._uid_to_key.get(job.uid, "")
-            batch.jobs.append(ready)
-            if self.history is not None:
-                earlier = find_duplicates(self.history, ready)
-                if earlier:
-                    batch.duplicates[ready.uid] = earlier[0]
-        return batch
-
-    def _prepared(self, batch: _Batch | None, error: BaseException | None) -> None:
-        if error is not None or batch is None:
+    def _planned(self, the_plan: Plan | None, error: BaseException | None) -> None:
+        if error is not None or the_plan is None:
             log.error("could not prepare uploads: %r", error)
             self.message.emit(f"The uploads could not be started: {error}")
             return
-        for job, why in batch.refused:
-            key = self._uid_to_key.pop(job.uid, None)
-            if key:
-                self.rowState.emit(key, "rejected", why)
-        if not batch.jobs:
+        for refusal in the_plan.refused:
+            self.rowState.emit(refusal.key, "rejected", refusal.reason)
+        if not the_plan.jobs:
             self.message.emit("Nothing was sent: the reasons are shown in the list.")
             return
-        if batch.existing_name is not None:
-            replace = (batch.profile.config.redcap_overwrite == "backup"
-                       or self.confirm_replace(batch))
-            if not replace:
-                for job in batch.jobs:
-                    key = self._uid_to_key.pop(job.uid, "")
-                    self.rowState.emit(key, "cancelled", "Not sent: the REDCap field already "
-                                       f"holds “{batch.existing_name}”, and you chose to keep it.")
-                self.message.emit("Nothing was sent.")
-                return
-            for job in batch.jobs:
-                job.destination = replace_(job.destination, replace=True)
-        needs_asking = batch.profile.config.confirm or batch.duplicates
-        choice = self.confirm(batch) if needs_asking else "all"
-        skipped: list[Job] = []
-        if choice == "cancel":
-            skipped = batch.jobs
-        elif choice == "skip-duplicates":
-            skipped = [j for j in batch.jobs if j.uid in batch.duplicates]
-        for job in batch.jobs:
-            earlier = batch.duplicates.get(job.uid)
-            if earlier is not None:
-                job.duplicate_of = earlier.id
-        for job in skipped:
-            key = self._uid_to_key.pop(job.uid, None)
-            if key:
-                why = ("Not sent: the same file already went there "
-                       f"(job #{batch.duplicates[job.uid].id})." if job.uid in batch.duplicates
-                       else "Not sent: cancelled before sending.")
-                self.rowState.emit(key, "cancelled", why)
-            if job.sources:
-                discard(Path(job.path))
-        send = [j for j in batch.jobs if j not in skipped]
-        if not send:
+        for planned in the_plan.jobs:
+            self.rowDestination.emit(planned.key, the_plan.where)
+        needs_asking = the_plan.config.confirm or any(not q.default for q in the_plan.questions)
+        answers = self.confirm(the_plan) if needs_asking else {}
+        if answers is None:  # Cancel: nothing goes
+            for planned in the_plan.jobs:
+                self.rowState.emit(planned.key, "cancelled", "Not sent: cancelled before sending.")
+            the_plan.discard()
             self.message.emit("Nothing was sent.")
             return
-        ident = send[0].destination.record or send[0].destination.patient_id
-        if ident:
-            try:
-                remember(batch.profile.name, ident)
-            except OSError as exc:
-                log.warning("could not save recent destinations: %s", exc)
+        resolution = the_plan.resolve(answers)
+        for skipped in resolution.skipped:
+            self.rowState.emit(skipped.key, "cancelled", skipped.reason)
+        if not resolution.jobs:
+            self.message.emit("Nothing was sent.")
+            return
+        for planned in resolution.jobs:
+            self._uid_to_key[planned.job.uid] = planned.key
+        self._remember(the_plan)
         cancelled = threading.Event()
         self._batches.add(cancelled)
-        self.message.emit(f"Sending {len(send)} file(s) to {batch.profile.name}…")
+        send = [planned.job for planned in resolution.jobs]
+        self.message.emit(f"Sending {files_phrase(len(send))} to {the_plan.profile}…")
         self._runner.run(self._submit, self._submitted, send, cancelled)
 
-    def confirm(self, batch: _Batch) -> str:
-        """Ask before sending: 'all', 'skip-duplicates' or 'cancel'. Replaceable in tests."""
+    def _remember(self, the_plan: Plan) -> None:
+        """Offer this destination again next time (a small JSON write, on the worker)."""
+        dest = the_plan.destination
+        ident = dest.record or dest.patient_id
+        if not ident or not the_plan.profile:
+            return
+        label = the_plan.patient.label() if the_plan.patient else None
+        name = the_plan.profile
+
+        def write() -> None:
+            try:
+                remember(name, ident, label)
+            except OSError as exc:
+                log.warning("could not save recent destinations: %s", exc)
+
+        self._runner.run(write, lambda _r, _e: None)
+
+    def confirm(self, the_plan: Plan) -> dict[str, bool] | None:
+        """Ask before sending: the answers, or None for Cancel. Replaceable in tests."""
         from uploader_gui.gui.confirm_send import ask_to_send
 
         parent = self.parent()
-        return ask_to_send(parent if isinstance(parent, QWidget) else None, batch.profile,
-                           batch.jobs, batch.duplicates)
-
-    def confirm_replace(self, batch: _Batch) -> bool:
-        """Ask before replacing the file a REDCap field holds. Replaceable in tests."""
-        parent = self.parent()
-        dest = batch.jobs[0].dest_key
-        answer = QMessageBox.question(
-            parent if isinstance(parent, QWidget) else None, "Replace the file in REDCap?",
-            f"{dest} already holds “{batch.existing_name}”. Sending replaces it permanently.\n\n"
-            "Replace it? A copy of the current file is saved first in the app's backups folder.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_to_send(parent if isinstance(parent, QWidget) else None, the_plan)
 
     def _submit(self, jobs: list[Job], cancelled: threading.Event) -> tuple[list[Job], None]:
         """Worker thread: every job into the history, then onto the queue."""

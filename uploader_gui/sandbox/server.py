@@ -72,6 +72,7 @@ class Sandbox:
         *,
         redcap_import_reply: str = "empty",
         verbose: bool = False,
+        keep_port: bool = False,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(f"The sandbox only binds loopback addresses, not {host!r}.")
@@ -81,6 +82,9 @@ class Sandbox:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
+        #: Use the same port as last time (kept in ``data_dir/port``) when it is free, so that
+        #: addresses recorded by a client stay valid between runs.
+        self.keep_port = keep_port
         self.verbose = verbose
         self._keys = accounts.load_or_generate_keys(self.data_dir)
         self.store = FileStore(self.data_dir)
@@ -108,9 +112,19 @@ class Sandbox:
         if self._server is not None:
             raise RuntimeError("The sandbox is already running.")
         server_class = SandboxHTTPServer6 if ":" in self.host else SandboxHTTPServer
-        server = server_class((self.host, self.port), SandboxRequestHandler)
+        server = None
+        remembered = self._remembered_port() if self.keep_port and not self.port else None
+        if remembered:
+            try:
+                server = server_class((self.host, remembered), SandboxRequestHandler)
+            except OSError:  # taken by something else now: any free port will do
+                server = None
+        if server is None:
+            server = server_class((self.host, self.port), SandboxRequestHandler)
         server.sandbox = self
         port = server.server_address[1]
+        if self.keep_port:
+            self._remember_port(port)
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self._url = f"http://{shown}:{port}"
         self.redox.public_url = self._url
@@ -126,6 +140,23 @@ class Sandbox:
         )
         self._thread.start()
         return self
+
+    def _remembered_port(self) -> int | None:
+        try:
+            port = int((self.data_dir / "port").read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return None
+        return port if 1024 <= port <= 65535 else None
+
+    def _remember_port(self, port: int) -> None:
+        tmp = self.data_dir / "port.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(f"{port}\n")
+            os.replace(tmp, self.data_dir / "port")
+        except OSError:
+            pass  # the next run takes another port; nothing else depends on it
 
     def stop(self) -> None:
         server, self._server = self._server, None

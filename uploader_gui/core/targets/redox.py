@@ -173,19 +173,19 @@ class RedoxTarget(Target):
         if not key or not secret:
             raise UploadError(CONFIG, "The Redox API key and secret are not set.",
                               reached_server=False)
-        resp = None
+        legacy: requests.Response | None = None
         if self._refresh_token:
-            resp = self.transport.request("POST", join_url(self.api, "/auth/refreshToken"), json={
+            legacy = self.transport.request("POST", join_url(self.api, "/auth/refreshToken"), json={
                 "apiKey": key.reveal(), "refreshToken": self._refresh_token})
-            if resp.status_code != 200:
+            if legacy.status_code != 200:
                 self._refresh_token = None
-                resp = None
-        if resp is None:
-            resp = self.transport.request("POST", join_url(self.api, "/auth/authenticate"), json={
+                legacy = None
+        if legacy is None:
+            legacy = self.transport.request("POST", join_url(self.api, "/auth/authenticate"), json={
                 "apiKey": key.reveal(), "secret": secret.reveal()})
-        body = json_or_none(resp)
-        if resp.status_code != 200 or not isinstance(body, dict) or "accessToken" not in body:
-            raise self._auth_failure(resp)
+        body = json_or_none(legacy)
+        if legacy.status_code != 200 or not isinstance(body, dict) or "accessToken" not in body:
+            raise self._auth_failure(legacy)
         self._token = str(body["accessToken"])
         self._refresh_token = body.get("refreshToken") or self._refresh_token
         self._token_expires = time.monotonic() + _seconds_until(body.get("expires"), 24 * 3600)

@@ -6,8 +6,7 @@ from typing import Any
 
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.targets.base import Credentials, Destination, Secret, TargetConfig
-
-from . import accounts
+from uploader_gui.sandbox import accounts
 
 
 def sandbox_profiles(url: str, credentials: dict[str, Any]) -> list[Profile]:
