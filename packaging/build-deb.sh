@@ -94,6 +94,22 @@ exec /opt/uploader-gui/uploader-gui "$@"
 LAUNCHER
 chmod 0755 "$ROOT/usr/bin/uploader-gui"
 cp "$SRC/resources/uploader-gui.desktop" "$ROOT/usr/share/applications/uploader-gui.desktop"
+# The watched-folder service (one instance per profile) and its system user.
+mkdir -p "$ROOT/lib/systemd/system"
+cp "$SRC/packaging/linux/uploader-gui-watch@.service" "$ROOT/lib/systemd/system/"
+cat > "$ROOT/DEBIAN/postinst" <<'POSTINST'
+#!/bin/sh
+set -e
+if [ "$1" = configure ] && ! getent passwd uploader-gui >/dev/null; then
+    adduser --system --group --home /var/lib/uploader-gui --no-create-home \
+        --gecos "uploader-gui watched folders" uploader-gui >/dev/null
+fi
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload >/dev/null 2>&1 || true
+fi
+exit 0
+POSTINST
+chmod 0755 "$ROOT/DEBIAN/postinst"
 "$VENV/bin/python" "$SRC/packaging/icons.py" hicolor "$ROOT" >/dev/null
 cat > "$ROOT/usr/share/doc/uploader-gui/copyright" <<'COPYRIGHT'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
@@ -106,6 +122,7 @@ Comment: The bundle in /opt/uploader-gui also holds Python, Qt for Python (PySid
  each under its own licence; see the *.dist-info folders in /opt/uploader-gui/_internal.
 COPYRIGHT
 chmod -R u+rwX,go+rX,go-w "$ROOT"
+chmod 0755 "$ROOT/DEBIAN/postinst"
 
 DEPENDS=$("$VENV/bin/python" "$SRC/packaging/linux/debdeps.py" "$BUNDLE")
 INSTALLED=$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)

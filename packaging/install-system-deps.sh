@@ -14,8 +14,9 @@ libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libglib2.0-0 fonts-deja
 # gnome-keyring + dbus-x11: the real Secret Service used by the keyring tests;
 # xvfb + xauth: a virtual screen for screenshots; nsis + desktop-file-utils: the
 # installer tests (the Windows script is compiled here, the .desktop file validated);
-# curl + qpdf: the references the benchmark harness measures against.
-TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf"
+# curl + qpdf: the references the benchmark harness measures against; postgresql: the
+# throw-away server the clinic-database tests start (tests/pg_fixture.py).
+TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf postgresql systemd"
 
 want="$RUNTIME"
 [ "${1:-}" = "--test" ] && want="$RUNTIME $TEST"

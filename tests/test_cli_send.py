@@ -47,7 +47,7 @@ def test_send_claros_converts_images_and_refuses_duplicates(sandbox, tmp_path: P
     stored = [r for r in sandbox.received("claros") if r["filename"] == "letter.pdf"]
     assert stored[-1]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
     # Claros takes PDF only: the PNG went as photo.pdf, a one-page PDF; the PNG is untouched.
-    assert by_name["photo.pdf"]["status"] == "verified"
+    assert by_name["photo.png"]["status"] == "verified"  # the row names the user's own file
     [converted] = [r for r in sandbox.received("claros") if r["filename"] == "photo.pdf"]
     assert Path(converted["path"]).read_bytes().startswith(b"%PDF-")
     assert photo.read_bytes() == photo_bytes
@@ -271,3 +271,33 @@ def test_send_verify_exit_codes(sandbox, tmp_path: Path, app_home: Path) -> None
     assert jobs["v-redox.pdf"]["verified"] is True and jobs["v-redox.pdf"]["proof"] == "redox-logs-succeeded"
     assert jobs["v-redox-f.pdf"]["status"] == "failed"
     assert all("verified" in j and "proof" in j for j in jobs.values())
+
+
+def test_send_profile_with_backup_policy_replaces_and_keeps_a_byte_exact_backup(
+        sandbox, tmp_path: Path, app_home: Path) -> None:
+    """`redcap_overwrite = "backup"` in the profile: `send --profile` honours it (no --replace)."""
+    from uploader_gui.core.profiles import Profile, save_profile_set
+    from uploader_gui.core.targets import Credentials, Destination, TargetConfig
+
+    save_profile_set([Profile(
+        TargetConfig(kind="redcap", base_url=sandbox.url + "/api/", name="Study backup",
+                     redcap_field="lab_report", redcap_event="baseline_arm_1",
+                     redcap_overwrite="backup"),
+        Credentials(), Destination(field="lab_report", event="baseline_arm_1"))])
+    env = {"UPLOADER_GUI_TOKEN": sandbox.credentials["redcap_longitudinal_token"]}
+    first, second = fm.good_pdf(tmp_path / "old.pdf"), fm.good_pdf(tmp_path / "new.pdf", pages=3)
+    args = ("--profile", "Study backup", "--record", "101", "--field", "lab_report",
+            "--event", "baseline_arm_1", "--json")
+    one = send(*args, str(first), env=env, home=app_home)
+    assert one.returncode == 0, one.stdout + one.stderr
+    two = send(*args, str(second), env=env, home=app_home)
+    assert two.returncode == 0, two.stdout + two.stderr
+    history = subprocess.run([sys.executable, "-m", "uploader_gui", "history", "--json"],
+                             capture_output=True, text=True, cwd=REPO,
+                             env={**os.environ, "UPLOADER_GUI_HOME": str(app_home)})
+    job = next(j for j in map(json.loads, history.stdout.splitlines()) if j["name"] == "new.pdf")
+    assert job["status"] == "verified" and job["backup_path"]
+    assert Path(job["backup_path"]).read_bytes() == first.read_bytes()
+    [held] = [r for r in sandbox.received("redcap")
+              if r.get("record") == "101" and r.get("field") == "lab_report"][-1:]
+    assert held["sha256"] == hashlib.sha256(second.read_bytes()).hexdigest()

@@ -125,6 +125,30 @@ def test_desktop_entry(build: dict[str, Path]) -> None:
     assert entry["Exec"].split()[0] == "uploader-gui" and entry["Icon"] == "uploader-gui"
 
 
+def test_watch_service_unit(build: dict[str, Path], tmp_path: Path) -> None:
+    """The unit template is where systemd looks, names the packaged launcher, and passes
+    `systemd-analyze verify` (no warning either) against the unpacked package."""
+    analyze = require("systemd-analyze")
+    unit = build["root"] / "lib" / "systemd" / "system" / "uploader-gui-watch@.service"
+    text = unit.read_text()
+    assert "ExecStart=/usr/bin/uploader-gui watch --profile %I" in text
+    assert "User=uploader-gui" in text and "Restart=on-failure" in text
+    assert "KillSignal=SIGTERM" in text and "UMask=0077" in text
+    postinst = (build["work"] / "deb-root" / "DEBIAN" / "postinst").read_text()
+    assert "adduser --system" in postinst
+    # A root with the package and systemd's own targets, as an installed system has them.
+    root = tmp_path / "root"
+    shutil.copytree(build["root"] / "usr" / "bin", root / "usr" / "bin")
+    units = root / "lib" / "systemd" / "system"
+    units.mkdir(parents=True)
+    for known in Path("/lib/systemd/system").glob("*"):
+        if known.suffix in (".target", ".slice") and known.is_file():
+            shutil.copy(known, units)
+    shutil.copy(unit, units)
+    proc = run(analyze, f"--root={root}", "verify", "uploader-gui-watch@Scan-server.service")
+    assert proc.returncode == 0 and not (proc.stdout + proc.stderr).strip(), proc.stderr
+
+
 def test_extracted_app_version_and_self_test(build: dict[str, Path], tmp_path: Path) -> None:
     exe = build["root"] / "opt" / "uploader-gui" / "uploader-gui"
     env = headless(tmp_path / "home")

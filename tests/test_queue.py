@@ -360,6 +360,20 @@ def test_kill_nine_mid_batch_then_resume(sandbox, tmp_path, app_home) -> None:
         if sum(r["filename"].startswith("kill-") for r in sandbox.received("claros")) >= 15:
             break
         time.sleep(0.02)
+    # From now on every upload hangs once its body is in: wait until one is caught like
+    # that, so that the kill certainly lands mid-upload for at least one file.
+    sandbox.clear_faults()
+    switched = time.time()
+    sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=30, times=1000)
+    db = sqlite3.connect(app_home / "data" / "history.sqlite3", timeout=5)
+    caught = []
+    while time.monotonic() < deadline and not caught:
+        caught = db.execute(
+            "SELECT jobs.name FROM jobs JOIN attempts ON attempts.job_id = jobs.id "
+            "WHERE jobs.status = 'uploading' AND attempts.started > ?", (switched,)).fetchall()
+        time.sleep(0.05)
+    db.close()
+    assert caught, "no upload was caught mid-request"
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
@@ -375,6 +389,7 @@ def test_kill_nine_mid_batch_then_resume(sandbox, tmp_path, app_home) -> None:
     after = {r["name"]: r for r in history_json(app_home)}
     held = [n for n, r in after.items() if r["status"] == "interrupted"]
     # Claros jobs caught mid-upload may have arrived: held for a person, not re-sent.
+    assert {name for (name,) in caught} <= set(held) and held
     assert all(after[n]["attempts"] >= 1 for n in held)
     assert resume.returncode == (1 if held else 0), out + err
     assert all(r["status"] == "verified" for n, r in after.items() if n not in held)

@@ -165,3 +165,41 @@ def test_watch_usage_errors(sandbox, tmp_path, app_home) -> None:
                 token="x")
     _, err = bad.communicate(timeout=60)
     assert bad.returncode == 2 and "named group" in err
+
+
+def test_watch_reports_its_health_for_monitoring(sandbox, tmp_path, app_home) -> None:
+    """A status file after every scan; `watch --status` says running and scanning (0), then,
+    once the watcher stopped, not running (1). The folder may come from the profile."""
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    name = save_profile(sandbox, watch_folder=str(scans))
+    fm.good_pdf(scans / "1001_letter.pdf")
+    (scans / "no-rule-match.pdf").write_bytes(fm.pdf_bytes(1))
+    status_file = tmp_path / "run" / "watch.json"
+    proc = watch("--profile", name, "--settle", "0.3", "--status-file", str(status_file),
+                 "--json", home=app_home, token=sandbox.credentials["claros_api_key"])
+    try:
+        deadline = time.monotonic() + 60
+        health = {}
+        while time.monotonic() < deadline:
+            if status_file.exists():
+                health = json.loads(status_file.read_text())
+                if health.get("handled", {}).get("sent"):
+                    break
+            time.sleep(0.1)
+        assert health["handled"]["sent"] == 1 and health["pending"] == 1  # the unmatched one
+        assert health["pid"] == proc.pid and health["folder"] == str(scans)
+        assert oct(status_file.stat().st_mode & 0o777) == "0o600"
+        check = watch("--profile", name, "--status", "--status-file", str(status_file),
+                      home=app_home, token="")
+        out, _ = check.communicate(timeout=60)
+        assert check.returncode == 0 and "1 file(s) waiting" in out and "1 sent" in out
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    stopped = watch("--profile", name, "--status", "--status-file", str(status_file), "--json",
+                    home=app_home, token="")
+    out, _ = stopped.communicate(timeout=60)
+    assert stopped.returncode == 1 and json.loads(out)["healthy"] is False
+    assert "not running" in json.loads(out)["message"]

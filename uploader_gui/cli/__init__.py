@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print one JSON object per file")
     v.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
 
+    from uploader_gui.cli.audit import add_audit_parsers
     from uploader_gui.cli.history import add_history_parsers
     from uploader_gui.cli.profiles import add_profiles_parser
     from uploader_gui.cli.send import add_send_parser
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_parsers(sub)
     add_watch_parser(sub)
     add_profiles_parser(sub)
+    add_audit_parsers(sub)
 
     s = sub.add_parser(
         "sandbox",
@@ -98,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from uploader_gui.cli.send import cmd_send
 
         return cmd_send(args, parser.subparsers["send"])
+    if args.command in ("audit", "db"):
+        from uploader_gui.cli.audit import cmd_audit, cmd_db
+
+        return cmd_audit(args) if args.command == "audit" else cmd_db(args)
     if args.command == "watch":
         from uploader_gui.cli.watch import cmd_watch
 

@@ -21,10 +21,11 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from uploader_gui.core.outcome import UploadError
 from uploader_gui.core.profiles import (
     Profile,
     ProfileError,
@@ -47,7 +48,6 @@ from uploader_gui.core.secrets import (
     roles_for,
 )
 from uploader_gui.core.targets import KIND_LABELS, KINDS, Credentials, Destination, TargetConfig
-from uploader_gui.core.transport import UploadError
 
 MAX_SECRET = 64 * 1024
 Out = Callable[[str], None]
@@ -250,164 +250,191 @@ def _summary(p: Profile) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the command
 
 
+@dataclass
+class _Run:
+    """What every `profiles` action shares: its arguments, the saved profiles, the outputs."""
+
+    args: argparse.Namespace
+    here: argparse.ArgumentParser  # the action's own parser, for usage errors
+    profiles: dict[str, Profile]
+    out: Out
+    err: Out
+    stdin: TextIO
+    store: SecretStore | None = None
+
+    def keyring(self) -> SecretStore:
+        if self.store is None:
+            self.store = store_factory()
+        return self.store
+
+    def need(self, name: str) -> Profile:
+        if name not in self.profiles:
+            names = ", ".join(sorted(self.profiles)) or "none saved yet"
+            self.here.error(f"no profile named {name!r} (profiles: {names})")
+        return self.profiles[name]
+
+
+def _list(r: _Run) -> int:
+    if r.args.json:
+        for p in r.profiles.values():
+            r.out(json.dumps({"name": p.name, "kind": p.config.kind, "url": p.config.base_url},
+                             ensure_ascii=False))
+    elif not r.profiles:
+        r.out("No profiles yet. Add one with `uploader-gui profiles add` or "
+              "`uploader-gui profiles import FILE`.")
+    else:
+        width = max(len(n) for n in r.profiles)
+        for p in r.profiles.values():
+            r.out(f"{p.name:<{width}}  {KIND_LABELS[p.config.kind]:<13}  {p.config.base_url}")
+    return 0
+
+
+def _show(r: _Run) -> int:
+    p = r.need(r.args.name)
+    s = r.keyring()
+    states = s.state(p.name, roles_for(p.config)) if s.available else {}
+    if r.args.json:
+        r.out(json.dumps({**_summary(p), "secrets": states, "keyring": s.status.to_json()},
+                         ensure_ascii=False))
+        return 0
+    for key, value in _summary(p).items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        r.out(f"{key}: {text}")
+    if not s.available:
+        r.out(f"secrets: unknown. {s.status.message}")
+    for role, state in states.items():
+        r.out(f"{ROLE_LABELS[role]}: {state}")
+    return 0
+
+
+def _add(r: _Run) -> int:
+    p = profile_from_args(r.args, r.here)
+    if p.name in r.profiles and not r.args.replace:
+        r.here.error(f"a profile named {p.name!r} exists already (use --replace to change it)")
+    problems = check_config(p.config)
+    if problems:
+        r.err(f"The profile was not saved. {' '.join(problems)}")
+        return 1
+    r.profiles[p.name] = p
+    save_profile_set(r.profiles.values())
+    r.out(f"Saved profile “{p.name}” ({KIND_LABELS[p.config.kind]}, {p.config.base_url}).")
+    roles = roles_for(p.config)
+    r.out("Now store its secret(s): " + "; ".join(
+        f"uploader-gui profiles set-secret {json.dumps(p.name)} {role.replace('_', '-')}"
+        for role in roles if role != "platform_key"))
+    return 0
+
+
+def _remove(r: _Run) -> int:
+    p = r.need(r.args.name)
+    del r.profiles[p.name]
+    save_profile_set(r.profiles.values())
+    if not r.args.keep_secrets:
+        try:
+            s = r.keyring()
+            if s.available:
+                s.delete_profile(p.name)
+        except SecretError as exc:
+            r.err(f"The profile was removed, but its keyring entries were not: {exc}")
+            return 1
+    r.out(f"Removed profile “{p.name}”.")
+    return 0
+
+
+def _set_secret(r: _Run) -> int:
+    args = r.args
+    if args.refused:
+        r.here.error("secrets are never taken from the command line (other users can read "
+                     "it); pipe the value in on standard input, or type it at the prompt")
+    p = r.need(args.name)
+    if args.role not in roles_for(p.config):
+        uses = ", ".join(role.replace("_", "-") for role in roles_for(p.config))
+        auth = f" with {p.config.auth} auth" if p.config.kind == "redox" else ""
+        r.here.error(f"a {KIND_LABELS[p.config.kind]} profile{auth} uses: {uses}")
+    s = r.keyring()
+    if not s.available:
+        r.err(f"Nothing was stored. {s.status.message} (The window can still be used in "
+              "session-only mode, where secrets are kept in memory until it closes.)")
+        return 1
+    raw = read_secret(f"{ROLE_LABELS[args.role]} for {p.name}", r.stdin)
+    if len(raw) > MAX_SECRET:
+        r.err("Nothing was stored: the value is longer than 64 KB.")
+        return 1
+    s.set(p.name, args.role, raw)
+    r.out(f"The {ROLE_LABELS[args.role]} of “{p.name}” is set (kept in {s.status.label}).")
+    return 0
+
+
+def _test(r: _Run) -> int:
+    p = r.need(r.args.name)
+    creds = credentials_for(p.config, r.keyring())
+    missing = missing_secrets(p.config, creds)
+    if missing:
+        r.err(f"“{p.name}” cannot be tested: not set: {', '.join(missing)}. Use "
+              "`uploader-gui profiles set-secret`.")
+        return 1
+    from uploader_gui.core.targets import make_target
+
+    target = make_target(p.config, creds)
+    try:
+        r.out(target.test_connection())
+    finally:
+        target.close()
+    return 0
+
+
+def _import(r: _Run) -> int:
+    if not r.args.file.is_file():
+        r.here.error(f"no such file: {r.args.file}")
+    result = import_profiles(r.args.file, replace=r.args.replace)
+    for label, names in (("Added", result.added), ("Replaced", result.replaced),
+                         ("Skipped (already here; use --replace)", result.skipped)):
+        if names:
+            r.out(f"{label}: {', '.join(names)}")
+    if result.added or result.replaced:
+        r.out("Secrets are not part of a profile file: store them on this computer with "
+              "`uploader-gui profiles set-secret NAME ROLE`.")
+    return 0
+
+
+def _export(r: _Run) -> int:
+    names = export_profiles(r.args.file, r.args.names or None)
+    r.out(f"Exported {len(names)} profile(s) to {r.args.file} (without secrets).")
+    return 0
+
+
+ACTIONS: dict[str, Callable[[_Run], int]] = {
+    "list": _list, "show": _show, "add": _add, "remove": _remove, "set-secret": _set_secret,
+    "test": _test, "import": _import, "export": _export,
+}
+
+
 def cmd_profiles(args: argparse.Namespace, parser: argparse.ArgumentParser, *,
                  store: SecretStore | None = None, out: Out = print,
                  err: Out | None = None, stdin: TextIO | None = None) -> int:
     """Run one `profiles` action. ``parser`` is the `profiles` sub-parser (for usage errors)."""
     err = err or (lambda s: print(s, file=sys.stderr))
-    stdin = stdin or sys.stdin
     action = args.profiles_command
     sub = getattr(parser, "_actions", [])
     subparsers = next((a for a in sub if isinstance(a, argparse._SubParsersAction)), None)
     here = subparsers.choices.get(action, parser) if subparsers else parser
-
-    def keyring() -> SecretStore:
-        nonlocal store
-        if store is None:
-            store = store_factory()
-        return store
-
     try:
         profiles = load_profile_set()
     except ProfileError as exc:
         err(str(exc))
         return 1
-
-    def need(name: str) -> Profile:
-        if name not in profiles:
-            names = ", ".join(sorted(profiles)) or "none saved yet"
-            here.error(f"no profile named {name!r} (profiles: {names})")
-        return profiles[name]
-
+    handler = ACTIONS.get(action)
+    if handler is None:
+        here.error(f"unknown action {action!r}")
+    run = _Run(args, here, profiles, out, err, stdin or sys.stdin, store)
     try:
-        if action == "list":
-            if args.json:
-                for p in profiles.values():
-                    out(json.dumps({"name": p.name, "kind": p.config.kind,
-                                    "url": p.config.base_url}, ensure_ascii=False))
-            elif not profiles:
-                out("No profiles yet. Add one with `uploader-gui profiles add` or "
-                    "`uploader-gui profiles import FILE`.")
-            else:
-                width = max(len(n) for n in profiles)
-                for p in profiles.values():
-                    out(f"{p.name:<{width}}  {KIND_LABELS[p.config.kind]:<13}  {p.config.base_url}")
-            return 0
-
-        if action == "show":
-            p = need(args.name)
-            s = keyring()
-            states = s.state(p.name, roles_for(p.config)) if s.available else {}
-            if args.json:
-                out(json.dumps({**_summary(p), "secrets": states,
-                                "keyring": s.status.to_json()}, ensure_ascii=False))
-                return 0
-            for key, value in _summary(p).items():
-                text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-                out(f"{key}: {text}")
-            if not s.available:
-                out(f"secrets: unknown. {s.status.message}")
-            for role, state in states.items():
-                out(f"{ROLE_LABELS[role]}: {state}")
-            return 0
-
-        if action == "add":
-            p = profile_from_args(args, here)
-            if p.name in profiles and not args.replace:
-                here.error(f"a profile named {p.name!r} exists already (use --replace to change it)")
-            problems = check_config(p.config)
-            if problems:
-                err(f"The profile was not saved. {' '.join(problems)}")
-                return 1
-            profiles[p.name] = p
-            save_profile_set(profiles.values())
-            out(f"Saved profile “{p.name}” ({KIND_LABELS[p.config.kind]}, {p.config.base_url}).")
-            roles = roles_for(p.config)
-            out("Now store its secret(s): " + "; ".join(
-                f"uploader-gui profiles set-secret {json.dumps(p.name)} {r.replace('_', '-')}"
-                for r in roles if r != "platform_key"))
-            return 0
-
-        if action == "remove":
-            p = need(args.name)
-            del profiles[p.name]
-            save_profile_set(profiles.values())
-            if not args.keep_secrets:
-                try:
-                    s = keyring()
-                    if s.available:
-                        s.delete_profile(p.name)
-                except SecretError as exc:
-                    err(f"The profile was removed, but its keyring entries were not: {exc}")
-                    return 1
-            out(f"Removed profile “{p.name}”.")
-            return 0
-
-        if action == "set-secret":
-            if args.refused:
-                here.error("secrets are never taken from the command line (other users can read "
-                           "it); pipe the value in on standard input, or type it at the prompt")
-            p = need(args.name)
-            if args.role not in roles_for(p.config):
-                uses = ", ".join(r.replace("_", "-") for r in roles_for(p.config))
-                here.error(f"a {KIND_LABELS[p.config.kind]} profile"
-                           f"{' with ' + p.config.auth + ' auth' if p.config.kind == 'redox' else ''}"
-                           f" uses: {uses}")
-            s = keyring()
-            if not s.available:
-                err(f"Nothing was stored. {s.status.message} (The window can still be used in "
-                    "session-only mode, where secrets are kept in memory until it closes.)")
-                return 1
-            raw = read_secret(f"{ROLE_LABELS[args.role]} for {p.name}", stdin)
-            if len(raw) > MAX_SECRET:
-                err("Nothing was stored: the value is longer than 64 KB.")
-                return 1
-            s.set(p.name, args.role, raw)
-            out(f"The {ROLE_LABELS[args.role]} of “{p.name}” is set (kept in {s.status.label}).")
-            return 0
-
-        if action == "test":
-            p = need(args.name)
-            creds = credentials_for(p.config, keyring())
-            missing = missing_secrets(p.config, creds)
-            if missing:
-                err(f"“{p.name}” cannot be tested: not set: {', '.join(missing)}. Use "
-                    "`uploader-gui profiles set-secret`.")
-                return 1
-            from uploader_gui.core.targets import make_target
-
-            target = make_target(p.config, creds)
-            try:
-                out(target.test_connection())
-            finally:
-                target.close()
-            return 0
-
-        if action == "import":
-            if not args.file.is_file():
-                here.error(f"no such file: {args.file}")
-            result = import_profiles(args.file, replace=args.replace)
-            for label, names in (("Added", result.added), ("Replaced", result.replaced),
-                                 ("Skipped (already here; use --replace)", result.skipped)):
-                if names:
-                    out(f"{label}: {', '.join(names)}")
-            if result.added or result.replaced:
-                out("Secrets are not part of a profile file: store them on this computer with "
-                    "`uploader-gui profiles set-secret NAME ROLE`.")
-            return 0
-
-        if action == "export":
-            names = export_profiles(args.file, args.names or None)
-            out(f"Exported {len(names)} profile(s) to {args.file} (without secrets).")
-            return 0
+        return handler(run)
     except InvalidSecretError as exc:
         err(f"Nothing was stored. {exc}")
         return 1
     except (ProfileError, SecretError, UploadError) as exc:
         err(str(exc))
         return 1
-    here.error(f"unknown action {action!r}")
-    return 2  # not reached
 
 
 def main(argv: list[str] | None = None, *, store: SecretStore | None = None) -> int:

@@ -392,7 +392,9 @@ class _Printer:
 
 def job_row(job: Job) -> dict[str, Any]:
     return {
-        "path": job.path, "status": job.status, "remote_id": job.remote_id, "url": job.url,
+        # The user's own file (a converted image's PDF copy is private and removed after sending).
+        "path": job.sources[0]["path"] if len(job.sources) == 1 else job.path,
+        "status": job.status, "remote_id": job.remote_id, "url": job.url,
         "log_ids": list(job.log_ids), "http_status": job.http_status, "error": job.error,
         "attempts": job.attempts, "job_id": job.id, "verified": job.verified, "proof": job.proof,
         "patient": job.patient_label,

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from uploader_gui.cli.send import open_history, profile_and_credentials
+from uploader_gui.core.paths import data_dir
 from uploader_gui.core.validation import IsolatedValidator
 from uploader_gui.core.watch import FolderWatcher, Outcome, PatternError, WatchSettings
+from uploader_gui.core.watch_status import WatchHealth, describe, read_status, write_status
 
 
 def add_watch_parser(sub: Any) -> None:
@@ -32,17 +34,40 @@ def add_watch_parser(sub: Any) -> None:
     w.add_argument("--settle", type=float, default=3.0,
                    help="seconds a file must stay unchanged before it is sent (default 3)")
     w.add_argument("--json", action="store_true", help="one JSON object per file handled")
-    w.add_argument("folder", metavar="DIR")
+    w.add_argument("--status-file", type=Path, metavar="FILE",
+                   help="where to write the watcher's health after every scan (default: "
+                   "watch-PROFILE.json in the app's data folder)")
+    w.add_argument("--status", action="store_true",
+                   help="print the health of the watcher for --profile and exit: 0 when it is "
+                   "running and scanning, 1 otherwise (for monitoring)")
+    w.add_argument("folder", metavar="DIR", nargs="?",
+                   help="the folder (default: the profile's watch_folder)")
+
+
+def status_path(args: argparse.Namespace) -> Path:
+    if args.status_file:
+        return Path(args.status_file)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in args.profile)
+    return data_dir() / f"watch-{safe}.json"
 
 
 def cmd_watch(args: argparse.Namespace, parser: argparse.ArgumentParser,
               out: Callable[[str], None] = print) -> int:
-    folder = Path(args.folder)
-    if not folder.is_dir():
-        parser.error(f"no such folder: {folder}")
+    if args.status:
+        health = read_status(status_path(args))
+        stale = max(60.0, 3 * args.settle + 10)
+        ok, text = describe(health, stale)
+        out(json.dumps({"healthy": ok, "message": text, **(health.to_json() if health else {})})
+            if args.json else text)
+        return 0 if ok else 1
     if args.settle < 0:
         parser.error("--settle must not be negative")
     profile, credentials = profile_and_credentials(args.profile, parser)
+    if not (args.folder or profile.config.watch_folder):
+        parser.error("give the folder, or set the profile's watch_folder")
+    folder = Path(args.folder or profile.config.watch_folder or "")
+    if not folder.is_dir():
+        parser.error(f"no such folder: {folder}")
     pattern = args.pattern or profile.config.watch_pattern
     if not pattern:
         parser.error("give --pattern, or set the profile's watch_pattern")
@@ -63,6 +88,16 @@ def cmd_watch(args: argparse.Namespace, parser: argparse.ArgumentParser,
             watcher = FolderWatcher(settings, credentials, history, validator, report)
         except PatternError as err:
             parser.error(str(err))
+        where = status_path(args)
+
+        def scanned(health: WatchHealth) -> None:
+            try:
+                write_status(where, health)
+            except OSError as exc:  # monitoring only: the uploads go on
+                print(f"uploader-gui: cannot write the status file {where}: {exc}",
+                      file=sys.stderr)
+
+        watcher.on_scan = scanned
         previous = {}
 
         def stop(signum: int, frame: Any) -> None:

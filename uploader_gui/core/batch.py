@@ -11,15 +11,13 @@
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
 from dataclasses import replace
 from pathlib import Path
 
 from uploader_gui import __version__
 from uploader_gui.core.convert import ConversionError, convert_for_upload
 from uploader_gui.core.history import HistoryStore
+from uploader_gui.core.identity import os_user, workstation
 from uploader_gui.core.jobs import Job, sha256_of
 from uploader_gui.core.logging_setup import note_patient_identifiers
 from uploader_gui.core.targets import Destination, Document, Target, TargetConfig
@@ -41,19 +39,6 @@ def new_job(path: Path, result: ValidationResult, config: TargetConfig,
                file_type=result.type, pages=result.pages, target=config.kind,
                destination=destination, target_config=config, profile=profile,
                user=os_user(), workstation=workstation(), app_version=__version__)
-
-
-def os_user() -> str:
-    """The OS login of whoever runs the app (for the history and the audit trail)."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name (some containers): the numeric id
-        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-
-
-def workstation() -> str:
-    """This desk's name: ``UPLOADER_GUI_WORKSTATION`` (thin clients look alike), else the host."""
-    return os.environ.get("UPLOADER_GUI_WORKSTATION", "").strip() or socket.gethostname()
 
 
 def check_job(target: Target, job: Job) -> list[str]:

@@ -23,13 +23,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from uploader_gui.core.jobs import (
     ACTIVE,
-    FINAL,
     INTERRUPTED,
     AttemptRecord,
     Job,
@@ -106,7 +104,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE jobs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE jobs ADD COLUMN proof TEXT;
         ALTER TABLE jobs ADD COLUMN patient_label TEXT;
-        ALTER TABLE jobs ADD COLUMN user TEXT;
+        ALTER TABLE jobs ADD COLUMN username TEXT;
         ALTER TABLE jobs ADD COLUMN workstation TEXT;
         ALTER TABLE jobs ADD COLUMN app_version TEXT;
         ALTER TABLE attempts ADD COLUMN url TEXT
@@ -119,7 +117,7 @@ JOB_COLUMNS = (
     "file_type", "pages", "profile", "target", "destination", "dest_key", "target_config",
     "status", "attempts", "bytes_sent", "began_sending", "owner", "remote_id", "url", "log_ids",
     "http_status", "server_message", "error", "sources", "duplicate_of", "backup_path",
-    "delivery", "delivery_checked", "verified", "proof", "patient_label", "user",
+    "delivery", "delivery_checked", "verified", "proof", "patient_label", "username",
     "workstation", "app_version",
 )
 
@@ -185,7 +183,7 @@ def _job_row(job: Job) -> dict[str, Any]:
         "sources": json.dumps(job.sources), "duplicate_of": job.duplicate_of,
         "backup_path": job.backup_path, "delivery": job.delivery,
         "delivery_checked": job.delivery_checked, "verified": int(job.verified),
-        "proof": job.proof, "patient_label": job.patient_label, "user": job.user,
+        "proof": job.proof, "patient_label": job.patient_label, "username": job.user,
         "workstation": job.workstation, "app_version": job.app_version,
     }
 
@@ -219,7 +217,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         sources=_json_list(row["sources"]), duplicate_of=row["duplicate_of"],
         backup_path=row["backup_path"], delivery=row["delivery"],
         delivery_checked=row["delivery_checked"], verified=bool(row["verified"]),
-        proof=row["proof"], patient_label=row["patient_label"], user=row["user"],
+        proof=row["proof"], patient_label=row["patient_label"], user=row["username"],
         workstation=row["workstation"], app_version=row["app_version"],
     )
 
@@ -481,9 +479,6 @@ class HistoryStore:
     def count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
-    def final_states(self) -> frozenset[str]:
-        return FINAL
-
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:
     text = str(exc).lower()
@@ -496,10 +491,3 @@ def _explain(exc: sqlite3.Error, path: Path) -> str:
     if "readonly" in text or "read-only" in text or "permission" in text:
         return f"The upload history ({path}) cannot be written. Check the folder's permissions."
     return f"The upload history ({path}) could not be used: {exc}."
-
-
-def job_json_with_attempts(store: HistoryStore, job: Job) -> dict[str, Any]:
-    data = job.to_json()
-    assert job.id is not None
-    data["attempt_log"] = [asdict(a) for a in store.attempts(job.id)]
-    return data

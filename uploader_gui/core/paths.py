@@ -39,8 +39,3 @@ def data_dir() -> Path:
 def log_dir() -> Path:
     home = _home()
     return _ensure(home / "logs" if home else Path(_dirs().user_log_dir))
-
-
-def cache_dir() -> Path:
-    home = _home()
-    return _ensure(home / "cache" if home else Path(_dirs().user_cache_dir))

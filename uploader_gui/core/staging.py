@@ -35,10 +35,6 @@ class StagedFile:
         return self.path.name
 
     @property
-    def checked(self) -> bool:
-        return self.result is not None
-
-    @property
     def ready(self) -> bool:
         """Checked, acceptable, and not already sent or on its way."""
         return (self.result is not None and self.result.ok

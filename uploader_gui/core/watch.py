@@ -43,6 +43,7 @@ from uploader_gui.core.planner import (
 )
 from uploader_gui.core.targets import Credentials, Destination, Target, TargetConfig, make_target
 from uploader_gui.core.validation import IsolatedValidator, size_limit
+from uploader_gui.core.watch_status import WatchHealth
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,9 @@ class FolderWatcher:
         self.dispatcher = dispatcher or Dispatcher(history, lambda _j: credentials,
                                                    concurrency=2, listener=self._listener)
         self._owns_dispatcher = dispatcher is None
+        self.health = WatchHealth(str(settings.folder), settings.profile or settings.config.name)
+        #: Called after every scan with :attr:`health` (the service's status file).
+        self.on_scan: Callable[[WatchHealth], None] = lambda _h: None
 
     # ------------------------------------------------------------------ scanning
 
@@ -194,6 +198,25 @@ class FolderWatcher:
 
     def process_once(self) -> list[Outcome]:
         """Send every file that is stable now; wait for their outcomes."""
+        self.health.last_scan = time.time()
+        try:
+            outcomes = self._process()
+        except Exception as exc:
+            self._note_problem(f"{type(exc).__name__}: {exc}")
+            self.on_scan(self.health)
+            raise
+        for o in outcomes:
+            self.health.handled[o.status] = self.health.handled.get(o.status, 0) + 1
+            if o.status in ("failed", "rejected", "unknown"):
+                self._note_problem(f"{o.path.name}: {o.message}")
+        self.health.pending = max(0, len(self.candidates()))
+        self.on_scan(self.health)
+        return outcomes
+
+    def _note_problem(self, text: str) -> None:
+        self.health.last_error, self.health.last_error_at = text, time.time()
+
+    def _process(self) -> list[Outcome]:
         outcomes: list[Outcome] = []
         pending: list[tuple[Path, Job]] = []
         target = make_target(self.s.config, self.credentials)

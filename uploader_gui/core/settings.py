@@ -1,0 +1,53 @@
+"""Settings IT rolls out: which database holds the clinic's history and audit trail.
+
+Read, in order: the ``UPLOADER_GUI_DATABASE`` environment variable; the user's
+``settings.toml`` (in the app's config folder); the machine's
+``/etc/uploader-gui/settings.toml``. Nothing configured: this desk's SQLite.
+
+A password never belongs here: PostgreSQL takes it from the keyring, or from a
+libpq service file or ``.pgpass`` that the admin manages.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from uploader_gui.core.paths import config_dir
+
+DATABASE_ENV = "UPLOADER_GUI_DATABASE"
+SYSTEM_SETTINGS = Path("/etc/uploader-gui/settings.toml")
+
+
+class SettingsError(Exception):
+    """A settings file cannot be used; the message says which and why."""
+
+
+def _from_file(path: Path) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"The settings file {path} cannot be read: {exc}.") from exc
+    value = data.get("database")
+    if value is not None and not isinstance(value, str):
+        raise SettingsError(f"In {path}, database must be text such as "
+                            '"postgresql://uploader@db.clinic.local/uploads".')
+    return value or None
+
+
+def database_url() -> str | None:
+    """The configured PostgreSQL address, or None for this desk's SQLite."""
+    value = os.environ.get(DATABASE_ENV, "").strip() or None
+    for path in (config_dir() / "settings.toml", SYSTEM_SETTINGS):
+        if value:
+            break
+        value = _from_file(path)
+    if value and urlsplit(value).password:
+        raise SettingsError("The database address must not contain a password: keep it in the "
+                            "keyring, or in a .pgpass or service file managed by IT.")
+    return value
