@@ -356,3 +356,20 @@ def test_tokens_are_renewed_a_minute_before_expires_in(tmp_path: Path) -> None:
             # expires_in 300 s: the token is reused; 45 s (under the minute's margin): renewed.
             assert (first != second) is renewed and len(grants) == (2 if renewed else 1)
             t.close()
+
+
+def test_redox_rate_limit_429_is_waited_out_from_its_headers(sandbox, tmp_path: Path) -> None:
+    """The sandbox's own limit (no Retry-After, only X-RateLimit-*): the retry waits and works."""
+    from uploader_gui.core.retry import deliver
+
+    t = make_target(redox_config(sandbox, "org"), redox_creds(sandbox))
+    t.token()
+    sandbox.set_redox_rate_limit(1, 1.5)  # one request per 1.5 s
+    try:
+        first = deliver(t, doc(fm.good_pdf(tmp_path / "rate-1.pdf")), REDOX_PATIENT, FAST)
+        second = deliver(t, doc(fm.good_pdf(tmp_path / "rate-2.pdf", pages=2)), REDOX_PATIENT, FAST)
+    finally:
+        sandbox.set_redox_rate_limit()
+    assert first.status == "sent" and len(first.attempts) == 1
+    assert second.status == "sent" and second.attempts[0].http_status == 429
+    assert second.attempts[0].decision == "retry" and second.attempts[-1].http_status == 200

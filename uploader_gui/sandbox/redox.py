@@ -18,6 +18,8 @@ Routes (all at the root of the sandbox's one port; the "blob host" is the same h
   ``Message.ID``. Media.New and Notes.New (the file in ``Note`` instead of ``Media``,
   with the same ``FileContents`` rule; ``Availability`` is Media's alone) are emulated;
   any other data model is a 400.
+* Every route counts against ``rate`` (``rate_limit``): beyond it a 429 whose
+  ``X-RateLimit-*`` headers say when to try again.
 * ``GET /platform/v1/organizations/{orgId}/logs[/{logId}]`` and
   ``POST /platform/v1/environments/{envId}/logs/search/metadata``: see ``redox_platform``.
 """
@@ -44,6 +46,7 @@ from .exchange import (
     utc_now,
 )
 from .multipart import BodyError, BodyTooLarge
+from .rate_limit import RateWindow
 from .redox_auth import Grant, TokenDesk, oauth_error, redox_error
 from .redox_platform import PlatformLogs, platform_error
 
@@ -72,6 +75,7 @@ class RedoxService:
         self.size_limit = size_limit
         self.public_url = public_url
         self.platform = PlatformLogs()
+        self.rate = RateWindow()  # 10,000 requests per 5 minutes, then 429 (see rate_limit)
         self._lock = threading.Lock()
         self._blobs: dict[str, dict[str, Any]] = {}  # blob id -> record
 
@@ -80,6 +84,16 @@ class RedoxService:
 
     # --- dispatch ------------------------------------------------------------------
     def handle(self, ex: Exchange) -> Response:
+        allowed, limits = self.rate.take()
+        if not allowed:
+            response = self.error(ex, 429, "Rate limit exceeded: too many requests from this IP "
+                                  "address. Wait until the window resets (X-RateLimit-Reset).")
+        else:
+            response = self._route(ex)
+        response.headers.update(limits)
+        return response
+
+    def _route(self, ex: Exchange) -> Response:
         path = ex.path
         if path == "/v2/auth/token":
             urls = {f"{self.public_url}/v2/auth/token", f"{ex.base_url}/v2/auth/token"}

@@ -270,6 +270,11 @@ class Sandbox:
         ``succeeded``, ``failed`` or ``filtered``, for one destination or (None) all."""
         self.redox.platform.set_outcome(status, destination_id, message)
 
+    def set_redox_rate_limit(self, limit: int = 10_000, seconds: float = 300.0) -> None:
+        """Redox's rate limit (default: its published 10,000 requests per 5 minutes);
+        the count starts again now."""
+        self.redox.rate.set(limit, seconds)
+
     def swap_next_redcap_imports(self, times: int = 1) -> None:
         """Fault switch: after the next imports the REDCap field holds a different file."""
         self.redcap.swap_next_imports(times)
