@@ -334,6 +334,14 @@ class RedcapTarget(Target):
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(existing.content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # The copy on disk must be byte for byte what REDCap gave, before anything relies on it.
+        if hashlib.sha256(out.read_bytes()).digest() != hashlib.sha256(existing.content).digest():
+            out.unlink(missing_ok=True)
+            raise UploadError(REJECTED, f"The copy of the file saved in {folder} does not match "
+                              "what REDCap sent. Nothing was replaced; check the disk.",
+                              reached_server=False)
         return out
 
     def backup_existing(self, destination: Destination, folder: Path) -> Path | None:
