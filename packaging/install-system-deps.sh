@@ -15,8 +15,10 @@ libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libglib2.0-0 fonts-deja
 # xvfb + xauth: a virtual screen for screenshots; nsis + desktop-file-utils: the
 # installer tests (the Windows script is compiled here, the .desktop file validated);
 # curl + qpdf: the references the benchmark harness measures against; postgresql: the
-# throw-away server the clinic-database tests start (tests/pg_fixture.py).
-TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf postgresql systemd"
+# throw-away server the clinic-database tests start (tests/pg_fixture.py); poppler-utils
+# (pdfinfo) + mupdf-tools (mutool): with qpdf, the readers the PDF corpus is judged by.
+TEST="gnome-keyring dbus-x11 xvfb xauth nsis desktop-file-utils curl qpdf postgresql systemd
+poppler-utils mupdf-tools"
 
 want="$RUNTIME"
 [ "${1:-}" = "--test" ] && want="$RUNTIME $TEST"

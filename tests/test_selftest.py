@@ -12,8 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "import sys; from uploader_gui.cli.selftest import run_self_test; sys.exit(run_self_test(sys.argv[1:]))"
-CHECKS = ["build", "keyring backends", "truststore", "Pillow JPEG/PNG", "pypdf", "SQLite", "Qt", "window",
-          "sandbox", "validation in the window", "upload to the sandbox",
+CHECKS = ["build", "keyring backends", "truststore", "Pillow JPEG/PNG", "pypdf", "pikepdf", "SQLite", "Qt",
+          "window", "sandbox", "validation in the window", "upload to the sandbox",
           "sandbox received the file", "history"]
 
 
@@ -38,7 +38,7 @@ def test_self_test_passes_and_cleans_up_its_home() -> None:
         assert re.search(rf"^ok    {re.escape(name)}\b", out, re.M), f"{name!r} missing:\n{out}"
     assert "Sent to Sandbox Claros" in out
     assert re.search(r"platform plugin 'offscreen'", out)  # no display: offscreen on its own
-    assert out.rstrip().splitlines()[-1].startswith("self-test passed: 13 checks")
+    assert out.rstrip().splitlines()[-1].startswith("self-test passed: 14 checks")
     home = re.search(r"app data in (\S+)", out).group(1)
     assert not Path(home).exists()  # the temporary home is removed afterwards
 

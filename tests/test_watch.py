@@ -33,12 +33,15 @@ def save_profile(sandbox, kind: str = "claros", **cfg) -> str:
     return config.name
 
 
-def watch(*args: str, home: Path, token: str, **kw) -> subprocess.Popen:
+def watch(*args: str, home: Path, token: str, database: str | None = None,
+          **kw) -> subprocess.Popen:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("UPLOADER_GUI_")}
+    extra = {"UPLOADER_GUI_DATABASE": database} if database else {}
     return subprocess.Popen(
         [sys.executable, "-m", "uploader_gui", "watch", *args], cwd=REPO, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={**clean, "UPLOADER_GUI_HOME": str(home), "UPLOADER_GUI_TOKEN": token}, **kw)
+        env={**clean, "UPLOADER_GUI_HOME": str(home), "UPLOADER_GUI_TOKEN": token, **extra},
+        **kw)
 
 
 def outcomes(proc: subprocess.Popen, timeout: float = 120) -> dict[str, dict]:
@@ -203,3 +206,36 @@ def test_watch_reports_its_health_for_monitoring(sandbox, tmp_path, app_home) ->
     out, _ = stopped.communicate(timeout=60)
     assert stopped.returncode == 1 and json.loads(out)["healthy"] is False
     assert "not running" in json.loads(out)["message"]
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_two_watchers_on_one_folder_send_each_file_once(sandbox, tmp_path, app_home, store,
+                                                        request, monkeypatch) -> None:
+    """Two scan servers watch one share: each file is claimed by one of them and sent once.
+    SQLite: both on this computer, one history; PostgreSQL: two homes, the clinic's history."""
+    database = request.getfixturevalue("postgres_db") if store == "postgresql" else None
+    homes = [app_home, tmp_path / "server-b"] if database else [app_home, app_home]
+    scans = tmp_path / "share"
+    names = [f"{1001 + i % 3}_two-{store}{i:02}.pdf" for i in range(20)]
+    for n in names:
+        fm.write(scans / n, fm.pdf_bytes(1, text=n))
+    for home in dict.fromkeys(homes):
+        monkeypatch.setenv("UPLOADER_GUI_HOME", str(home))  # save_profile writes to this home
+        save_profile(sandbox)
+    monkeypatch.setenv("UPLOADER_GUI_HOME", str(app_home))
+    # The history exists before the servers start (first starts are tested on their own).
+    from uploader_gui.core.history_store import open_store
+
+    if database:
+        monkeypatch.setenv("UPLOADER_GUI_DATABASE", database)
+    open_store().close()
+    sandbox.add_fault(r"^/patients/\d+/pdf/$", action="hang", delay=0.05, times=1000)
+    procs = [watch("--profile", "Front desk", "--once", "--settle", "0.5", "--json", str(scans),
+                   home=home, token="sandbox-claros-key", database=database) for home in homes]
+    results = [outcomes(p) for p in procs]
+    sandbox.clear_faults()
+    counts = {k: v for k, v in received(sandbox, "100").items() if f"_two-{store}" in k}
+    assert set(counts) == set(names) and max(counts.values()) == 1  # each file sent once
+    assert all(r["status"] == "sent" for res in results for r in res.values())
+    handled = [set(res) for res in results]
+    assert not (handled[0] & handled[1]) and handled[0] | handled[1] == set(names)

@@ -164,6 +164,26 @@ def check_pypdf(pdf: Path) -> str:
     return f"pypdf {pypdf.__version__}: wrote and read a 1-page PDF ({pdf.stat().st_size} bytes)"
 
 
+def check_pikepdf(pdf: Path, work: Path) -> str:
+    """qpdf through pikepdf: a PDF with padding after %%EOF is judged and repaired."""
+    import pikepdf
+
+    from uploader_gui.core.validation import validate_file
+    from uploader_gui.core.validation.pdfrepair import write_sendable_copy
+
+    padded = work / "self-test-padded.pdf"
+    padded.write_bytes(pdf.read_bytes() + b"\0" * 4096)
+    res = validate_file(padded)
+    if not res.ok or res.repair != "structural":
+        raise CheckFailed(f"a padded PDF was not accepted as repairable: {res.to_json()}")
+    copy = write_sendable_copy(padded, work / "self-test-repaired.pdf")
+    with pikepdf.open(copy, attempt_recovery=False) as repaired:
+        if len(repaired.pages) != 1:
+            raise CheckFailed(f"the repaired copy has {len(repaired.pages)} pages, not 1")
+    return (f"pikepdf {pikepdf.__version__} (qpdf {pikepdf.__libqpdf_version__}): "
+            "repaired a PDF with data after %%EOF")
+
+
 def check_sqlite() -> str:
     import sqlite3
 
@@ -425,6 +445,7 @@ def run_self_test(argv: list[str] | None = None) -> int:
                 t.check("Pillow JPEG/PNG", check_pillow)
                 pdf = make_pdf(work / "self-test.pdf")
                 t.check("pypdf", lambda: check_pypdf(pdf))
+                t.check("pikepdf", lambda: check_pikepdf(pdf, work))
                 t.check("SQLite", check_sqlite)
                 run_window_checks(t, work, pdf)
             except CheckFailed:

@@ -18,10 +18,12 @@ from typing import Any
 from uploader_gui.core.delivery import wait_for_delivery
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryError, HistoryStore
+from uploader_gui.core.history_store import open_store
 from uploader_gui.core.jobs import FAILED, SENT, SUCCESS, VERIFIED, Job
 from uploader_gui.core.planner import (
     DUPLICATE,
     PATIENT_NOTE,
+    REMOVE_SCRIPTS_Q,
     REPLACE_FILE,
     UNKNOWN_EARLIER,
     PlanInput,
@@ -98,6 +100,9 @@ def add_send_parser(sub: Any) -> None:
                    help="send even if the same file already went to the same patient or record")
     s.add_argument("--allow-unknown", action="store_true",
                    help="send even if an earlier upload of the same file there may have arrived")
+    s.add_argument("--remove-scripts", action="store_true",
+                   help="a PDF with JavaScript or launch actions: send a copy with them removed "
+                   "(never the file as it is); also the profile setting remove_active_content")
     s.add_argument("--verify", action="store_true",
                    help="wait until each upload is verified (REDCap read-back, Claros receipt, "
                    "Redox delivery logs); exit non-zero if any is not")
@@ -240,13 +245,14 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
         with IsolatedValidator(workers=1) as validator:
             inputs = [PlanInput(str(path), path.resolve(),
                                 validator.validate(path, cfg.kind, limit)) for path in files]
-        the_plan = plan(inputs, cfg, creds, destination, history, profile=args.profile,
-                        target=target)
+            the_plan = plan(inputs, cfg, creds, destination, history, profile=args.profile,
+                            target=target, validator=validator)
         can_follow = target.supports(DELIVERY_STATUS)
     finally:
         target.close()
     answers = answers_from_flags(the_plan, allow_duplicate=args.allow_duplicate,
-                                 replace_file=args.replace, allow_unknown=args.allow_unknown)
+                                 replace_file=args.replace, allow_unknown=args.allow_unknown,
+                                 remove_scripts=getattr(args, "remove_scripts", False))
     for question in the_plan.questions:
         if answers[question.id] and question.kind in (DUPLICATE, UNKNOWN_EARLIER, PATIENT_NOTE):
             print(f"uploader-gui: warning: {question.text} Sending as asked.", file=sys.stderr)
@@ -271,6 +277,7 @@ _FLAG_HINTS = {
     DUPLICATE: " Use --allow-duplicate to send it again anyway.",
     REPLACE_FILE: " Use --replace to replace it (a backup of the current file is kept).",
     UNKNOWN_EARLIER: " Use --allow-unknown to send it anyway.",
+    REMOVE_SCRIPTS_Q: " Use --remove-scripts to send a copy without them.",
 }
 
 
@@ -290,7 +297,7 @@ def refusal_row(refusal: Refusal) -> dict[str, Any]:
 
 def open_history(parser: argparse.ArgumentParser) -> HistoryStore:
     try:
-        store = HistoryStore()
+        store = open_store()
     except HistoryError as err:
         parser.exit(2, f"uploader-gui: {err}\n")
     if store.recovered_from is not None:

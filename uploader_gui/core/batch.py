@@ -5,23 +5,35 @@
    will become PDFs for a PDF-only system;
 3. :func:`convert_images` (disk) turns those images into PDFs, keeping the
    originals' paths and hashes in ``job.sources``;
-4. :func:`find_duplicates` (history) finds earlier uploads of the same bytes to
+4. :func:`make_sendable_copy` (disk) sends a PDF that needs it as a copy:
+   repaired (the verdict said ``repair == "structural"``), or with its scripts
+   removed (``remedy == "remove_scripts"``, when the person or the profile
+   said yes), keeping the original's path and hash in ``job.sources``;
+5. :func:`find_duplicates` (history) finds earlier uploads of the same bytes to
    the same place.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from uploader_gui import __version__
-from uploader_gui.core.convert import ConversionError, convert_for_upload
+from uploader_gui.core.convert import ConversionError, convert_for_upload, converted_dir
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.identity import os_user, workstation
 from uploader_gui.core.jobs import Job, sha256_of
 from uploader_gui.core.logging_setup import note_patient_identifiers
 from uploader_gui.core.targets import Destination, Document, Target, TargetConfig
-from uploader_gui.core.validation import ValidationResult
+from uploader_gui.core.validation import REMOVE_SCRIPTS, ValidationResult
+from uploader_gui.core.validation.pdfrepair import CopyError, write_sendable_copy
+
+if TYPE_CHECKING:
+    from uploader_gui.core.validation import IsolatedValidator
 
 #: Systems that take PDF only: images are converted before sending.
 PDF_ONLY = frozenset({"claros"})
@@ -68,6 +80,54 @@ def convert_images(job: Job) -> Job:
     )
 
 
+def needs_copy(result: ValidationResult, remove_scripts: bool) -> bool:
+    """Whether this checked PDF goes as a copy: repaired, or without its scripts."""
+    return bool(result.repair) or (remove_scripts and result.remedy == REMOVE_SCRIPTS)
+
+
+def make_sendable_copy(job: Job, result: ValidationResult, remove_scripts: bool = False,
+                       validator: IsolatedValidator | None = None) -> Job:
+    """The job as it must be sent: unchanged, or pointing at a repaired / script-free copy.
+
+    The copy is written in the app's private folder (0700, the file 0600) and
+    removed after sending, like a converted image (:func:`convert.discard`).
+    It is made from a snapshot of the user's file whose SHA-256 must still be
+    the one that was checked, so a file changed since is never sent. With a
+    ``validator`` the rewrite runs in its helper process (time and memory
+    limits). Raises CopyError, with a sentence for the user.
+    """
+    if job.file_type != "pdf" or not needs_copy(result, remove_scripts):
+        return job
+    original = Path(job.path)
+    folder = converted_dir() / uuid.uuid4().hex
+    folder.mkdir(mode=0o700)
+    snapshot = folder / "original.part"
+    out = folder / job.name
+    try:
+        try:
+            fd = os.open(snapshot, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with original.open("rb") as src, os.fdopen(fd, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1024 * 1024)
+        except OSError as exc:
+            raise CopyError(f"{job.name} could not be read to make a copy to send "
+                            f"({exc.strerror or exc}).") from None
+        if sha256_of(snapshot) != job.sha256:
+            raise CopyError(f"{job.name} has changed since it was checked. Add it again.")
+        if validator is not None:
+            validator.write_copy(snapshot, out, remove_scripts=remove_scripts)
+        else:
+            write_sendable_copy(snapshot, out, remove_scripts=remove_scripts)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    snapshot.unlink()
+    made = "without scripts" if remove_scripts and result.remedy == REMOVE_SCRIPTS else "repaired"
+    return replace(
+        job, path=str(out), size=out.stat().st_size, sha256=sha256_of(out),
+        sources=[{"path": str(original), "sha256": job.sha256, "copy": made}],
+    )
+
+
 def find_duplicates(history: HistoryStore, job: Job) -> list[Job]:
     """Earlier uploads of the same bytes (the original's, for a converted image) to the same place."""
     digests = {job.sha256} | {s["sha256"] for s in job.sources}
@@ -82,5 +142,5 @@ def find_duplicates(history: HistoryStore, job: Job) -> list[Job]:
     return sorted(found.values(), key=lambda j: j.created, reverse=True)
 
 
-__all__ = ["PDF_ONLY", "ConversionError", "check_job", "convert_images", "find_duplicates",
-           "needs_conversion", "new_job"]
+__all__ = ["PDF_ONLY", "ConversionError", "CopyError", "check_job", "convert_images",
+           "find_duplicates", "make_sendable_copy", "needs_conversion", "needs_copy", "new_job"]

@@ -109,6 +109,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE jobs ADD COLUMN app_version TEXT;
         ALTER TABLE attempts ADD COLUMN url TEXT
     """),
+    # v4: scan servers sharing one folder claim each file before sending it.
+    (4, """
+        CREATE TABLE claims (
+            file_key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            claimed REAL NOT NULL,
+            lease_until REAL NOT NULL,
+            job_id INTEGER
+        )
+    """),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -156,6 +166,17 @@ def owner_alive(owner: str | None) -> bool:
     except PermissionError:
         return True
     return started == "?" or _start_time(pid) == started
+
+
+def claim_free(holder: str, lease_until: float, owner: str, now: float) -> bool:
+    """Whether a claimed file may be taken by ``owner``."""
+    if lease_until == float("inf"):
+        return False  # handled already
+    if holder == owner or lease_until < now:
+        return True
+    if holder.split(":", 1)[0] != socket.gethostname():
+        return False  # another server: only its lease tells whether it is still at work
+    return not owner_alive(holder)  # this computer's process: alive or not, we can tell
 
 
 class HistoryError(Exception):
@@ -478,6 +499,34 @@ class HistoryStore:
 
     def count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+    # ------------------------------------------------------------------ claims (watchers)
+
+    def claim(self, key: str, lease: float, owner: str = PROCESS_OWNER) -> bool:
+        """Take ``key`` (a file seen in a shared folder) for ``lease`` seconds; False when
+        another live watcher holds it, or it was handled. A dead process's claim (this
+        computer's) or an expired lease passes on."""
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute("SELECT owner, lease_until FROM claims WHERE file_key = ?",
+                               (key,)).fetchone()
+            if row is not None and not claim_free(row["owner"], row["lease_until"], owner, now):
+                return False
+            conn.execute("INSERT OR REPLACE INTO claims (file_key, owner, claimed, lease_until) "
+                         "VALUES (?, ?, ?, ?)", (key, owner, now, now + lease))
+            return True
+
+    def release_claims(self, owner: str = PROCESS_OWNER) -> None:
+        """At a clean stop: files taken but not handled go back to the others."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM claims WHERE owner = ? AND job_id IS NULL", (owner,))
+
+    def finish_claim(self, key: str, job_id: int | None, owner: str = PROCESS_OWNER) -> None:
+        """The claimed file was handled: it is never claimed again."""
+        with self._write() as conn:
+            conn.execute("UPDATE claims SET lease_until = ?, job_id = ? WHERE file_key = ? AND "
+                         "owner = ?", (float("inf"), job_id if job_id is not None else -1, key,
+                                       owner))
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:

@@ -10,7 +10,7 @@ jobs. It runs on a worker (it may use the network and the disk) and returns a
 * **questions** for a person, each with a safe default: a duplicate of an
   earlier upload, an earlier upload to the same place whose outcome is unknown,
   a REDCap field that already holds a file, an image that will be converted,
-  a note about the patient.
+  a note about the patient, a PDF whose scripts would have to be removed.
 
 ``Plan.resolve(answers)`` then gives the jobs to submit and those skipped, with
 why. The answers come from the confirmation dialog (window), from flags
@@ -28,10 +28,13 @@ from pathlib import Path
 
 from uploader_gui.core.batch import (
     ConversionError,
+    CopyError,
     check_job,
     convert_images,
     find_duplicates,
+    make_sendable_copy,
     needs_conversion,
+    needs_copy,
     new_job,
 )
 from uploader_gui.core.convert import discard
@@ -40,7 +43,7 @@ from uploader_gui.core.jobs import FAILED, INTERRUPTED, UNKNOWN, Job
 from uploader_gui.core.outcome import UploadError
 from uploader_gui.core.targets import Credentials, Destination, Target, TargetConfig, make_target
 from uploader_gui.core.targets.base import EXISTING_FILE, KIND_LABELS, LOOKUP, PatientInfo
-from uploader_gui.core.validation import ValidationResult
+from uploader_gui.core.validation import REMOVE_SCRIPTS, IsolatedValidator, ValidationResult
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,10 @@ UNKNOWN_EARLIER = "unknown_earlier"
 REPLACE_FILE = "replace_file"
 CONVERT_IMAGE = "convert_image"
 PATIENT_NOTE = "patient_note"
-QUESTION_KINDS = (DUPLICATE, UNKNOWN_EARLIER, REPLACE_FILE, CONVERT_IMAGE, PATIENT_NOTE)
+#: A PDF with JavaScript or launch actions: send a copy without them? (issue 13)
+REMOVE_SCRIPTS_Q = "remove_scripts"
+QUESTION_KINDS = (DUPLICATE, UNKNOWN_EARLIER, REPLACE_FILE, CONVERT_IMAGE, PATIENT_NOTE,
+                  REMOVE_SCRIPTS_Q)
 
 #: The answer when nobody answers. Only going ahead with a routine, announced
 #: step (converting an image; a note about the patient) is the default.
@@ -60,6 +66,7 @@ SAFE_DEFAULTS: dict[str, bool] = {
     REPLACE_FILE: False,
     CONVERT_IMAGE: True,
     PATIENT_NOTE: True,
+    REMOVE_SCRIPTS_Q: False,
 }
 
 REJECTED = "rejected"
@@ -192,6 +199,9 @@ def _skip_reason(q: Question) -> str:
         return f"Not sent. {q.text}"
     if q.kind == CONVERT_IMAGE:
         return "Not sent: the image would have had to be converted to a PDF."
+    if q.kind == REMOVE_SCRIPTS_Q:
+        return ("Not sent: the PDF contains scripts or launch actions, which are never sent, "
+                "and the copy without them was declined.")
     return "Not sent: cancelled before sending."
 
 
@@ -208,13 +218,20 @@ def plan(
     profile: str | None = None,
     target: Target | None = None,
     target_factory: Callable[[TargetConfig, Credentials], Target] = make_target,
+    validator: IsolatedValidator | None = None,
 ) -> Plan:
-    """Check everything that can be checked before sending. Worker thread only."""
+    """Check everything that can be checked before sending. Worker thread only.
+
+    ``validator``: the helper processes the copies of PDFs (repaired, or
+    without scripts) are made in; without one they are made in this process.
+    """
     destination = replace(destination)
     if config.kind == "redcap" and config.redcap_overwrite == "backup":
         destination.replace = True  # the profile always keeps a backup and replaces
     result = Plan(config=config, destination=destination, profile=profile)
-    jobs = _new_jobs(result, list(files))
+    files = list(files)
+    checked = {item.key: item.result for item in files}
+    jobs = _new_jobs(result, files)
     if not jobs:
         return result
     own_target = target is None
@@ -232,7 +249,7 @@ def plan(
         if own_target:
             target.close()
     for key, job in jobs:
-        _prepare_one(result, key, job, history)
+        _prepare_one(result, key, job, history, checked.get(key), validator)
     return result
 
 
@@ -240,7 +257,7 @@ def _new_jobs(result: Plan, files: list[PlanInput]) -> list[tuple[str, Job]]:
     jobs: list[tuple[str, Job]] = []
     for item in files:
         res = item.result
-        if not res.ok:
+        if not res.ok and res.remedy != REMOVE_SCRIPTS:
             reason = " ".join(p.message for p in res.errors)
             result.refused.append(Refusal(item.key, item.path.name, reason))
             continue
@@ -323,15 +340,27 @@ def unknown_patient_text(config: TargetConfig, dest: Destination) -> str:
             "patient…); nothing was sent.")
 
 
-def _prepare_one(result: Plan, key: str, job: Job, history: HistoryStore | None) -> None:
-    """Copies (image to PDF), then what the history says about these bytes and this place."""
+def _prepare_one(result: Plan, key: str, job: Job, history: HistoryStore | None,
+                 res: ValidationResult | None = None,
+                 validator: IsolatedValidator | None = None) -> None:
+    """Copies (image to PDF; a PDF repaired or without its scripts), then what the
+    history says about these bytes and this place."""
     converting = needs_conversion(job.target, job.file_type)
+    scripted = res is not None and not res.ok and res.remedy == REMOVE_SCRIPTS
     try:
         ready = convert_images(job)
-    except ConversionError as err:
+        if res is not None and needs_copy(res, scripted):
+            ready = make_sendable_copy(ready, res, remove_scripts=scripted, validator=validator)
+    except (ConversionError, CopyError) as err:
         result.refused.append(Refusal(key, job.name, str(err)))
         return
     result.jobs.append(PlannedJob(key, ready))
+    if scripted:
+        result.questions.append(Question(
+            f"remove-scripts:{key}", REMOVE_SCRIPTS_Q,
+            f"{job.name} contains scripts or launch actions that could run on the receiving "
+            "computer, so it is never sent as it is. Send a copy with them removed instead? "
+            "Your file is not changed.", key))
     if converting:
         result.questions.append(Question(
             f"convert:{key}", CONVERT_IMAGE, f"{job.name} is an image; "
@@ -358,18 +387,31 @@ def _prepare_one(result: Plan, key: str, job: Job, history: HistoryStore | None)
         when = first.to_json()["finished"] or first.to_json()["created"]
         result.questions.append(Question(
             f"duplicate:{key}", DUPLICATE,
-            f"The same file was already sent to {ready.dest_key} (history #{first.id}, {when}).",
-            key, first.id))
+            f"The same file was already sent to {ready.dest_key} (history #{first.id}, {when}"
+            f"{by_whom(first, ready)}).", key, first.id))
+
+
+def by_whom(earlier: Job, now: Job) -> str:
+    """", by ana at desk-2" when another person or desk sent it (a clinic's shared history)."""
+    if not earlier.workstation or (earlier.workstation, earlier.user) == (now.workstation,
+                                                                          now.user):
+        return ""
+    who = f" by {earlier.user}" if earlier.user else ""
+    return f"{who} at {earlier.workstation}"
 
 
 # ---------------------------------------------------------------------- answers
 
 
 def answers_from_flags(plan_: Plan, *, allow_duplicate: bool = False, replace_file: bool = False,
-                       allow_unknown: bool = False) -> dict[str, bool]:
-    """``send``'s flags: ``--allow-duplicate``, ``--replace``; notes and conversions go ahead."""
+                       allow_unknown: bool = False, remove_scripts: bool = False
+                       ) -> dict[str, bool]:
+    """``send``'s flags: ``--allow-duplicate``, ``--replace``, ``--allow-unknown``,
+    ``--remove-scripts`` (or the profile's ``remove_active_content``); notes and
+    conversions go ahead."""
     given = {DUPLICATE: allow_duplicate, REPLACE_FILE: replace_file,
-             UNKNOWN_EARLIER: allow_unknown}
+             UNKNOWN_EARLIER: allow_unknown,
+             REMOVE_SCRIPTS_Q: remove_scripts or plan_.config.remove_active_content}
     return {q.id: given.get(q.kind, q.default) for q in plan_.questions}
 
 
@@ -378,13 +420,18 @@ def answers_from_profile(plan_: Plan) -> dict[str, bool]:
 
     A duplicate or an upload that may already have arrived is never sent
     unattended; a REDCap file is replaced only when the profile keeps backups
-    (then no question is asked at all).
+    (then no question is asked at all); a copy without scripts is sent only when
+    the profile's ``remove_active_content`` says so.
     """
-    return {q.id: q.kind in (CONVERT_IMAGE, PATIENT_NOTE) for q in plan_.questions}
+    allowed = {CONVERT_IMAGE, PATIENT_NOTE}
+    if plan_.config.remove_active_content:
+        allowed.add(REMOVE_SCRIPTS_Q)
+    return {q.id: q.kind in allowed for q in plan_.questions}
 
 
 __all__ = [
-    "CONVERT_IMAGE", "DUPLICATE", "PATIENT_NOTE", "QUESTION_KINDS", "REPLACE_FILE",
+    "CONVERT_IMAGE", "DUPLICATE", "PATIENT_NOTE", "QUESTION_KINDS", "REMOVE_SCRIPTS_Q",
+    "REPLACE_FILE",
     "SAFE_DEFAULTS", "UNKNOWN_EARLIER", "Plan", "PlanInput", "PlannedJob", "Question",
     "Refusal", "Resolution", "answers_from_flags", "answers_from_profile", "plan",
     "unknown_patient_text",

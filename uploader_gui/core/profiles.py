@@ -143,6 +143,8 @@ def check_config(cfg: TargetConfig) -> list[str]:
                             "as well (an organisation or user API client, not the source).")
     if cfg.size_limit is not None and (not isinstance(cfg.size_limit, int) or cfg.size_limit <= 0):
         problems.append("The size limit must be a positive number of bytes.")
+    if not isinstance(cfg.remove_active_content, bool):
+        problems.append("“remove_active_content” must be true or false.")
     if cfg.ca_bundle:
         problems.extend(check_ca_bundle(cfg.ca_bundle))
     return problems

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from uploader_gui.core.validation import ValidationResult
+from uploader_gui.core.validation import REMOVE_SCRIPTS, ValidationResult
 
 
 @dataclass
@@ -39,6 +39,13 @@ class StagedFile:
         """Checked, acceptable, and not already sent or on its way."""
         return (self.result is not None and self.result.ok
                 and self.upload_state not in ("sent", "verified", "queued", "uploading"))
+
+    @property
+    def offers_copy(self) -> bool:
+        """Refused as it is, but a safe copy may be sent if a person agrees (scripts removed)."""
+        return (self.result is not None and not self.result.ok
+                and self.result.remedy == REMOVE_SCRIPTS and self.result.sha256 is not None
+                and self.upload_state not in ("sent", "queued", "uploading"))
 
     @property
     def rejected(self) -> bool:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
-from uploader_gui.core.history import HistoryStore
+from uploader_gui.core.history import HistoryError, HistoryStore
 from uploader_gui.core.jobs import FINAL, SUCCESS, Job
 from uploader_gui.core.planner import (
     DUPLICATE,
@@ -51,6 +51,8 @@ SENT_DIR = "Sent"
 FAILED_DIR = "Failed"
 SKIP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".txt")
 DEFAULT_SETTLE = 3.0
+#: How long a watcher holds a file it took before another may take it (it dies meanwhile).
+CLAIM_LEASE = 600.0
 ID_GROUPS = ("patient", "mrn", "record")
 
 
@@ -139,6 +141,7 @@ class FolderWatcher:
         self.on_outcome = on_outcome or (lambda o: None)
         self._seen: dict[Path, _Seen] = {}
         self._reported: dict[Path, tuple[int, float]] = {}
+        self._claims: dict[Path, str] = {}
         self._stop = threading.Event()
         self._listener = _Waiter()
         self.dispatcher = dispatcher or Dispatcher(history, lambda _j: credentials,
@@ -224,6 +227,8 @@ class FolderWatcher:
             for path in self.stable():
                 if self._stop.is_set():
                     break
+                if not self._claim(path):
+                    continue  # another server watching this folder has it
                 result = self._prepare(path, target)
                 if isinstance(result, Outcome):
                     outcomes.append(self._report(result))
@@ -255,7 +260,8 @@ class FolderWatcher:
         limit = self.s.config.size_limit or size_limit(self.s.config.kind)
         res = self.validator.validate(path, self.s.config.kind, limit)
         planned = plan([PlanInput(str(path), path.resolve(), res)], self.s.config, self.credentials,
-                       dest, self.history, profile=self.s.profile, target=target)
+                       dest, self.history, profile=self.s.profile, target=target,
+                       validator=self.validator)
         resolution = planned.resolve(answers_from_profile(planned))
         if resolution.jobs:
             return resolution.jobs[0].job
@@ -307,7 +313,28 @@ class FolderWatcher:
         self._seen.pop(path, None)
         return target
 
+    def _claim(self, path: Path) -> bool:
+        """Take the file for this watcher: several scan servers may watch one share.
+
+        The key is what every server sees alike (the profile, the file's name, size
+        and modification time), not the path it is mounted at. The claim has a
+        lease: a server that dies mid-file loses it, and the history's rules for
+        an earlier upload (duplicate, outcome unknown) then apply to whoever takes it.
+        """
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        key = f"{self.s.profile or self.s.config.name}|{path.name}|{st.st_size}|{st.st_mtime_ns}"
+        if not self.history.claim(key, CLAIM_LEASE):
+            return False
+        self._claims[path] = key
+        return True
+
     def _report(self, outcome: Outcome) -> Outcome:
+        key = self._claims.pop(outcome.path, None)
+        if key is not None and outcome.moved_to is not None:  # handled: never taken again
+            self.history.finish_claim(key, outcome.job_id)
         if outcome.status == "needs_destination":
             try:
                 st = outcome.path.stat()
@@ -337,6 +364,10 @@ class FolderWatcher:
         self._stop.set()
 
     def close(self) -> None:
+        try:
+            self.history.release_claims()
+        except HistoryError as exc:  # the lease runs out by itself
+            log.warning("could not release claimed files: %s", exc)
         if self._owns_dispatcher:
             self.dispatcher.shutdown(cancel=False, timeout=10)
 

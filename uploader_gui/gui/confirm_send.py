@@ -23,6 +23,7 @@ from uploader_gui.core.planner import (
     CONVERT_IMAGE,
     DUPLICATE,
     PATIENT_NOTE,
+    REMOVE_SCRIPTS_Q,
     REPLACE_FILE,
     UNKNOWN_EARLIER,
     Plan,
@@ -41,6 +42,13 @@ _CHOICE = {
     REPLACE_FILE: "Replace it (a backup of the current file is kept)",
     CONVERT_IMAGE: "Send it as a PDF",
     PATIENT_NOTE: "Send all the same",
+    REMOVE_SCRIPTS_Q: "Send a copy without the scripts",
+}
+
+#: How a file made by the app from the user's is described, by ``sources[0]["copy"]``.
+_COPY_NOTES = {
+    "repaired": " (a repaired copy; your file is not changed)",
+    "without scripts": " (a copy without its scripts; your file is not changed)",
 }
 
 
@@ -56,7 +64,8 @@ def summary_html(plan: Plan) -> str:
         dest = job.patient_label or job.dest_key
         line = f"{escape(job.name)} → <b>{escape(dest)}</b>"
         if job.sources:
-            line += escape(tr(" (converted to PDF)"))
+            note = _COPY_NOTES.get(job.sources[0].get("copy", ""), " (converted to PDF)")
+            line += escape(tr(note))
         notes = [q for q in plan.questions if q.key == planned.key and q.kind != CONVERT_IMAGE]
         for q in notes:
             line += f"<br><i>{escape(q.text)}</i>"

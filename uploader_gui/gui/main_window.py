@@ -365,7 +365,7 @@ class MainWindow(ProfilesMixin, QMainWindow):
 
     def start_upload(self) -> None:
         profile = self.upload_panel.current_profile()
-        files = self.model.ready_files()
+        files = self.model.sendable_files()
         if profile is None or not files:
             return
         self.uploads.upload(files, profile, self.upload_panel.destination())
@@ -596,7 +596,7 @@ class MainWindow(ProfilesMixin, QMainWindow):
         self.count_label.setText(" · ".join(parts))
         self._update_actions()
         self.countsChanged.emit(ready, c["rejected"], c["checking"])
-        self.upload_panel.set_ready_count(c["ready"] + c["warning"])
+        self.upload_panel.set_ready_count(len(self.model.sendable_files()))
 
     def counts(self) -> dict[str, int]:
         return self.model.counts()

@@ -299,6 +299,10 @@ class StagingModel(QAbstractTableModel):
     def ready_files(self) -> list[StagedFile]:
         return [item for item in self._items if item.ready]
 
+    def sendable_files(self) -> list[StagedFile]:
+        """Ready files, and those that may go as a copy without scripts if a person agrees."""
+        return [item for item in self._items if item.ready or item.offers_copy]
+
 
 class ProgressDelegate(QStyledItemDelegate):
     """Draws a progress bar in the status cell of a file that is uploading."""

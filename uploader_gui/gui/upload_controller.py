@@ -22,6 +22,7 @@ from uploader_gui.core.recent import remember
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
 from uploader_gui.core.targets import Credentials, Destination, TargetConfig
+from uploader_gui.core.validation import REMOVE_SCRIPTS
 from uploader_gui.gui.confirm_send import files_phrase
 from uploader_gui.gui.queue_bridge import QueueBridge
 from uploader_gui.gui.tasks import TaskRunner
@@ -94,8 +95,8 @@ class UploadController(QObject):
         inputs = []
         for item in files:
             res = item.result
-            if res is None or not res.ok or not res.sha256:
-                continue
+            if res is None or not res.sha256 or not (res.ok or res.remedy == REMOVE_SCRIPTS):
+                continue  # (a PDF with scripts: the planner asks about a copy without them)
             inputs.append(PlanInput(item.key, item.path, res, tuple(item.sources)))
             self.rowState.emit(item.key, "queued", f"Being prepared for {profile.name}…")
         if not inputs:

@@ -114,6 +114,9 @@ class TargetConfig:
     watch_pattern: str | None = None
     #: In the window: send matched files at once (True) or stage them for a person (False).
     watch_auto: bool = True
+    #: A PDF with scripts or launch actions is sent as a copy without them (True),
+    #: instead of being refused (False: the window asks, `send` needs --remove-scripts).
+    remove_active_content: bool = False
 
 
 @dataclass

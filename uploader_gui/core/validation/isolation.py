@@ -1,0 +1,205 @@
+"""The check, and the making of sendable copies, in helper processes.
+
+A PDF crafted to loop, to recurse or to exhaust memory costs one helper
+process with a time limit and a memory cap, never the app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from dataclasses import asdict
+from typing import Any
+
+from uploader_gui.core.validation.result import (
+    DEFAULT_MEMORY_CAP,
+    DEFAULT_TIMEOUT_S,
+    Problem,
+    ValidationResult,
+    memory_problem,
+    sniff,
+)
+
+#: Modules a helper imports before its memory is capped.
+_PRELOAD = ("PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "pypdf", "pypdf.generic",
+            "pikepdf")
+
+
+def _worker_main(conn: Any, memory_cap: int) -> None:
+    """Body of a helper process: handle whatever arrives until told to stop."""
+    # Import the parsers before capping memory, so the cap bounds the work on
+    # a file and not the interpreter's start-up.
+    for module in _PRELOAD:
+        importlib.import_module(module)
+    from uploader_gui.core.validation import validate_file
+    from uploader_gui.core.validation.pdfrepair import CopyError, write_sendable_copy
+
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_cap, memory_cap))
+    except (ImportError, ValueError, OSError):  # Windows, or a lower hard limit
+        pass
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        if request[0] == "copy":
+            _, src, out, remove_scripts = request
+            try:
+                write_sendable_copy(src, out, remove_scripts=remove_scripts)
+                conn.send(("ok", None))
+            except CopyError as exc:
+                conn.send(("error", str(exc)))
+            except MemoryError:
+                conn.send(("error", memory_problem().message))
+            continue
+        _, path, target, max_bytes = request
+        try:
+            res = validate_file(path, target, max_bytes)
+        except MemoryError:
+            res = ValidationResult(path=path, problems=[memory_problem()])
+        conn.send(asdict(res))
+
+
+def _timeout_problem(seconds: float) -> Problem:
+    return Problem(
+        "too_complex",
+        f"Checking this file took longer than {seconds:g} seconds, which damaged or hostile "
+        "files do. It was not accepted. Save or print it to a new file and try again.",
+    )
+
+
+class _Worker:
+    def __init__(self, ctx: Any, memory_cap: int) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, memory_cap), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def close(self, kill: bool = False) -> None:
+        try:
+            if not kill:
+                self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.conn.close()
+        if kill:
+            self.proc.kill()
+        self.proc.join(timeout=2)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(timeout=2)
+
+
+class IsolatedValidator:
+    """Validate files in helper processes, each file with a time limit.
+
+    Thread-safe: callers on several threads each borrow a helper process. A
+    helper that overruns its time, dies or runs out of memory is replaced and
+    the file gets a clear rejection.
+    """
+
+    def __init__(
+        self,
+        workers: int = 2,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        memory_cap: int = DEFAULT_MEMORY_CAP,
+    ) -> None:
+        self.timeout = timeout
+        self.memory_cap = memory_cap
+        self._ctx = multiprocessing.get_context("spawn")
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max(1, workers))
+        self._closed = False
+
+    def __enter__(self) -> IsolatedValidator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _borrow(self) -> _Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.proc.is_alive():
+                    return worker
+                worker.close(kill=True)  # died while idle (e.g. the OOM killer)
+        return _Worker(self._ctx, self.memory_cap)
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(worker)
+                return
+        worker.close()
+
+    def _ask(self, request: tuple[Any, ...]) -> tuple[Any, Problem | None]:
+        """Send one request to a helper: (answer, None), or (None, why it failed)."""
+        with self._slots:
+            worker = self._borrow()
+            try:
+                worker.conn.send(request)
+                if worker.conn.poll(self.timeout):
+                    data = worker.conn.recv()
+                    self._give_back(worker)
+                    return data, None
+                problem = _timeout_problem(self.timeout)
+            except (EOFError, OSError, BrokenPipeError):
+                # The helper died: out of memory, or a crash in a C library.
+                problem = memory_problem()
+            worker.close(kill=True)
+        return None, problem
+
+    def validate(
+        self,
+        path: str | os.PathLike[str],
+        target: str | None = None,
+        max_bytes: int | None = None,
+    ) -> ValidationResult:
+        started = time.monotonic()
+        data, problem = self._ask(("validate", str(path), target, max_bytes))
+        if problem is None:
+            return ValidationResult.from_json(data)
+        res = ValidationResult(path=str(path), problems=[problem])
+        try:
+            res.size = os.path.getsize(path)
+            with open(path, "rb") as fh:
+                res.type = sniff(fh.read(16))
+        except OSError:
+            pass
+        res.elapsed = time.monotonic() - started
+        return res
+
+    def write_copy(self, src: str | os.PathLike[str], out: str | os.PathLike[str],
+                   remove_scripts: bool) -> None:
+        """:func:`~uploader_gui.core.validation.pdfrepair.write_sendable_copy` in a helper.
+
+        Raises CopyError with a sentence for the user.
+        """
+        from uploader_gui.core.validation.pdfrepair import CopyError
+
+        data, problem = self._ask(("copy", str(src), str(out), remove_scripts))
+        if problem is not None:
+            raise CopyError("A copy of this PDF could not be made: " + problem.message[0].lower()
+                            + problem.message[1:])
+        status, message = data
+        if status != "ok":
+            raise CopyError(message)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
