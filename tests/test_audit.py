@@ -172,6 +172,25 @@ def test_app_role_may_only_add_entries(postgres_server, postgres_db) -> None:
             app.append("sent", username="ana", workstation="desk-1")
         finally:
             app.close()
+        # The app itself, logged in as that role, keeps its history and writes the trail.
+        from uploader_gui.core.history_pg import PostgresHistoryStore
+        from uploader_gui.core.jobs import Job
+        from uploader_gui.core.targets import Destination, TargetConfig
+
+        history = PostgresHistoryStore(app_dsn)
+        try:
+            history.add_job(Job(path="/s/a.pdf", name="a.pdf", size=1, sha256="ab" * 32,
+                                file_type="pdf", target="claros",
+                                destination=Destination(patient_id="1001"),
+                                target_config=TargetConfig(kind="claros", base_url="https://c")))
+        finally:
+            history.close()
+        check = PostgresAudit(app_dsn)
+        try:
+            entries = list(check.entries())
+        finally:
+            check.close()
+        assert [e.action for e in entries] == ["sent", "staged"] and verify(entries).ok
         with psycopg.connect(app_dsn, autocommit=True) as conn:
             for sql in ("UPDATE audit SET username = 'x'", "DELETE FROM audit",
                         "TRUNCATE audit", "ALTER TABLE audit DISABLE TRIGGER audit_no_change"):
@@ -212,3 +231,40 @@ def test_audit_commands(tmp_path, postgres_db) -> None:
     tamper(store, "UPDATE audit SET receipt = 'forged' WHERE seq = 2")
     bad = cli("audit", "verify")
     assert bad.returncode == 1 and "entry 2" in bad.stdout
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgresql"])
+def test_the_app_writes_the_trail_as_it_sends(store_kind, sandbox, tmp_path, request) -> None:
+    """`send` and a refused upload leave staged/sent/failed entries, by this user from this
+    desk, and the chain verifies."""
+    import filemaker as fm
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("UPLOADER_GUI_")},
+           "UPLOADER_GUI_HOME": str(tmp_path / "home"), "UPLOADER_GUI_WORKSTATION": "desk-7",
+           "UPLOADER_GUI_TOKEN": sandbox.credentials["claros_api_key"]}
+    if store_kind == "postgresql":
+        env["UPLOADER_GUI_DATABASE"] = request.getfixturevalue("postgres_db")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "uploader_gui", *args], capture_output=True,
+                              text=True, timeout=120, cwd=REPO, env=env)
+
+    ok = fm.good_pdf(tmp_path / f"trail-ok-{store_kind}.pdf")
+    bad = fm.good_pdf(tmp_path / f"trail-bad-{store_kind}.pdf", pages=2)
+    assert cli("send", "--target", "claros", "--url", sandbox.url, "--patient", "1001",
+               str(ok)).returncode == 0
+    sandbox.add_fault(r"^/patients/1002/pdf/$", status=400, times=1,
+                      body={"detail": "refused for the test"})
+    assert cli("send", "--target", "claros", "--url", sandbox.url, "--patient", "1002",
+               "--max-attempts", "1", str(bad)).returncode == 1
+    exported = tmp_path / "trail.csv"
+    proc = cli("audit", "export", "-o", str(exported))
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(exported.open(encoding="utf-8")))
+    assert [(r["action"], r["destination"]) for r in rows] == [
+        ("staged", "patient 1001"), ("sent", "patient 1001"),
+        ("staged", "patient 1002"), ("failed", "patient 1002")]
+    assert {r["workstation"] for r in rows} == {"desk-7"} and all(r["username"] for r in rows)
+    assert rows[1]["receipt"].startswith("pdf_") and "refused for the test" in rows[3]["receipt"]
+    verified = cli("audit", "verify")
+    assert verified.returncode == 0 and "intact: 5 entries" in verified.stdout  # + "exported"

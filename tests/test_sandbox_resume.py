@@ -31,12 +31,16 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _uploading(db_path: Path) -> list[str]:
-    db = sqlite3.connect(db_path, timeout=5)
+    """Jobs the send process has under way (nothing while it is still creating the file)."""
     try:
-        return [n for (n,) in db.execute("SELECT name FROM jobs WHERE status = 'uploading' "
-                                         "AND attempts > 0")]
-    finally:
-        db.close()
+        db = sqlite3.connect(db_path, timeout=5)
+        try:
+            return [n for (n,) in db.execute("SELECT name FROM jobs WHERE status = 'uploading' "
+                                             "AND attempts > 0")]
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # being created or migrated right now
+        return []
 
 
 def test_sandbox_keeps_its_port_between_runs(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 ACTIONS = (
-    "staged", "sent", "verified", "failed", "resent", "replaced_with_backup",
+    "staged", "sent", "verified", "failed", "cancelled", "resent", "replaced_with_backup",
     "deleted_from_list", "exported",
 )
 GENESIS = "0" * 64
@@ -120,6 +120,55 @@ def _next(last: AuditEntry | None, action: str, values: dict[str, str]) -> Audit
                        sha256=values.get("sha256", ""), destination=values.get("destination", ""),
                        target=values.get("target", ""), receipt=values.get("receipt", ""))
     return AuditEntry(**{**draft.__dict__, "hash": draft.expected_hash()})
+
+
+def append_on(conn: Any, mark: str, action: str, values: dict[str, str]) -> AuditEntry:
+    """Append within the caller's open write transaction (SQLite: BEGIN IMMEDIATE held;
+    PostgreSQL: the advisory lock is taken here), so that a job's change and its entry
+    are written together or not at all."""
+    if mark == "%s":
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK_KEY,))
+    row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit "  # noqa: S608
+                       "ORDER BY seq DESC LIMIT 1").fetchone()
+    last = None
+    if row is not None:
+        last = AuditEntry(**row) if isinstance(row, dict) else AuditEntry(*tuple(row))
+    entry = _next(last, action, values)
+    marks = ", ".join([mark] * len(COLUMNS))
+    conn.execute(f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({marks})",  # noqa: S608
+                 astuple(entry))
+    return entry
+
+
+def job_actions(old: str | None, new: str | None, backup_path: str | None = None) -> list[str]:
+    """What a job's change means for the trail (nothing, for steps in between)."""
+    if old is None:
+        return ["staged"]
+    if new is None or new == old:
+        return []
+    if new == "queued":
+        return ["resent"] if old in ("sent", "failed", "unknown", "cancelled", "interrupted",
+                                     "verified") else []
+    actions = {"sent": ["sent"], "verified": ["verified"], "failed": ["failed"],
+               "unknown": ["failed"], "cancelled": ["cancelled"]}.get(new, [])
+    if new == "sent" and backup_path:
+        actions.append("replaced_with_backup")
+    return actions
+
+
+def job_values(job: Any, action: str) -> dict[str, str]:
+    """The entry for a job: who acts now and from where (not who queued it), which bytes,
+    which destination (the id, never the patient's name), and what came back."""
+    from uploader_gui.core.identity import os_user, workstation
+
+    receipt = job.remote_id or ""
+    if action == "failed":
+        receipt = (("outcome unknown: " if job.status == "unknown" else "") + (job.error or ""))
+    elif action == "replaced_with_backup":
+        receipt = Path(job.backup_path or "").name
+    return {"username": os_user(), "workstation": workstation(), "sha256": job.sha256,
+            "destination": job.dest_key, "target": job.profile or job.target,
+            "receipt": receipt[:500]}
 
 
 class AuditStore(Protocol):
@@ -259,21 +308,36 @@ def _pg_words(exc: Exception) -> str:
 
 
 def init_postgres(admin_dsn: str, app_role: str | None = None) -> list[str]:
-    """For IT: create the audit table and its guard, and give the app's role SELECT and
-    INSERT only. Returns what was done, in words."""
+    """For IT, as the database's owner: create or update the history's tables and the audit
+    trail with its guard, and give the app's role what it needs and no more (jobs, attempts
+    and claims: read, add, change; the audit trail: read and add only). Returns what was
+    done, in words."""
     import psycopg
     from psycopg import sql
 
-    done = []
+    from uploader_gui.core.history_pg import PostgresHistoryStore
+
+    store = PostgresHistoryStore(admin_dsn)  # runs the numbered migrations under a lock
+    store.close()
+    done = ["the history's tables are at the current version",
+            "the audit table and its append-only trigger are in place"]
     with psycopg.connect(admin_dsn, connect_timeout=10, autocommit=True) as conn:
         conn.execute(PG_SCHEMA)
-        done.append("audit table and its append-only trigger are in place")
-        conn.execute("REVOKE ALL ON audit FROM PUBLIC")
+        conn.execute("REVOKE ALL ON audit, jobs, attempts, claims, uploader_schema FROM PUBLIC")
         if app_role:
             role = sql.Identifier(app_role)
-            conn.execute(sql.SQL("REVOKE ALL ON audit FROM {}").format(role))
-            conn.execute(sql.SQL("GRANT SELECT, INSERT ON audit TO {}").format(role))
-            done.append(f"role {app_role} may read and add audit entries, and nothing else")
+            grants = [
+                "REVOKE ALL ON audit, jobs, attempts, claims, uploader_schema FROM {}",
+                "GRANT SELECT, INSERT ON audit TO {}",
+                "GRANT SELECT, INSERT, UPDATE ON jobs, attempts TO {}",
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON claims TO {}",
+                "GRANT SELECT ON uploader_schema TO {}",
+                "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {}",
+            ]
+            for grant in grants:
+                conn.execute(sql.SQL(grant).format(role))
+            done.append(f"role {app_role} may read and add audit entries and nothing else, "
+                        "and read, add and change uploads")
     return done
 
 
@@ -282,12 +346,21 @@ def init_postgres(admin_dsn: str, app_role: str | None = None) -> list[str]:
 
 def open_audit(database: str | None = None) -> AuditStore:
     """The clinic's PostgreSQL when ``database`` is a postgresql:// address, else this desk's
-    SQLite file."""
+    history file (the trail lives beside the jobs it speaks of)."""
     if database and database.startswith(("postgresql://", "postgres://")):
         return PostgresAudit(database)
-    from uploader_gui.core.paths import data_dir
+    from uploader_gui.core.history import history_path
 
-    return SqliteAudit(data_dir() / "audit.sqlite3")
+    return SqliteAudit(history_path())
+
+
+def ensure_sqlite_schema(path: Path) -> None:
+    """Create the trail's table and guards in an SQLite file (idempotent, any process)."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        conn.executescript(_SQLITE_SCHEMA)
+    finally:
+        conn.close()
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

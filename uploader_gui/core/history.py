@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from uploader_gui.core.audit import append_on, ensure_sqlite_schema, job_actions, job_values
 from uploader_gui.core.jobs import (
     ACTIVE,
     INTERRUPTED,
@@ -170,8 +171,6 @@ def owner_alive(owner: str | None) -> bool:
 
 def claim_free(holder: str, lease_until: float, owner: str, now: float) -> bool:
     """Whether a claimed file may be taken by ``owner``."""
-    if lease_until == float("inf"):
-        return False  # handled already
     if holder == owner or lease_until < now:
         return True
     if holder.split(":", 1)[0] != socket.gethostname():
@@ -251,6 +250,7 @@ class HistoryStore:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._writer = self._open()
+        ensure_sqlite_schema(self.path)  # the audit trail lives beside the jobs
 
     # ------------------------------------------------------------------ opening
 
@@ -375,11 +375,14 @@ class HistoryStore:
         with self._write() as conn:
             cur = conn.execute(f"INSERT INTO jobs ({cols}) VALUES ({marks})", row)  # noqa: S608
             job.id = cur.lastrowid
+            for action in job_actions(None, job.status):
+                append_on(conn, "?", action, job_values(job, action))
         return job
 
     def update_job(self, job: Job, *, new_status: str | None = None) -> Job:
         """Save a job; with ``new_status`` the move is checked against the state machine."""
         assert job.id is not None
+        old = job.status
         if new_status is not None and new_status != job.status:
             check_transition(job.status, new_status)
             job.status = new_status
@@ -388,6 +391,8 @@ class HistoryStore:
         sets = ", ".join(f"{c} = :{c}" for c in JOB_COLUMNS if c not in ("uid", "created"))
         with self._write() as conn:
             conn.execute(f"UPDATE jobs SET {sets} WHERE id = :id", {**row, "id": job.id})  # noqa: S608
+            for action in job_actions(old, new_status, job.backup_path):
+                append_on(conn, "?", action, job_values(job, action))
         return job
 
     def add_attempt(self, attempt: AttemptRecord) -> AttemptRecord:
@@ -522,11 +527,10 @@ class HistoryStore:
             conn.execute("DELETE FROM claims WHERE owner = ? AND job_id IS NULL", (owner,))
 
     def finish_claim(self, key: str, job_id: int | None, owner: str = PROCESS_OWNER) -> None:
-        """The claimed file was handled: it is never claimed again."""
+        """The claimed file was handled (and moved out of the folder): the claim ends. Should
+        the same file be put back, it is a new arrival, and the history's rules apply."""
         with self._write() as conn:
-            conn.execute("UPDATE claims SET lease_until = ?, job_id = ? WHERE file_key = ? AND "
-                         "owner = ?", (float("inf"), job_id if job_id is not None else -1, key,
-                                       owner))
+            conn.execute("DELETE FROM claims WHERE file_key = ? AND owner = ?", (key, owner))
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg.rows import dict_row
 
+from uploader_gui.core.audit import PG_SCHEMA, append_on, job_actions, job_values
 from uploader_gui.core.history import (
     ACTIVE,
     INTERRUPTED,
@@ -116,8 +117,10 @@ class PostgresHistoryStore:
         try:
             with self._writer.transaction():
                 self._writer.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-                self._writer.execute("CREATE TABLE IF NOT EXISTS uploader_schema "
-                                     "(version INTEGER NOT NULL)")
+                exists = self._writer.execute(
+                    "SELECT to_regclass('uploader_schema') AS t").fetchone()
+                if exists is None or exists["t"] is None:
+                    self._writer.execute("CREATE TABLE uploader_schema (version INTEGER NOT NULL)")
                 row = self._writer.execute("SELECT version FROM uploader_schema").fetchone()
                 version = row["version"] if row else 0
                 if row is None:
@@ -126,6 +129,9 @@ class PostgresHistoryStore:
                     raise HistoryError(
                         f"The clinic's upload history ({self.path}) was written by a newer "
                         "version of this app. Update the app on this computer.")
+                audit = self._writer.execute("SELECT to_regclass('audit') AS t").fetchone()
+                if audit is None or audit["t"] is None:
+                    self._writer.execute(PG_SCHEMA)  # the trail, beside the jobs
                 for number, sql in MIGRATIONS:
                     if number <= version:
                         continue
@@ -183,11 +189,14 @@ class PostgresHistoryStore:
                                  "RETURNING id", row).fetchone()
             assert found is not None
             job.id = int(found["id"])
+            for action in job_actions(None, job.status):
+                append_on(conn, "%s", action, job_values(job, action))
             conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(job.id)))
         return job
 
     def update_job(self, job: Job, *, new_status: str | None = None) -> Job:
         assert job.id is not None
+        old = job.status
         if new_status is not None and new_status != job.status:
             check_transition(job.status, new_status)
             job.status = new_status
@@ -197,6 +206,8 @@ class PostgresHistoryStore:
         with self._write() as conn:
             conn.execute(f"UPDATE jobs SET {sets} WHERE id = %(id)s",  # noqa: S608
                          {**row, "id": job.id})
+            for action in job_actions(old, new_status, job.backup_path):
+                append_on(conn, "%s", action, job_values(job, action))
             conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(job.id)))
         return job
 
@@ -268,11 +279,10 @@ class PostgresHistoryStore:
             conn.execute("DELETE FROM claims WHERE owner = %s AND job_id IS NULL", (owner,))
 
     def finish_claim(self, key: str, job_id: int | None, owner: str = PROCESS_OWNER) -> None:
-        """The claimed file was handled: it is never claimed again."""
+        """The claimed file was handled (and moved out of the folder): the claim ends. Should
+        the same file be put back, it is a new arrival, and the history's rules apply."""
         with self._write() as conn:
-            conn.execute("UPDATE claims SET lease_until = %s, job_id = %s WHERE file_key = %s "
-                         "AND owner = %s", (float("inf"), job_id if job_id is not None else -1,
-                                            key, owner))
+            conn.execute("DELETE FROM claims WHERE file_key = %s AND owner = %s", (key, owner))
 
     # ------------------------------------------------------------------ reads
 

@@ -328,6 +328,13 @@ class FolderWatcher:
         key = f"{self.s.profile or self.s.config.name}|{path.name}|{st.st_size}|{st.st_mtime_ns}"
         if not self.history.claim(key, CLAIM_LEASE):
             return False
+        try:
+            again = path.stat()
+        except OSError:
+            again = None
+        if again is None or (again.st_size, again.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            self.history.finish_claim(key, None)  # another server handled and moved it
+            return False
         self._claims[path] = key
         return True
 
