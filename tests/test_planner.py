@@ -7,11 +7,13 @@ dialog's dict, ``send``'s flags, ``watch``'s profile).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import filemaker as fm
 import pytest
+from test_history_faults import small_disk  # noqa: F401 - a fixture
 
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import SENT, UNKNOWN, UPLOADING, Job
@@ -214,3 +216,17 @@ def test_answer_sources_agree_on_the_safe_defaults(sandbox, validator, history, 
     results = [p.resolve(a) for a in (untouched, answers_from_flags(p), answers_from_profile(p))]
     assert {tuple(sorted(j.key for j in r.jobs)) for r in results} == {("new.pdf", "photo.png")}
     assert {tuple(s.key for s in r.skipped) for r in results} == {("seen.pdf",)}
+
+
+@pytest.mark.usefixtures("small_disk")
+def test_a_full_disk_refuses_the_batch_before_any_copy(sandbox, validator, tmp_path) -> None:
+    """The window, send and watch all plan here: a batch without room is refused in words,
+    and no private copy is left half written."""
+    config, creds = claros(sandbox)
+    photo = fm.good_jpeg(tmp_path / "photo.jpg")
+    p = plan(inputs(validator, "claros", photo), config, creds, Destination(patient_id="1001"),
+             None)
+    assert p.jobs == [] and p.questions == []
+    [refusal] = p.refused
+    assert refusal.reason.startswith("The disk is full") and "Nothing was sent" in refusal.reason
+    assert not list(Path(os.environ["UPLOADER_GUI_HOME"]).rglob("*.pdf"))

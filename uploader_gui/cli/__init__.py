@@ -88,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from uploader_gui.cli.selftest import run_self_test
 
         return run_self_test()
+    if args.command is not None:
+        from uploader_gui.cli.pipes import quiet_stdout
+
+        quiet_stdout()  # `uploader-gui history --json | head` ends quietly
     if args.command in ("send", "watch", "history", "resume", "profiles"):
         from uploader_gui.core.logging_setup import configure_logging
 

@@ -46,7 +46,7 @@ def cmd_history(args: argparse.Namespace, parser: argparse.ArgumentParser,
                 out: Callable[[str], None] = print) -> int:
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
-    store = open_history(parser)
+    store = open_history(parser, viewing=not args.refresh_delivery)
     if args.refresh_delivery:
         from uploader_gui.core.delivery import refresh_delivery
 

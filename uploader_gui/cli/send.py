@@ -13,13 +13,24 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
+from uploader_gui.core.batch import needs_conversion
 from uploader_gui.core.delivery import wait_for_delivery
+from uploader_gui.core.diskspace import PlannedWrite, bytes_needed, free_space_problem
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
-from uploader_gui.core.history import HistoryError, HistoryStore
+from uploader_gui.core.history import (
+    DISK_FULL,
+    LOCKED,
+    PERMISSION,
+    READ_ONLY,
+    HistoryError,
+    HistoryStore,
+)
 from uploader_gui.core.history_store import open_store
 from uploader_gui.core.jobs import FAILED, SENT, SUCCESS, VERIFIED, Job
+from uploader_gui.core.paths import data_dir
 from uploader_gui.core.planner import (
     DUPLICATE,
     PATIENT_NOTE,
@@ -52,6 +63,8 @@ from uploader_gui.core.targets.base import DELIVERY_STATUS
 from uploader_gui.core.transport import UploadError, require_secure_url
 from uploader_gui.core.validation import IsolatedValidator, expand_paths, size_limit
 
+#: History problems that still let it be read (and listed by `history`).
+VIEWABLE = frozenset({LOCKED, DISK_FULL, READ_ONLY, PERMISSION})
 ENV_TOKEN = "UPLOADER_GUI_TOKEN"  # noqa: S105 - a variable name, not a secret
 ENV_REDOX_KEY = "UPLOADER_GUI_REDOX_KEY"
 ENV_REDOX_SECRET = "UPLOADER_GUI_REDOX_SECRET"  # noqa: S105 - a variable name
@@ -239,6 +252,10 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
     limit = cfg.size_limit or size_limit(cfg.kind)
     if args.verify_timeout <= 0:
         parser.error("--verify-timeout must be more than 0 seconds")
+    room = _room_problem(cfg, files, replace=args.replace)
+    if room:
+        target.close()
+        parser.exit(2, f"uploader-gui: {room}\n")
     history = open_history(parser)
     printer = _Printer(args.json, out, verify=args.verify)
     try:
@@ -260,16 +277,18 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
     for refusal in [*the_plan.refused, *resolution.skipped]:
         printer.row(refusal_row(refusal))
     jobs = [planned.job for planned in resolution.jobs]
-    done = deliver_jobs(history, jobs, lambda _job: creds, policy, args.concurrency, printer,
-                        hold=args.verify)
+    done: list[Job] = []
+    problem = deliver_jobs(history, jobs, lambda _job: creds, policy, args.concurrency,
+                           printer, hold=done if args.verify else None)
     if args.verify:
         sent = [j.id for j in done if j.status == SENT and j.log_ids and j.id is not None]
-        if sent and can_follow:
+        if sent and can_follow and problem is None:
             wait_for_delivery(history, lambda _job: creds, sent, args.verify_timeout)
         for job in done:
             printer.job(history.get(job.id) or job if job.id is not None else job)
     history.close()
-    return printer.finish()
+    code = printer.finish()
+    return 2 if problem is not None else code
 
 
 #: What to add to a skipped file's reason: the flag that sends it anyway.
@@ -295,15 +314,51 @@ def refusal_row(refusal: Refusal) -> dict[str, Any]:
     return row
 
 
-def open_history(parser: argparse.ArgumentParser) -> HistoryStore:
+
+def _room_problem(cfg: TargetConfig, files: list[Path], *, replace: bool) -> str | None:
+    """Is there room in the data folder for this batch? (History, PDFs from images, backups.)"""
+    writes = []
+    for path in files:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue  # reported when the file is checked
+        image = path.suffix.lower() in (".jpg", ".jpeg", ".png")
+        writes.append(PlannedWrite(size, converted=image and needs_conversion(cfg.kind, "png"),
+                                   backup=cfg.kind == "redcap" and replace))
+    return free_space_problem(data_dir(), bytes_needed(writes))
+
+
+def open_history(parser: argparse.ArgumentParser, *, viewing: bool = False) -> HistoryStore:
+    """The history, or exit 2 with the reason in words (nothing is sent that can't be recorded).
+
+    ``viewing``: when it cannot be written (locked, disk full, read-only), open it
+    read-only instead, with a warning on stderr, so earlier uploads can still be listed.
+    """
     try:
         store = open_store()
     except HistoryError as err:
+        return _read_only_or_exit(parser, err, viewing)
+    recovered = getattr(store, "recovery_message", None)  # SQLite only
+    if recovered:
+        print(f"uploader-gui: {recovered}", file=sys.stderr)
+    try:
+        store.mark_interrupted()
+    except HistoryError as err:
+        store.close()
+        return _read_only_or_exit(parser, err, viewing)
+    return store
+
+
+def _read_only_or_exit(parser: argparse.ArgumentParser, err: HistoryError,
+                       viewing: bool) -> HistoryStore:
+    if not viewing or err.kind not in VIEWABLE:
         parser.exit(2, f"uploader-gui: {err}\n")
-    if store.recovered_from is not None:
-        print(f"uploader-gui: the upload history was damaged; it was moved to "
-              f"{store.recovered_from} and a new one was started.", file=sys.stderr)
-    store.mark_interrupted()
+    try:
+        store = HistoryStore(read_only=True)
+    except HistoryError:
+        parser.exit(2, f"uploader-gui: {err}\n")
+    print(f"uploader-gui: {err} Showing it read-only.", file=sys.stderr)
     return store
 
 
@@ -337,13 +392,16 @@ def current_connections(jobs: list[Job], parser: argparse.ArgumentParser) -> Con
 def deliver_jobs(history: HistoryStore, jobs: list[Job], credentials_for: Callable[[Job], Credentials],
                  policy: RetryPolicy, concurrency: int, printer: _Printer,
                  settings_for: Callable[[Job], TargetConfig | None] | None = None,
-                 hold: bool = False) -> list[Job]:
-    """Queue the jobs, print each as it ends (unless ``hold``), and stop cleanly on Ctrl+C.
+                 hold: list[Job] | None = None) -> HistoryError | None:
+    """Queue the jobs, print each as it ends, and stop cleanly on Ctrl+C.
 
-    Returns the jobs as they ended (after any verification right after sending).
+    With ``hold``, the jobs are collected there as they end (after any verification
+    right after sending) instead of printed. When the history stops taking writes (a
+    full disk), nothing more is started: the jobs not sent are printed as not sent, and
+    the problem is returned.
     """
     if not jobs:
-        return []
+        return None
     done: dict[int, Job] = {}
     lock = threading.Lock()
 
@@ -353,21 +411,40 @@ def deliver_jobs(history: HistoryStore, jobs: list[Job], credentials_for: Callab
                 with lock:
                     if job.id not in done:
                         done[job.id] = job
-                        if not hold:
+                        if hold is None:
                             printer.job(job)
+                        else:
+                            hold.append(job)
 
     dispatcher = Dispatcher(history, credentials_for, concurrency=concurrency, policy=policy,
                             listener=Listener(), settings_for=settings_for)
+    problem: HistoryError | None = None
+    unrecorded: list[Job] = []
     try:
-        for job in jobs:
-            dispatcher.submit(job)
+        for n, job in enumerate(jobs):
+            try:
+                dispatcher.submit(job)
+            except HistoryError as exc:  # not recorded, so never sent
+                problem, unrecorded = exc, jobs[n:]
+                break
         dispatcher.wait_idle()
     except KeyboardInterrupt:
         dispatcher.shutdown(cancel=True)
         printer.out("Stopped: uploads in progress were cancelled.")
         raise SystemExit(130) from None
+    problem = dispatcher.history_problem or problem
+    if problem is not None and not dispatcher.retry_history():
+        held = set(dispatcher.held_jobs())
+        unrecorded += [j for j in jobs if j.id in held]
     dispatcher.shutdown(cancel=False)
-    return list(done.values())
+    for job in unrecorded:
+        printer.row({"path": job.path, "status": "not sent", "remote_id": None, "url": None,
+                     "log_ids": [], "http_status": None, "attempts": 0, "job_id": job.id,
+                     "error": f"{problem} This file was not sent.", "verified": False,
+                     "proof": None, "patient": None})
+    if problem is not None:
+        print(f"uploader-gui: {problem}", file=sys.stderr)
+    return dispatcher.history_problem or (problem if unrecorded else None)
 
 
 class _Printer:

@@ -13,7 +13,11 @@ Rules kept here:
 * a success is recorded as ``sent`` (accepted) first; then a target that can
   prove it (:data:`VERIFY`: REDCap's read-back, Claros's receipt) is asked at once,
   and the job becomes ``verified``, or ``failed`` when the proof shows otherwise.
-  Redox's proof comes later, from its delivery logs (``core.delivery``).
+  Redox's proof comes later, from its delivery logs (``core.delivery``);
+* a history that can no longer be written (the disk is full) is a state, not a
+  crash: no new upload starts (the queued ones are held, still recorded as
+  queued), the outcomes of those in flight are kept in memory and written as soon
+  as :meth:`Dispatcher.retry_history` succeeds, and the listener is told once.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uploader_gui.core.convert import discard
-from uploader_gui.core.history import HistoryStore
+from uploader_gui.core.history import HistoryError, HistoryStore
+from uploader_gui.core.history_open import has_room
 from uploader_gui.core.jobs import (
     CANCELLED,
     FAILED,
@@ -36,17 +41,17 @@ from uploader_gui.core.jobs import (
     SENT,
     UNKNOWN,
     UPLOADING,
-    VERIFIED,
     AttemptRecord,
     Job,
     config_to_json,
-    sha256_of,
     with_connection,
 )
-from uploader_gui.core.outcome import CancelToken, Receipt, UploadError
+from uploader_gui.core.outcome import CancelToken
+from uploader_gui.core.recheck import StagedFileError, hash_staged
 from uploader_gui.core.retry import Attempt, RetryPolicy, deliver
 from uploader_gui.core.targets import Credentials, Document, Target, TargetConfig, make_target
 from uploader_gui.core.targets.base import VERIFY
+from uploader_gui.core.verification import prove
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,9 @@ class DispatcherListener:
     def job_finished(self, job: Job) -> None:
         """The dispatcher is done with this job (after any verification right after sending)."""
 
+    def history_failed(self, error: HistoryError) -> None:
+        """The history stopped taking writes (``error.kind``, e.g. disk full); sent once."""
+
 
 @dataclass
 class _Running:
@@ -89,6 +97,7 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         listener: DispatcherListener | None = None,
         target_factory: Callable[[TargetConfig, Credentials], Target] = make_target,
+        retry_history_every: float | None = None,
         settings_for: SettingsFor | None = None,
     ) -> None:
         self.history = history
@@ -108,6 +117,14 @@ class Dispatcher:
         self._resume.set()
         self._idle = threading.Condition(self._lock)
         self._stopping = False
+        #: Why the history cannot be written now (None when it can).
+        self.history_problem: HistoryError | None = None
+        self._held: list[int] = []  # queued jobs not started because of history_problem
+        self._unsaved_jobs: dict[int, Job] = {}  # outcomes waiting to be written
+        self._unsaved_attempts: dict[int, AttemptRecord] = {}
+        #: While the history cannot be written, try again this often (None: only on resume()).
+        self.retry_history_every = retry_history_every
+        self._retrying = False
         self._concurrency = 0
         self.set_concurrency(concurrency)
 
@@ -136,7 +153,75 @@ class Dispatcher:
         self._resume.clear()
 
     def resume(self) -> None:
+        if self.history_problem is not None:
+            self.retry_history()
         self._resume.set()
+
+    def held_jobs(self) -> list[int]:
+        """Jobs held back (still queued in the history) while it cannot be written."""
+        with self._lock:
+            return list(self._held)
+
+    def retry_history(self) -> bool:
+        """Write what was kept in memory; on success, send the held jobs. True if it worked."""
+        problem = self.history_problem
+        folder = getattr(getattr(self.history, "path", None), "parent", None)
+        if problem is not None and problem.disk_full and folder and not has_room(folder):
+            return False
+        with self._lock:
+            jobs = list(self._unsaved_jobs.values())
+            attempts = list(self._unsaved_attempts.values())
+        try:
+            for attempt in attempts:
+                if attempt.id is not None:
+                    self.history.update_attempt(attempt)
+            for job in jobs:
+                self.history.update_job(job)
+        except HistoryError as exc:
+            self.history_problem = exc
+            return False
+        with self._lock:
+            for attempt in attempts:
+                self._unsaved_attempts.pop(id(attempt), None)
+            for job in jobs:
+                if job.id is not None:
+                    self._unsaved_jobs.pop(job.id, None)
+            held, self._held = self._held, []
+            self.history_problem = None
+            self._waiting.update(held)
+        for job_id in held:
+            self._queue.put(job_id)
+        return True
+
+    def _history_failed(self, exc: HistoryError) -> None:
+        first = self.history_problem is None
+        self.history_problem = exc
+        log.error("the history cannot be written (%s): no new upload starts", exc.kind)
+        if first:
+            self.listener.history_failed(exc)
+        if self.retry_history_every and not self._retrying:
+            self._retrying = True
+            threading.Thread(target=self._retry_loop, name="history-retry", daemon=True).start()
+
+    def _retry_loop(self) -> None:
+        """Until the history takes writes again (space freed), then the held jobs go."""
+        assert self.retry_history_every
+        try:
+            while not self._stopping and self.history_problem is not None:
+                if self._queue_wait(self.retry_history_every):
+                    return
+                if self.retry_history():
+                    log.info("the history can be written again; held uploads resume")
+                    return
+        finally:
+            self._retrying = False
+
+    def _queue_wait(self, seconds: float) -> bool:
+        """Sleep; True if the dispatcher is stopping meanwhile."""
+        end = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < end:
+            time.sleep(0.2)
+        return self._stopping
 
     @property
     def paused(self) -> bool:
@@ -237,21 +322,27 @@ class Dispatcher:
                     return
             try:
                 self._run(job_id)
+            except HistoryError as exc:
+                self._hold(job_id)
+                self._history_failed(exc)
             except Exception:
                 log.exception("upload job %s failed unexpectedly", job_id)
                 job = self.history.get(job_id)
                 if job is not None and job.status not in FINAL:
                     job.error = "An unexpected problem stopped this upload; see the log."
-                    job.finished = time.time()
-                    self.history.update_job(job, new_status=FAILED)
-                    self.listener.job_changed(job)
+                    self._finish(job, FAILED)
             finally:
                 with self._idle:
                     self._waiting.discard(job_id)
                     self._running.pop(job_id, None)
                     self._cancelled_waiting.discard(job_id)
                     self._idle.notify_all()
-                ended = self.history.get(job_id)
+                with self._lock:
+                    ended = self._unsaved_jobs.get(job_id)
+                try:
+                    ended = ended or self.history.get(job_id)
+                except HistoryError:
+                    ended = None
                 if ended is not None and ended.status in FINAL:
                     self.listener.job_finished(ended)
 
@@ -259,12 +350,33 @@ class Dispatcher:
         job.finished = time.time()
         if error is not None:
             job.error = error
-        self.history.update_job(job, new_status=status)
         if status == SENT and job.sources:
+            self._save(job, status, notify=False)
             discard(Path(job.path))  # the PDF made from the user's images is no longer needed
-        self.listener.job_changed(job)
+            self.listener.job_changed(job)
+        else:
+            self._save(job, status)
+
+    def _save(self, job: Job, status: str | None, notify: bool = True) -> None:
+        try:
+            self.history.update_job(job, new_status=status)
+        except HistoryError as exc:
+            # The outcome is known and must not be lost: keep it until it can be written.
+            assert job.id is not None
+            with self._lock:
+                self._unsaved_jobs[job.id] = job
+            self._history_failed(exc)
+        if notify:
+            self.listener.job_changed(job)
+
+    def _hold(self, job_id: int) -> None:
+        with self._lock:
+            self._held.append(job_id)
 
     def _run(self, job_id: int) -> None:
+        if self.history_problem is not None:
+            self._hold(job_id)  # nothing starts that could not be recorded
+            return
         job = self.history.get(job_id)
         if job is None or job.status != QUEUED:
             return
@@ -280,17 +392,13 @@ class Dispatcher:
             self._finish(job, CANCELLED, "Cancelled before it was sent.")
             return
 
-        # Never send different bytes from the ones that were checked.
+        # Never send different bytes from the ones that were checked: the re-check opens
+        # without blocking, refuses anything but a regular file, and reads at most job.size.
         path = Path(job.path)
         try:
-            digest = sha256_of(path)
-        except FileNotFoundError:
-            self._finish(job, FAILED, f"The file {job.name} is no longer where it was staged. "
-                         "It was not sent; add it again.")
-            return
-        except OSError as exc:
-            self._finish(job, FAILED, f"The file {job.name} cannot be read ({exc.strerror}). "
-                         "It was not sent.")
+            digest = hash_staged(path, job.size)
+        except StagedFileError as exc:
+            self._finish(job, FAILED, exc.message)
             return
         if digest != job.sha256:
             self._finish(job, FAILED, f"The file {job.name} changed after it was checked. It was "
@@ -299,7 +407,12 @@ class Dispatcher:
 
         job.started = time.time()
         job.error = None
-        self.history.update_job(job, new_status=UPLOADING)
+        try:
+            self.history.update_job(job, new_status=UPLOADING)
+        except HistoryError as exc:  # still queued in the history; nothing was sent
+            self._hold(job_id)
+            self._history_failed(exc)
+            return
         self.listener.job_changed(job)
 
         target = self._target_for(job)
@@ -321,16 +434,29 @@ class Dispatcher:
                 return
             rec.ended, rec.bytes_sent = a.ended, a.bytes_sent
             rec.http_status, rec.error, rec.decision = a.http_status, a.error, a.decision
-            self.history.update_attempt(rec)
+            try:
+                self.history.update_attempt(rec)
+            except HistoryError as exc:  # the request is over: keep its record for later
+                with self._lock:
+                    self._unsaved_attempts[id(rec)] = rec
+                self._history_failed(exc)
 
         def on_progress(sent: int, total: int) -> None:
             run.sent, run.total = sent, total
             job.bytes_sent = sent
             self.listener.job_progress(job_id, sent, total)
 
-        result = deliver(target, document, job.destination, self.policy, progress=on_progress,
-                         cancelled=run.token, on_attempt=on_attempt,
-                         sleep=lambda s, _c: not run.token.wait(s))
+        try:
+            # on_attempt writes each attempt before its request: if that fails, the
+            # HistoryError ends the delivery before anything more is sent.
+            result = deliver(target, document, job.destination, self.policy,
+                             progress=on_progress, cancelled=run.token, on_attempt=on_attempt,
+                             sleep=lambda s, _c: not run.token.wait(s))
+        except HistoryError as exc:
+            self._history_failed(exc)
+            self._finish(job, FAILED, f"{exc.message} The upload was stopped before its next "
+                         "attempt could be sent; send it again once there is space.")
+            return
         if result.receipt is not None:
             r = result.receipt
             job.remote_id, job.url, job.log_ids = r.remote_id, r.url, list(r.log_ids)
@@ -353,33 +479,4 @@ class Dispatcher:
                 error = "Cancelled while it was being sent; it was not delivered."
         self._finish(job, status, error)
         if status == SENT and result.receipt is not None and target.supports(VERIFY):
-            self._verify(job, target, document, result.receipt)
-
-    def _verify(self, job: Job, target: Target, document: Document, receipt: Receipt) -> None:
-        """Ask the target for proof right after it accepted the document."""
-        try:
-            proof = target.verify(document, job.destination, receipt, job.sha256)
-        except UploadError as err:
-            log.info("job %s could not be verified: %s", job.id, err.message)
-            job.error = f"Accepted, but it could not be checked: {err.message}"
-            self.history.update_job(job)
-            self.listener.job_changed(job)
-            return
-        except Exception:  # the upload itself succeeded: it stays "sent"
-            log.exception("verifying job %s failed unexpectedly", job.id)
-            job.error = "Accepted, but checking it failed unexpectedly; see the log."
-            self.history.update_job(job)
-            self.listener.job_changed(job)
-            return
-        job.proof = proof.proof or None
-        if proof.verified is True:
-            job.verified, job.error = True, None
-            self.history.update_job(job, new_status=VERIFIED)
-        elif proof.verified is False:
-            job.verified, job.error = False, proof.message
-            self.history.update_job(job, new_status=FAILED)
-        else:
-            job.proof = None
-            job.error = proof.message or None  # why it stays accepted, not verified
-            self.history.update_job(job)
-        self.listener.job_changed(job)
+            self._save(job, prove(target, job, document, result.receipt))

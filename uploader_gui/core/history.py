@@ -5,6 +5,12 @@
   before a migration runs.
 * ``PRAGMA quick_check`` at start-up: a corrupt file is moved aside, a fresh
   one is created, and :attr:`HistoryStore.recovered_from` says where the old one is.
+  Only real corruption does that: a locked, full, read-only or forbidden file is
+  left alone and raises :class:`HistoryError` of that kind (``core.history_open``).
+* ``read_only=True`` opens the file for viewing only (History stays visible when it
+  cannot be written); every write then raises :class:`HistoryError`.
+* A write that fails (disk full) is rolled back cleanly and raised as a
+  :class:`HistoryError` whose ``kind`` says so; nothing earlier is lost.
 * One writer: every write goes through one connection under a short lock
   (never held across network calls). Reads use their own connections.
 * No secrets, ever: jobs hold target settings without credentials.
@@ -15,9 +21,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-import shutil
-import socket
 import sqlite3
 import threading
 import time
@@ -27,6 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from uploader_gui.core.audit import append_on, ensure_sqlite_schema, job_actions, job_values
+from uploader_gui.core.history_errors import (  # noqa: F401 - kinds re-exported
+    CORRUPT,
+    DISK_FULL,
+    LOCKED,
+    PERMISSION,
+    READ_ONLY,
+    HistoryError,
+    moved_aside_message,
+)
+from uploader_gui.core.history_open import connect, history_error, open_reader, open_writer
 from uploader_gui.core.jobs import (
     ACTIVE,
     INTERRUPTED,
@@ -36,13 +49,14 @@ from uploader_gui.core.jobs import (
     config_from_json_text,
     config_to_json,
 )
+from uploader_gui.core.logging_setup import scrub_secrets
+from uploader_gui.core.owners import PROCESS_OWNER, claim_free, owner_alive
 from uploader_gui.core.paths import data_dir
 from uploader_gui.core.targets.base import Destination, TargetConfig
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "history.sqlite3"
-BUSY_TIMEOUT_MS = 5000
 
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
@@ -133,55 +147,6 @@ JOB_COLUMNS = (
 )
 
 
-def _process_owner() -> str:
-    pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time (Linux), so a reused PID is not taken for a live owner."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
-PROCESS_OWNER = _process_owner()
-
-
-def owner_alive(owner: str | None) -> bool:
-    if not owner or owner == PROCESS_OWNER:
-        return False if not owner else True
-    try:
-        host, pid_text, started = owner.split(":", 2)
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    if host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return started == "?" or _start_time(pid) == started
-
-
-def claim_free(holder: str, lease_until: float, owner: str, now: float) -> bool:
-    """Whether a claimed file may be taken by ``owner``."""
-    if holder == owner or lease_until < now:
-        return True
-    if holder.split(":", 1)[0] != socket.gethostname():
-        return False  # another server: only its lease tells whether it is still at work
-    return not owner_alive(holder)  # this computer's process: alive or not, we can tell
-
-
-class HistoryError(Exception):
-    """A problem the user can act on (disk full, file locked), in words."""
-
-
 def history_path() -> Path:
     return data_dir() / DB_NAME
 
@@ -199,13 +164,18 @@ def _job_row(job: Job) -> dict[str, Any]:
         "owner": PROCESS_OWNER if job.status in ACTIVE else job.owner,
         "remote_id": job.remote_id, "url": job.url,
         "log_ids": json.dumps(job.log_ids), "http_status": job.http_status,
-        "server_message": job.server_message, "error": job.error,
+        # Scrubbed again on the way in: no echoed secret is ever stored.
+        "server_message": _scrub(job.server_message), "error": _scrub(job.error),
         "sources": json.dumps(job.sources), "duplicate_of": job.duplicate_of,
         "backup_path": job.backup_path, "delivery": job.delivery,
         "delivery_checked": job.delivery_checked, "verified": int(job.verified),
         "proof": job.proof, "patient_label": job.patient_label, "username": job.user,
         "workstation": job.workstation, "app_version": job.app_version,
     }
+
+
+def _scrub(text: str | None) -> str | None:
+    return scrub_secrets(text) if text else text
 
 
 @functools.lru_cache(maxsize=256)
@@ -243,113 +213,65 @@ def _job_from_row(row: sqlite3.Row) -> Job:
 
 
 class HistoryStore:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path else history_path()
         self.recovered_from: Path | None = None
         self.backup_path: Path | None = None
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._writer = self._open()
-        ensure_sqlite_schema(self.path)  # the audit trail lives beside the jobs
+        self._writer: sqlite3.Connection | None = None
+        if read_only:
+            self._local.conn = open_reader(self.path)
+        else:
+            self._writer, self.recovered_from, self.backup_path = open_writer(self.path,
+                                                                              MIGRATIONS)
+            try:
+                ensure_sqlite_schema(self.path)  # the audit trail lives beside the jobs
+            except sqlite3.Error as exc:
+                self._writer.close()
+                raise history_error(exc, self.path) from None
+
+    @property
+    def recovery_message(self) -> str | None:
+        """The announcement for a history that was moved aside (window and stderr)."""
+        if self.recovered_from is None:
+            return None
+        return moved_aside_message(self.path, self.recovered_from)
 
     # ------------------------------------------------------------------ opening
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
-                               isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
-
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
-            os.close(fd)
-        else:
-            self._check_integrity()
-        try:
-            conn = self._connect()
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            raise HistoryError(_explain(exc, self.path)) from None
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(str(self.path) + suffix)
-            if p.exists():
-                os.chmod(p, 0o600)
-        return conn
-
-    def _check_integrity(self) -> None:
-        problem = None
-        try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
-            try:
-                rows = conn.execute("PRAGMA quick_check").fetchall()
-                if rows != [("ok",)]:
-                    problem = "; ".join(str(r[0]) for r in rows[:3])
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as exc:
-            problem = str(exc)
-        if problem is None:
-            return
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        aside = self.path.with_name(f"{self.path.stem}.corrupt-{stamp}{self.path.suffix}")
-        log.error("history database %s failed its check (%s); moving it to %s",
-                  self.path, problem, aside)
-        os.replace(self.path, aside)
-        for suffix in ("-wal", "-shm"):
-            side = Path(str(self.path) + suffix)
-            if side.exists():
-                os.replace(side, Path(str(aside) + suffix))
-        self.recovered_from = aside
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.close(fd)
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise HistoryError(
-                f"The upload history at {self.path} was written by a newer version of this "
-                "app. Update the app, or move that file away to start a new history."
-            )
-        pending = [(n, sql) for n, sql in MIGRATIONS if n > version]
-        if not pending:
-            return
-        if version > 0:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            self.backup_path = self.path.with_name(f"{self.path.stem}.v{version}-{stamp}.bak")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            shutil.copy2(self.path, self.backup_path)
-            os.chmod(self.backup_path, 0o600)
-        for number, sql in pending:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in filter(None, (s.strip() for s in sql.split(";"))):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            log.info("history database migrated to version %d", number)
+        if self.read_only:
+            return open_reader(self.path)
+        return connect(self.path)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            conn = self._writer
+            if conn is None:
+                raise HistoryError(
+                    f"The upload history ({self.path}) is open for viewing only, so nothing "
+                    "can be recorded or sent now.", READ_ONLY, self.path)
             try:
-                self._writer.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN IMMEDIATE")
                 try:
-                    yield self._writer
-                    self._writer.execute("COMMIT")
+                    yield conn
+                    conn.execute("COMMIT")
                 except BaseException:
-                    self._writer.execute("ROLLBACK")
+                    # SQLite may already have rolled back (disk full): only roll back what
+                    # is still open, and keep the first error, not "no transaction is active".
+                    if conn.in_transaction:
+                        try:
+                            conn.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            log.warning("history rollback failed", exc_info=True)
                     raise
-            except sqlite3.OperationalError as exc:
-                raise HistoryError(_explain(exc, self.path)) from None
+            except (sqlite3.Error, OSError) as exc:
+                err = history_error(exc, self.path)
+                log.error("history write failed (%s): %s", err.kind, exc)
+                raise err from None
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -360,7 +282,8 @@ class HistoryStore:
 
     def close(self) -> None:
         with self._lock:
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -533,14 +456,3 @@ class HistoryStore:
             conn.execute("DELETE FROM claims WHERE file_key = ? AND owner = ?", (key, owner))
 
 
-def _explain(exc: sqlite3.Error, path: Path) -> str:
-    text = str(exc).lower()
-    if "disk" in text and "full" in text:
-        return (f"The disk holding the upload history ({path.parent}) is full. Free some space "
-                "and try again; nothing was sent without being recorded.")
-    if "locked" in text or "busy" in text:
-        return (f"The upload history ({path}) is locked by another program. Close other copies "
-                "of this app and try again.")
-    if "readonly" in text or "read-only" in text or "permission" in text:
-        return f"The upload history ({path}) cannot be written. Check the folder's permissions."
-    return f"The upload history ({path}) could not be used: {exc}."

@@ -15,11 +15,14 @@ for each job's patient ID and record) is written as ``[patient]`` instead.
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import logging.handlers
 import os
 import re
 import threading
+from urllib.parse import quote, quote_plus
 
 from uploader_gui.core.paths import log_dir
 
@@ -36,15 +39,48 @@ _patient_ids: set[str] = set()
 _log_patient_ids: bool | None = None  # None: from the environment
 
 
+def secret_forms(value: str) -> set[str]:
+    """The value as it may come back from a server: raw, URL-encoded, base64 (both alphabets)."""
+    forms = {value, quote(value, safe=""), quote_plus(value, safe="")}
+    raw = value.encode("utf-8")
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms.update((text, text.rstrip("=")))
+    return forms
+
+
 def register_secret(value: str) -> None:
-    """Make the log filter redact this value (and, for PEM text, each of its lines)."""
-    if not value:
+    """Scrub this value (and, for PEM text, each of its lines) from logs and messages.
+
+    Every form a server might echo is registered: raw, URL-encoded and base64.
+    """
+    if not value or not value.strip():
         return
     parts = {value.strip()}
     if "\n" in value:
         parts.update(line.strip() for line in value.splitlines() if len(line.strip()) >= 16)
+    forms: set[str] = set()
+    for part in parts:
+        if len(part) >= MIN_SECRET_LENGTH:
+            forms |= secret_forms(part)
     with _lock:
-        _secrets.update(p for p in parts if len(p) >= MIN_SECRET_LENGTH)
+        _secrets.update(f for f in forms if len(f) >= MIN_SECRET_LENGTH)
+
+
+def scrub_secrets(text: str) -> str:
+    """The text with every registered secret, in any of its forms, replaced by ``[secret]``.
+
+    The one place server messages, errors and anything stored or printed pass through
+    (see ``core.outcome``); unlike :func:`redact` it leaves patient identifiers alone.
+    """
+    if not text:
+        return text
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for value in secrets:
+        if value in text:
+            text = text.replace(value, SECRET_MARK)
+    return text
 
 
 def note_patient_identifiers(*values: str | None) -> None:
@@ -67,12 +103,9 @@ def log_patient_identifiers() -> bool:
 
 def redact(text: str) -> str:
     """The text with every registered secret (and, if so set, patient identifier) replaced."""
+    text = scrub_secrets(text)
     with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
         ids = sorted(_patient_ids, key=len, reverse=True) if not log_patient_identifiers() else []
-    for value in secrets:
-        if value in text:
-            text = text.replace(value, SECRET_MARK)
     for value in ids:
         text = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", PATIENT_MARK, text)
     return text
@@ -98,14 +131,49 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file, the new one after each rollover included, is 0600.
+
+    The log can name patients, so it is never readable by other users, whatever the umask.
+    """
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if hasattr(os, "fchmod"):
+            try:
+                os.fchmod(fd, 0o600)
+            except OSError:
+                pass
+        stream = os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+        assert isinstance(stream, io.TextIOWrapper)
+        return stream
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A log line that cannot be written (disk full) costs one quiet note, no traceback."""
+        if not getattr(self, "_complained", False):
+            self._complained = True
+            import sys
+
+            if sys.stderr is not None:
+                print("uploader-gui: the log file cannot be written (is the disk full?); "
+                      "log lines are being dropped.", file=sys.stderr)
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     if any(getattr(h, "_uploader_gui", False) for h in root.handlers):
         return
     path = log_dir() / LOG_NAME
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
-    )
+    try:
+        handler = PrivateRotatingFileHandler(
+            path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        )
+    except OSError as exc:  # a read-only or full disk: go on without a log file
+        import sys
+
+        print(f"uploader-gui: the log file {path} cannot be written ({exc.strerror}); "
+              "continuing without it.", file=sys.stderr)
+        return
     handler._uploader_gui = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from uploader_gui.core.logging_setup import scrub_secrets
+
 if TYPE_CHECKING:
     import requests
 
@@ -37,7 +39,12 @@ CONFIG = "config"
 
 
 class UploadError(Exception):
-    """A failed request, typed, carrying the server's own message and never a secret."""
+    """A failed request, typed, carrying the server's own message and never a secret.
+
+    Every configured secret (raw, URL-encoded or base64) is scrubbed from the message
+    and the server's text here, once for all targets: a server that echoes the key
+    ("Invalid credentials: <the key>") cannot put it on screen, in the history or the log.
+    """
 
     def __init__(
         self,
@@ -50,11 +57,12 @@ class UploadError(Exception):
         body_sent: bool = False,
         reached_server: bool = True,
     ) -> None:
+        message = scrub_secrets(message)
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.http_status = http_status
-        self.server_message = server_message
+        self.server_message = scrub_secrets(server_message) if server_message else server_message
         self.retry_after = retry_after
         #: The whole request body went out (matters for Claros: a retry may duplicate).
         self.body_sent = body_sent
@@ -82,6 +90,9 @@ class Receipt:
     http_status: int | None = None
     server_message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.server_message = scrub_secrets(self.server_message)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -197,9 +208,9 @@ def _shutdown(conn: Any) -> None:
 
 
 def server_text(resp: requests.Response, limit: int = 2000) -> str:
-    """The response body as text, cut to a sane length, for the details pane."""
+    """The response body as text, cut to a sane length, for the details pane; no secret in it."""
     try:
         text = resp.text
     except (UnicodeDecodeError, LookupError):
         text = repr(resp.content[:limit])
-    return text[:limit]
+    return scrub_secrets(text)[:limit]

@@ -22,7 +22,12 @@ def _home() -> Path | None:
 
 
 def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """The folder, made 0700 if missing. A folder that cannot be made (a read-only or
+    full disk) is returned anyway: whoever writes there reports the problem in words."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        pass
     return path
 
 

@@ -38,9 +38,11 @@ from uploader_gui.core.batch import (
     new_job,
 )
 from uploader_gui.core.convert import discard
+from uploader_gui.core.diskspace import PlannedWrite, bytes_needed, free_space_problem
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FAILED, INTERRUPTED, UNKNOWN, Job
 from uploader_gui.core.outcome import UploadError
+from uploader_gui.core.paths import data_dir
 from uploader_gui.core.targets import Credentials, Destination, Target, TargetConfig, make_target
 from uploader_gui.core.targets.base import EXISTING_FILE, KIND_LABELS, LOOKUP, PatientInfo
 from uploader_gui.core.validation import REMOVE_SCRIPTS, IsolatedValidator, ValidationResult
@@ -248,9 +250,24 @@ def plan(
     finally:
         if own_target:
             target.close()
+    room = _room_problem(result, jobs, checked) if jobs else None
+    if room:  # before any copy is made: nothing half done on a full disk
+        _refuse_all(result, jobs, room)
+        return result
     for key, job in jobs:
         _prepare_one(result, key, job, history, checked.get(key), validator)
     return result
+
+
+def _room_problem(result: Plan, jobs: list[tuple[str, Job]],
+                  checked: Mapping[str, ValidationResult]) -> str | None:
+    """Room in the data folder for the history rows, the copies and any REDCap backup."""
+    backup = result.destination.replace or result.existing_file is not None
+    writes = [PlannedWrite(job.size, converted=needs_conversion(job.target, job.file_type)
+                           or bool(getattr(checked.get(key), "repair", None)),
+                           backup=backup and job.target == "redcap")
+              for key, job in jobs]
+    return free_space_problem(data_dir(), bytes_needed(writes))
 
 
 def _new_jobs(result: Plan, files: list[PlanInput]) -> list[tuple[str, Job]]:

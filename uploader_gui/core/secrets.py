@@ -432,6 +432,26 @@ class SecretStore:
             setattr(creds, role, self.get(profile, role))
         return creds
 
+    # ------------------------------------------------------------------ app entries
+
+    def get_app_entry(self, name: str) -> str | None:
+        """An entry of the app's own (not a profile's), e.g. the unlock PIN's salted hash."""
+        key = f"app/{name}"
+        if self._session_only:
+            return self._session.get(key)
+        backend = self._require()
+        value = self._call("read", lambda: backend.get_password(SERVICE, key))
+        return str(value) if value else None
+
+    def set_app_entry(self, name: str, value: str) -> None:
+        key = f"app/{name}"
+        if self._session_only:
+            with self._lock:
+                self._session[key] = value
+            return
+        backend = self._require()
+        self._call("save", lambda: backend.set_password(SERVICE, key, value))
+
 
 def credentials_for(config: TargetConfig, store: SecretStore) -> Credentials:
     """The secrets this profile needs, read from the store. Raises :class:`SecretError`."""

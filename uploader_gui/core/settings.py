@@ -25,14 +25,39 @@ class SettingsError(Exception):
     """A settings file cannot be used; the message says which and why."""
 
 
-def _from_file(path: Path) -> str | None:
+LOCK_ENV = "UPLOADER_GUI_LOCK_MINUTES"
+DEFAULT_LOCK_MINUTES = 10.0
+
+
+def _load(path: Path) -> dict[str, object]:
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
-        return None
+        return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"The settings file {path} cannot be read: {exc}.") from exc
+
+
+def lock_after_minutes() -> float:
+    """Idle minutes before the window hides patient data (0: never). IT may set
+    ``lock_after_minutes`` in a settings file; ``UPLOADER_GUI_LOCK_MINUTES`` overrides."""
+    raw: object = os.environ.get(LOCK_ENV, "").strip() or None
+    for path in (config_dir() / "settings.toml", SYSTEM_SETTINGS):
+        if raw is not None:
+            break
+        raw = _load(path).get("lock_after_minutes")
+    if raw is None:
+        return DEFAULT_LOCK_MINUTES
+    try:
+        minutes = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SettingsError("lock_after_minutes must be a number of minutes (0: never).") from None
+    return max(0.0, minutes)
+
+
+def _from_file(path: Path) -> str | None:
+    data = _load(path)
     value = data.get("database")
     if value is not None and not isinstance(value, str):
         raise SettingsError(f"In {path}, database must be text such as "

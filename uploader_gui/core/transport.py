@@ -3,7 +3,9 @@
 * one ``requests.Session`` with TLS verification always on, through the OS
   trust store (``truststore``), or a profile's own CA bundle;
 * HTTPS required except on loopback;
-* connect and read timeouts, and a User-Agent with the app's version;
+* connect and read timeouts, an overall deadline for every request (a server
+  that trickles its answer a byte at a time cannot hold a send for ever), and a
+  User-Agent with the app's version;
 * uploads streamed from disk with a fresh multipart encoder per attempt, never
   following redirects, reporting progress and honouring a cancel check;
 * errors turned into :class:`UploadError` with a kind, the HTTP status and the
@@ -30,6 +32,15 @@ from requests.adapters import HTTPAdapter
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
 from uploader_gui import __version__
+from uploader_gui.core.deadline import Deadline, deadline_for
+from uploader_gui.core.deadline import current as current_deadline
+from uploader_gui.core.net_errors import (  # noqa: F401 - tls/proxy texts re-exported
+    _chain_text,
+    _describe,
+    _never_connected,
+    proxy_problem_text,
+    tls_problem_text,
+)
 from uploader_gui.core.outcome import (  # noqa: F401 - re-exported: the transport's vocabulary
     AUTH,
     CANCELLED,
@@ -53,12 +64,18 @@ from uploader_gui.core.outcome import (  # noqa: F401 - re-exported: the transpo
     retry_after_seconds,
     server_text,
 )
+from uploader_gui.core.recheck import StagedFileError, open_regular
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"uploader-gui/{__version__} (+clinic document uploader)"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 130.0  # Redox answers within 120 s or gives a 504
+#: The longest any request may wait for its whole answer: the documented server limit
+#: (Redox: 120 s, then a 504) plus a margin. Uploads get this after the body has gone.
+RESPONSE_DEADLINE = 150.0
+#: While a body is being sent: the time at this (very slow) rate, plus the response deadline.
+MIN_UPLOAD_RATE = 16 * 1024  # bytes per second
 UPLOAD_BLOCK = 256 * 1024
 
 class InsecureURLError(UploadError):
@@ -185,9 +202,16 @@ _active = threading.local()
 
 
 class _AbortableMixin:
-    """Lets the CancelToken of this thread's upload reach the connection in use."""
+    """Lets this thread's CancelToken and Deadline reach the connection in use.
+
+    The deadline keeps the connection until the request is over (the answer's body is
+    read after this returns); the transport then closes the deadline.
+    """
 
     def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        deadline = current_deadline()
+        if deadline is not None:
+            deadline.bind(conn)
         token: CancelToken | None = getattr(_active, "token", None)
         if token is None:
             return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
@@ -218,8 +242,12 @@ class Transport:
         ca_bundle: str | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
+        response_deadline: float = RESPONSE_DEADLINE,
+        min_upload_rate: float = MIN_UPLOAD_RATE,
     ) -> None:
         self.timeout = (connect_timeout, read_timeout)
+        self.response_deadline = response_deadline
+        self.min_upload_rate = min_upload_rate
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         adapter = _TLSAdapter(make_ssl_context(ca_bundle))
@@ -251,13 +279,17 @@ class Transport:
     ) -> requests.Response:
         """A small request (auth, JSON message, discovery). Raises UploadError on transport failure."""
         require_secure_url(url)
-        try:
-            return self.session.request(
-                method, url, headers=dict(headers or {}), data=data, json=json, params=params,
-                timeout=timeout or self.timeout, allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise self._translate(exc, url, body_sent=False, sending_body=False) from None
+        limit = self.timeout[0] + self.response_deadline
+        with deadline_for(limit) as deadline:
+            try:
+                return self.session.request(
+                    method, url, headers=dict(headers or {}), data=data, json=json,
+                    params=params, timeout=timeout or self.timeout, allow_redirects=False,
+                )
+            except (requests.RequestException, OSError) as exc:
+                if deadline.expired:
+                    raise self._too_slow(url, limit, body_sent=False, sending_body=False) from None
+                raise self._translate(exc, url, body_sent=False, sending_body=False) from None
 
     # ------------------------------------------------------------------ uploads
 
@@ -284,29 +316,24 @@ class Transport:
             total = encoder.len
             state = {"sent": 0}
 
+            sending = self.timeout[0] + total / self.min_upload_rate + self.response_deadline
+
             def on_read(monitor: MultipartEncoderMonitor) -> None:
                 state["sent"] = monitor.bytes_read
                 if cancelled is not None and cancelled():
                     raise UploadCancelled()
+                if monitor.bytes_read >= total and not state.get("all_sent"):
+                    state["all_sent"] = 1
+                    deadline.extend(self.response_deadline)  # now only the answer is awaited
                 if progress is not None:
                     progress(monitor.bytes_read, total)
 
             monitor = MultipartEncoderMonitor(encoder, on_read)
             hdrs = {**dict(headers or {}), "Content-Type": monitor.content_type}
-            token = cancelled if isinstance(cancelled, CancelToken) else None
-            _active.token = token
+            _active.token = cancelled if isinstance(cancelled, CancelToken) else None
             try:
-                resp = self.session.post(
-                    url, data=monitor, headers=hdrs, timeout=self.timeout, allow_redirects=False
-                )
-            except UploadCancelled:
-                raise
-            except (requests.RequestException, OSError) as exc:
-                # OSError: a reset surfacing outside requests' wrappers.
-                if cancelled is not None and cancelled():
-                    raise UploadCancelled() from None
-                raise self._translate(exc, url, body_sent=state["sent"] >= total,
-                                      sending_body=True) from None
+                with deadline_for(sending) as deadline:
+                    resp = self._post(url, monitor, hdrs, cancelled, state, total, deadline)
             finally:
                 _active.token = None
         if cancelled is not None and cancelled():
@@ -314,7 +341,41 @@ class Transport:
             log.info("upload to %s finished after a cancel request", safe_url(url))
         return resp
 
+    def _post(self, url: str, monitor: Any, hdrs: dict[str, str], cancelled: CancelFn | None,
+              state: dict[str, int], total: int, deadline: Deadline) -> requests.Response:
+        try:
+            return self.session.post(
+                url, data=monitor, headers=hdrs, timeout=self.timeout, allow_redirects=False
+            )
+        except UploadCancelled:
+            raise
+        except (requests.RequestException, OSError) as exc:
+            # OSError: a reset surfacing outside requests' wrappers.
+            if cancelled is not None and cancelled():
+                raise UploadCancelled() from None
+            body_sent = state["sent"] >= total
+            if deadline.expired:
+                raise self._too_slow(url, self.response_deadline, body_sent=body_sent,
+                                     sending_body=True) from None
+            raise self._translate(exc, url, body_sent=body_sent, sending_body=True) from None
+
     # ------------------------------------------------------------------ errors
+
+    def _too_slow(self, url: str, limit: float, *, body_sent: bool,
+                  sending_body: bool) -> UploadError:
+        """The deadline ended the request: decided by the usual outcome rules."""
+        where = safe_url(url)
+        if sending_body and not body_sent:
+            return UploadError(NETWORK, f"Sending the file to {where} was too slow and was "
+                               "stopped before it was all sent; it was not delivered.")
+        if sending_body:
+            return UploadError(
+                OUTCOME_UNKNOWN,
+                f"{where} took more than {limit:.0f} seconds to answer after the file was sent, "
+                "so the upload was stopped. The document may or may not have arrived.",
+                body_sent=True)
+        return UploadError(NETWORK, f"{where} took more than {limit:.0f} seconds to answer, so "
+                           "the request was stopped. Try again later.")
 
     def _translate(
         self, exc: BaseException, url: str, *, body_sent: bool, sending_body: bool
@@ -358,116 +419,13 @@ class Transport:
         )
 
 
-def tls_problem_text(detail: str, where: str) -> str:
-    """Why a secure connection failed, in words: expired, wrong host, unknown authority."""
-    low = detail.lower()
-    if "expired" in low:
-        why = "its security certificate has expired"
-    elif "not yet valid" in low:
-        why = ("its security certificate is not valid yet (check this computer's date and "
-               "time)")
-    elif "hostname" in low or "mismatch" in low or "doesn't match" in low or "not valid for" in low:
-        why = "its security certificate is for a different address (wrong host)"
-    elif any(s in low for s in ("self signed", "self-signed", "unknown ca", "unable to get local "
-                                "issuer", "not trusted", "unable to get issuer", "untrusted")):
-        why = ("its security certificate is not issued by an authority this computer trusts "
-               "(unknown authority)")
-    elif "revoked" in low:
-        why = "its security certificate has been revoked"
-    else:
-        why = "a secure (TLS) connection could not be established"
-    return (f"Could not connect securely to {where}: {why}. The upload was not sent. If your "
-            "organisation uses its own certificate authority, ask IT to install it or set the "
-            "profile's CA bundle.")
-
-
-def proxy_problem_text(exc: BaseException, where: str) -> str:
-    """A proxy failure in words: the proxy wants a sign-in (407), or cannot be reached."""
-    chain = _chain_text(exc).lower()
-    if "407" in chain or "proxy authentication" in chain:
-        why = "the proxy server asks for a sign-in (HTTP 407 Proxy Authentication Required)"
-    elif "refused" in chain:
-        why = "the proxy server refused the connection (nothing is listening at its address)"
-    elif "name or service not known" in chain or "nameresolution" in chain or \
-            "failed to resolve" in chain:
-        why = "the proxy server's name could not be found"
-    elif "timed out" in chain or "timeout" in chain:
-        why = "the proxy server did not answer in time"
-    else:
-        why = "the proxy server could not pass the connection on"
-    return (f"Could not reach {where} through the proxy: {why}. The upload was not sent. Check "
-            "the proxy settings (HTTPS_PROXY, NO_PROXY or the system's) or ask your IT department.")
-
-
-def _chain_text(exc: BaseException) -> str:
-    """Type names and texts of an exception and its causes (searched, never shown)."""
-    out: list[str] = []
-    seen: set[int] = set()
-    cur: Any = exc
-    while cur is not None and id(cur) not in seen and len(out) < 12:
-        seen.add(id(cur))
-        out.append(f"{type(cur).__name__}: {cur}")
-        nxt = getattr(cur, "reason", None)
-        if not isinstance(nxt, BaseException):
-            nxt = None
-        if nxt is None and getattr(cur, "args", None):
-            nxt = next((a for a in cur.args if isinstance(a, BaseException)), None)
-        cur = nxt or cur.__cause__ or cur.__context__
-    return " | ".join(out)
-
-
-def _describe(exc: BaseException) -> str:
-    """A short cause without URLs' query strings (which might carry a token)."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    last = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        last = cur
-        if isinstance(cur, ssl.SSLError | ssl.CertificateError):
-            break  # the most precise TLS reason; its causes say less
-        cur = cur.__cause__ or cur.__context__ or (
-            cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
-        )
-        if cur is not None and hasattr(cur, "reason") and isinstance(cur.reason, BaseException):
-            cur = cur.reason
-    name = type(last).__name__
-    if isinstance(last, ssl.SSLError | ssl.CertificateError):
-        detail = getattr(last, "verify_message", "") or getattr(last, "reason", "") or \
-            (last.args[1] if len(last.args) > 1 and isinstance(last.args[1], str) else "") or \
-            str(last)
-        return f"{name}: {detail}"
-    if isinstance(last, OSError) and last.strerror:
-        return f"{name}: {last.strerror}"
-    return name
-
-
-def _never_connected(exc: BaseException) -> bool:
-    import urllib3.exceptions as u3
-
-    cur: Any = exc
-    seen: set[int] = set()
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, u3.NewConnectionError | u3.NameResolutionError | ConnectionRefusedError):
-            return True
-        nxt = getattr(cur, "reason", None)
-        if nxt is None and getattr(cur, "args", None):
-            nxt = cur.args[0] if isinstance(cur.args[0], BaseException) else None
-        cur = nxt or cur.__cause__ or cur.__context__
-    return False
-
-
 @contextmanager
 def _open(path: Path) -> Iterator[BinaryIO]:
+    """The file to stream, opened as the re-check does: a regular file, never a FIFO or device."""
     try:
-        fh = open(path, "rb")
-    except FileNotFoundError:
-        raise UploadError(CONFIG, f"The file {path.name} is no longer there. It was not sent.",
-                          reached_server=False) from None
-    except OSError as exc:
-        raise UploadError(CONFIG, f"The file {path.name} cannot be read ({exc.strerror}). "
-                          "It was not sent.", reached_server=False) from None
+        fh = open_regular(path)
+    except StagedFileError as exc:
+        raise UploadError(CONFIG, exc.message, reached_server=False) from None
     try:
         yield fh
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from html import escape
 from pathlib import Path
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from uploader_gui.core.csv_safe import safe_cell
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import STATE_LABELS, STATES, AttemptRecord, Job
 from uploader_gui.core.targets import KIND_LABELS
@@ -328,12 +330,14 @@ class HistoryPanel(QWidget):
 
 
 def _write_csv(path: Path, jobs: list[Job]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    """The export: 0600 (it names patients), every cell safe from formula injection."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
         w.writeheader()
         for job in jobs:
             data = job.to_json()
-            w.writerow({
+            w.writerow({k: safe_cell(v) for k, v in {
                 "id": job.id, "created": data["created"], "finished": data["finished"],
                 "name": job.name, "path": job.path, "sha256": job.sha256, "target": job.target,
                 "profile": job.profile or "", "destination": job.dest_key,
@@ -341,6 +345,6 @@ def _write_csv(path: Path, jobs: list[Job]) -> Path:
                 "http_status": job.http_status or "", "remote_id": job.remote_id or "",
                 "url": job.url or "", "log_ids": " ".join(job.log_ids),
                 "error": job.error or "",
-            })
+            }.items()})
     return path
 

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from uploader_gui import APP_NAME
 from uploader_gui.core.convert import convert_for_upload
-from uploader_gui.core.history import HistoryError, HistoryStore
+from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import save_last_profile
 from uploader_gui.core.retry import RetryPolicy
@@ -66,6 +66,7 @@ from uploader_gui.gui.tasks import TaskRunner
 from uploader_gui.gui.upload_controller import UploadController
 from uploader_gui.gui.upload_panel import UploadPanel
 from uploader_gui.gui.watch_controller import WatchController
+from uploader_gui.gui.window_history import HistoryOpeningMixin
 from uploader_gui.gui.window_profiles import ProfilesMixin
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def _preload_network() -> None:
         importlib.import_module(name)
 
 
-class MainWindow(ProfilesMixin, QMainWindow):
+class MainWindow(HistoryOpeningMixin, ProfilesMixin, QMainWindow):
     """Staging area plus status; the upload panel arrives with the targets."""
 
     #: Emitted whenever the counts in the status bar change: (ready, rejected, checking).
@@ -189,6 +190,7 @@ class MainWindow(ProfilesMixin, QMainWindow):
         intro.setWordWrap(True)
 
         self.history_problem = ""
+        self.history_view: HistoryStore | None = None  # read-only, when it can't be written
         if history is True:
             history = self._open_history()
         self.history: HistoryStore | None = history or None
@@ -215,7 +217,7 @@ class MainWindow(ProfilesMixin, QMainWindow):
 
         self.watches = self._make_watches(profiles or [])
 
-        self.history_panel = HistoryPanel(self.history)
+        self.history_panel = HistoryPanel(self.history or self.history_view)
         self.uploads.jobsChanged.connect(self.history_panel.jobs_changed)
         self.history_panel.resendRequested.connect(self.resend)
 
@@ -302,22 +304,6 @@ class MainWindow(ProfilesMixin, QMainWindow):
         QTimer.singleShot(2000, lambda: self._runner.run(_preload_network, lambda _r, _e: None))
 
     # ------------------------------------------------------------------ history, uploads
-
-    def _open_history(self) -> HistoryStore | None:
-        try:
-            store = HistoryStore()
-        except HistoryError as err:
-            self.history_problem = str(err)
-            log.error("history unavailable: %s", err)
-            return None
-        store.mark_interrupted()
-        if store.recovered_from is not None:
-            self.history_problem = ""
-            QTimer.singleShot(0, lambda: QMessageBox.warning(
-                self, "Upload history repaired",
-                "The upload history was damaged, so a new one was started. The old file was "
-                f"kept at:\n{store.recovered_from}"))
-        return store
 
     def _show_interrupted(self) -> None:
         jobs = self.uploads.interrupted_jobs()
@@ -630,3 +616,6 @@ class MainWindow(ProfilesMixin, QMainWindow):
         if self.history is not None:
             self.history.close()
             self.history = None
+        if self.history_view is not None:
+            self.history_view.close()
+            self.history_view = None

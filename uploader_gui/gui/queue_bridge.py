@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
+from uploader_gui.core.history import HistoryError
 from uploader_gui.core.jobs import Job
 
 
@@ -42,6 +43,8 @@ class QueueBridge(QObject, DispatcherListener):
     #: {job id: (sent, total)} for uploads in flight.
     progressChanged = Signal(object)
     throughputChanged = Signal(object)
+    #: The history stopped taking writes (disk full…): the sentence to show.
+    historyFailed = Signal(str)
 
     def __init__(self, parent: QObject | None = None, interval_ms: int = 100) -> None:
         QObject.__init__(self, parent)
@@ -49,6 +52,7 @@ class QueueBridge(QObject, DispatcherListener):
         self._progress: dict[int, tuple[int, int]] = {}
         self._lock = threading.Lock()
         self._dirty = False
+        self._history_message: str | None = None
         self.dispatcher: Dispatcher | None = None
         self._samples: list[tuple[float, int]] = []
         self._finished_bytes = 0
@@ -66,6 +70,11 @@ class QueueBridge(QObject, DispatcherListener):
         with self._lock:
             self._progress[job_id] = (sent, total)
             self._dirty = True
+
+    def history_failed(self, error: HistoryError) -> None:
+        with self._lock:
+            self._history_message = (f"{error} Uploads not started yet are held and go on "
+                                     "their own once the history can be written again.")
 
     # UI thread -----------------------------------------------------------
 
@@ -86,6 +95,9 @@ class QueueBridge(QObject, DispatcherListener):
                         self._finished_bytes += sent_total[1]
             progress = dict(self._progress) if (self._dirty or latest) else None
             self._dirty = False
+            history_message, self._history_message = self._history_message, None
+        if history_message:
+            self.historyFailed.emit(history_message)
         if latest:
             self.jobsChanged.emit(list(latest.values()))
         if progress is not None:

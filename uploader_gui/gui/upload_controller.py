@@ -60,8 +60,10 @@ class UploadController(QObject):
         if history is not None:
             self.dispatcher = Dispatcher(history, self._credentials_for, concurrency=concurrency,
                                          policy=policy or RetryPolicy(), listener=self.bridge,
+                                         retry_history_every=5.0,
                                          settings_for=self._settings_for)
             self.bridge.dispatcher = self.dispatcher
+            self.bridge.historyFailed.connect(self.message.emit)  # disk full, in words
         self.bridge.jobsChanged.connect(self._jobs_changed)
         self._delivery_timer = QTimer(self)
         self._delivery_timer.setInterval(5000)

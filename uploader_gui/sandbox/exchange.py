@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -156,18 +157,33 @@ def safe_filename(name: str | None, fallback: str = "file") -> str:
     return text or fallback
 
 
+def private_dir(path: Path, *, ours: bool = True) -> Path:
+    """A folder (and any missing parents) only its owner may list or enter: 0700.
+
+    ``ours=False`` (a data folder the user named, which may be shared like /tmp):
+    only the folders created here are tightened, never an existing one.
+    """
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for p in {*missing, *([path] if ours else [])}:
+        with contextlib.suppress(OSError):
+            os.chmod(p, 0o700)
+    return path
+
+
 class FileStore:
     """Stored uploads under ``<data_dir>/received/<target>/`` and the list of them.
 
-    Every entry is a dict (see ``Sandbox.received``); callers get deep copies.
+    Every entry is a dict (see ``Sandbox.received``); callers get deep copies. The
+    documents are patients' (even test ones): every folder is 0700, every file 0600.
     """
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "received"
         self.temp_dir = data_dir / "tmp"
-        for sub in (*TARGETS, "redox/blobs"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        for sub in ("", *TARGETS, "redox", "redox/blobs"):
+            private_dir(self.root / sub if sub else self.root)
+        private_dir(self.temp_dir)
         self._lock = threading.Lock()
         self._entries: list[dict[str, Any]] = []
         self._counters: dict[str, int] = {}
@@ -180,12 +196,14 @@ class FileStore:
     def keep_file(self, temp_path: Path, folder: str, stem: str, filename: str | None) -> Path:
         """Move an uploaded temp file into ``received/<folder>/<stem>_<safe name>``."""
         dest = self.root / folder / f"{stem}_{safe_filename(filename)}"
+        os.chmod(temp_path, 0o600)
         os.replace(temp_path, dest)
         return dest
 
     def keep_bytes(self, data: bytes, folder: str, stem: str, filename: str | None) -> Path:
         dest = self.root / folder / f"{stem}_{safe_filename(filename)}"
-        with open(dest, "wb") as out:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
             out.write(data)
         return dest
 

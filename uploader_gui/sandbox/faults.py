@@ -12,6 +12,13 @@ query string), fires for the next ``times`` matching requests, then disappears. 
     "reset_after_body"  read the whole body, then close without answering.
     "hang"              read the whole body, sleep ``delay``, then answer ``status`` if
                         given, else handle the request normally (client read timeouts).
+    "trickle"           read the whole body, then send the answer (``status``, default 200)
+                        one byte every ``delay`` seconds, status line and headers included:
+                        no read timeout ever fires (a client needs an overall deadline).
+    "echo_credentials"  read the whole body and answer ``status`` (default 401) with an
+                        error that repeats the credentials the request carried (API key
+                        header, bearer token, REDCap ``token``, Redox ``apiKey``/``secret``),
+                        raw, URL-encoded and base64: "Invalid credentials: <the key>".
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-ACTIONS = (None, "reset_before_body", "reset_mid_body", "reset_after_body", "hang")
+ACTIONS = (None, "reset_before_body", "reset_mid_body", "reset_after_body", "hang", "trickle",
+           "echo_credentials")
 
 
 @dataclass
@@ -66,6 +74,8 @@ def make_fault(
         raise ValueError("delay must be a non-negative number of seconds")
     if action is None and status is None and not delay:
         raise ValueError("a fault needs a status, an action or a delay")
+    if action == "trickle" and not delay:
+        raise ValueError("a trickle fault needs a delay (seconds between bytes)")
     if headers is not None and not (
         isinstance(headers, dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .echo import credentials_in, echo_message
 from .exchange import CONTROL_PREFIX, Exchange, Response, Service, json_response
 from .faults import Fault
 from .multipart import BodyError, BodyReader
@@ -161,6 +162,17 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             elif fault.action == "reset_after_body":
                 reader.drain()
                 self._abort(reset=False)
+            elif fault.action == "trickle":
+                reader.drain()
+                self._trickle(self._fault_response(fault, ex, service, default=200), fault.delay)
+            elif fault.action == "echo_credentials":
+                body = reader.read_all(self.server.sandbox.body_cap)
+                message = echo_message(credentials_in(self.headers, body))
+                status = fault.status or 401
+                response = service.error(ex, status, message) if service else \
+                    json_response(status, {"error": message})
+                self._respond(response, reader)
+                return None
             elif fault.action == "hang":
                 reader = reader.spool(self.server.sandbox.store.temp_dir)
                 self._pause(fault.delay)
@@ -182,26 +194,53 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         if seconds > 0 and self.server.sandbox.stopping.wait(seconds):
             self._abort(reset=True)
 
-    def _fault_response(self, fault: Fault, ex: Exchange, service: Service | None) -> Response:
-        assert fault.status is not None
+    def _trickle(self, response: Response, every: float) -> None:
+        """Send the whole answer one byte at a time, ``every`` seconds apart, then close."""
+        path, target = self._log_target
+        self.server.sandbox.log_request(self.command, path, response.status, target)
+        try:
+            phrase = HTTPStatus(response.status).phrase
+        except ValueError:
+            phrase = "Status"
+        lines = [f"HTTP/1.1 {response.status} {phrase}"]
+        lines += [f"{k}: {v}" for k, v in response.headers.items()]
+        if response.content_type:
+            lines.append(f"Content-Type: {response.content_type}")
+        lines += [f"Content-Length: {len(response.body)}", "Connection: close", "", ""]
+        data = "\r\n".join(lines).encode("latin-1") + response.body
+        for i in range(len(data)):
+            try:
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+            except OSError:
+                break
+            if self.server.sandbox.stopping.wait(every):
+                break
+        self.close_connection = True
+        raise _Abort
+
+    def _fault_response(self, fault: Fault, ex: Exchange, service: Service | None,
+                        default: int | None = None) -> Response:
+        status = fault.status or default
+        assert status is not None
         if fault.body is None:
             try:
-                phrase = HTTPStatus(fault.status).phrase
+                phrase = HTTPStatus(status).phrase
             except ValueError:
                 phrase = "Error"
             message = f"{phrase} (injected by the sandbox)."
             response = (
-                service.error(ex, fault.status, message)
+                service.error(ex, status, message)
                 if service
-                else json_response(fault.status, {"error": message})
+                else json_response(status, {"error": message})
             )
         elif isinstance(fault.body, bytes):
-            response = Response(fault.status, fault.body, "application/octet-stream")
+            response = Response(status, fault.body, "application/octet-stream")
         elif isinstance(fault.body, str):
             kind = "application/json" if fault.body.lstrip()[:1] in ("{", "[") else "text/plain"
-            response = Response(fault.status, fault.body.encode("utf-8"), kind)
+            response = Response(status, fault.body.encode("utf-8"), kind)
         else:
-            response = json_response(fault.status, fault.body)
+            response = json_response(status, fault.body)
         response.headers.update(fault.headers)
         if fault.retry_after is not None:
             response.headers["Retry-After"] = fault.retry_after

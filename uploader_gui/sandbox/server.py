@@ -37,7 +37,16 @@ from typing import Any
 
 from . import accounts
 from .claros import ClarosService
-from .exchange import CONTROL_PREFIX, TARGETS, Exchange, FileStore, Response, Service, json_response
+from .exchange import (
+    CONTROL_PREFIX,
+    TARGETS,
+    Exchange,
+    FileStore,
+    Response,
+    Service,
+    json_response,
+    private_dir,
+)
 from .faults import Fault, FaultBook, make_fault
 from .handler import SandboxHTTPServer, SandboxHTTPServer6, SandboxRequestHandler
 from .multipart import BodyError
@@ -78,8 +87,7 @@ class Sandbox:
             raise ValueError(f"The sandbox only binds loopback addresses, not {host!r}.")
         if redcap_import_reply not in ("empty", "seed"):
             raise ValueError('redcap_import_reply must be "empty" or "seed"')
-        self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = private_dir(Path(data_dir), ours=False)
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
         #: Use the same port as last time (kept in ``data_dir/port``) when it is free, so that

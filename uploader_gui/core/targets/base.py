@@ -10,6 +10,7 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from uploader_gui.core.logging_setup import register_secret
 from uploader_gui.core.outcome import (
     AUTH,
     NOT_FOUND,
@@ -42,6 +43,9 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        # Every configured secret is known to the one scrubber (core.logging_setup), so
+        # no server echo, exception or stored text can carry it.
+        register_secret(value)
 
     def reveal(self) -> str:
         return self._value
@@ -151,7 +155,32 @@ class Document:
 
     @property
     def filename(self) -> str:
-        return self.upload_name or self.path.name
+        """The name the server sees: a base name on every OS (see :func:`upload_file_name`)."""
+        return upload_file_name(self.upload_name or self.path.name)
+
+
+_CONTROL = dict.fromkeys([*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029, 0x200E,
+                          0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def upload_file_name(name: str, fallback: str = "document") -> str:
+    """A file name fit to send to any server: no folders, no control characters.
+
+    ``..\\..\\evil.pdf``, ``/etc/x.pdf`` and ``C:\\scans\\a.pdf`` all become their last
+    part, whichever OS sent them; control and direction-changing characters are dropped,
+    and the extension is kept (a name left empty becomes ``document`` plus the extension).
+    """
+    cleaned = name.translate(_CONTROL)
+    base = cleaned.replace("\\", "/").rsplit("/", 1)[-1]
+    if ":" in base[:2]:  # a drive-relative Windows name such as C:x.pdf
+        base = base.split(":", 1)[1]
+    base = base.strip()
+    if not base.strip("."):  # nothing, ".", ".."
+        return fallback
+    stem, dot, ext = base.rpartition(".")
+    if dot and not stem.strip("."):  # ".pdf": only an extension
+        return f"{fallback}.{ext}"
+    return base
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from uploader_gui.core.logging_setup import register_secret
 from uploader_gui.core.outcome import (
     AUTH,
     CONFIG,
@@ -35,6 +36,7 @@ from uploader_gui.core.outcome import (
     UploadError,
     server_text,
 )
+from uploader_gui.core.recheck import StagedFileError, read_regular
 from uploader_gui.core.targets.base import (
     DELIVERY_STATUS,
     Credentials,
@@ -167,6 +169,7 @@ class RedoxTarget(Target):
             if resp.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
                 raise self._auth_failure(resp)
             self._token = str(body["access_token"])
+            register_secret(self._token)  # a server echoing it back cannot show it
             self._token_expires = time.monotonic() + float(body.get("expires_in", 300))
             return
         key, secret = self.credentials.redox_api_key, self.credentials.redox_secret
@@ -188,6 +191,8 @@ class RedoxTarget(Target):
             raise self._auth_failure(legacy)
         self._token = str(body["accessToken"])
         self._refresh_token = body.get("refreshToken") or self._refresh_token
+        for issued in (self._token, self._refresh_token):
+            register_secret(issued or "")
         self._token_expires = time.monotonic() + _seconds_until(body.get("expires"), 24 * 3600)
 
     def _auth_failure(self, resp: requests.Response) -> UploadError:
@@ -230,7 +235,7 @@ class RedoxTarget(Target):
             uri = self._upload_blob(document, progress, cancelled)
             contents, mode = uri, "blob"
         else:
-            contents = base64.b64encode(document.path.read_bytes()).decode("ascii")
+            contents = base64.b64encode(_inline_bytes(document)).decode("ascii")
             mode = "inline"
             if progress:
                 progress(document.size, document.size)
@@ -466,3 +471,11 @@ def _seconds_until(expires: Any, default: float) -> float:
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
     except ValueError:
         return default
+
+
+def _inline_bytes(document: Document) -> bytes:
+    """The small file's bytes, read as checked: a regular file, never more than its size."""
+    try:
+        return read_regular(document.path, document.size)
+    except StagedFileError as exc:
+        raise UploadError(CONFIG, exc.message, reached_server=False) from None
