@@ -18,7 +18,7 @@ from benchmarks.harness import CaseResult, Stats, child_env, run_child, wall
 from benchmarks.sandbox_proc import SandboxProcess
 from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
-from uploader_gui.core.jobs import SENT, Job, sha256_of
+from uploader_gui.core.jobs import SUCCESS, Job, sha256_of
 from uploader_gui.core.targets import Credentials, Destination, Document, Secret, TargetConfig, make_target
 
 MB = 1024 * 1024
@@ -165,7 +165,7 @@ def batch_throughput(sb: SandboxProcess, work: Path, reps: int) -> CaseResult:
             raise RuntimeError("the batch did not finish")
         seconds = time.perf_counter() - t0
         d.shutdown()
-        bad = [j.id for j in jobs if (history.get(j.id) or j).status != SENT]
+        bad = [j.id for j in jobs if (history.get(j.id) or j).status not in SUCCESS]
         if bad:
             raise RuntimeError(f"{len(bad)} batch upload(s) were not sent")
         return seconds

@@ -262,9 +262,9 @@ def test_the_app_writes_the_trail_as_it_sends(store_kind, sandbox, tmp_path, req
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(exported.open(encoding="utf-8")))
     assert [(r["action"], r["destination"]) for r in rows] == [
-        ("staged", "patient 1001"), ("sent", "patient 1001"),
+        ("staged", "patient 1001"), ("sent", "patient 1001"), ("verified", "patient 1001"),
         ("staged", "patient 1002"), ("failed", "patient 1002")]
     assert {r["workstation"] for r in rows} == {"desk-7"} and all(r["username"] for r in rows)
-    assert rows[1]["receipt"].startswith("pdf_") and "refused for the test" in rows[3]["receipt"]
+    assert rows[1]["receipt"].startswith("pdf_") and "refused for the test" in rows[4]["receipt"]
     verified = cli("audit", "verify")
-    assert verified.returncode == 0 and "intact: 5 entries" in verified.stdout  # + "exported"
+    assert verified.returncode == 0 and "intact: 6 entries" in verified.stdout  # + "exported"

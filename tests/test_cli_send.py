@@ -40,13 +40,14 @@ def test_send_claros_converts_images_and_refuses_duplicates(sandbox, tmp_path: P
     assert proc.returncode == 0, proc.stdout + proc.stderr
     by_name = {Path(r["path"]).name: r for r in rows(proc)}
     sent = by_name["letter.pdf"]
-    assert sent["status"] == "sent" and sent["attempts"] == 1 and sent["remote_id"]
+    assert sent["status"] == "verified" and sent["attempts"] == 1 and sent["remote_id"]
     assert set(sent) == {"path", "status", "remote_id", "url", "log_ids", "http_status",
                          "error", "attempts", "job_id", "verified", "proof", "patient"}
+    assert (sent["verified"], sent["proof"]) == (True, "claros-receipt")
     stored = [r for r in sandbox.received("claros") if r["filename"] == "letter.pdf"]
     assert stored[-1]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
     # Claros takes PDF only: the PNG went as photo.pdf, a one-page PDF; the PNG is untouched.
-    assert by_name["photo.png"]["status"] == "sent"  # the row names the user's own file
+    assert by_name["photo.png"]["status"] == "verified"  # the row names the user's own file
     [converted] = [r for r in sandbox.received("claros") if r["filename"] == "photo.pdf"]
     assert Path(converted["path"]).read_bytes().startswith(b"%PDF-")
     assert photo.read_bytes() == photo_bytes
@@ -83,7 +84,7 @@ def test_send_redcap_replace_needs_flag_and_keeps_a_backup(sandbox, tmp_path: Pa
     env = {"UPLOADER_GUI_TOKEN": token}
     proc = send(*args, str(first), env=env, home=app_home)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "1 of 1 file(s) sent." in proc.stdout
+    assert "1 of 1 file(s) sent, 1 verified." in proc.stdout
     # The field now holds v1.pdf: a second file is refused, before anything is sent,
     # unless --replace is given.
     received = len(sandbox.received("redcap"))
@@ -99,7 +100,7 @@ def test_send_redcap_replace_needs_flag_and_keeps_a_backup(sandbox, tmp_path: Pa
                              capture_output=True, text=True, cwd=REPO,
                              env={**os.environ, "UPLOADER_GUI_HOME": str(app_home)})
     job = next(j for j in map(json.loads, history.stdout.splitlines())
-               if j["name"] == "v2.jpg" and j["status"] == "sent")
+               if j["name"] == "v2.jpg" and j["status"] == "verified")
     backup = Path(job["backup_path"])
     assert backup.read_bytes() == first.read_bytes()  # byte-identical to what was replaced
     assert "record-102_lab_report_baseline_arm_1" in backup.name
@@ -184,6 +185,94 @@ def test_send_refuses_plain_http_to_another_host(tmp_path: Path, app_home: Path)
     assert "does not use HTTPS" in proc.stderr
 
 
+def redox_env(sandbox, platform: bool = True) -> dict[str, str]:
+    c = sandbox.credentials
+    env = {"UPLOADER_GUI_REDOX_CLIENT_ID": "sandbox-client", "UPLOADER_GUI_REDOX_KEY_ID": "sandbox-rsa",
+           "UPLOADER_GUI_REDOX_PRIVATE_KEY": c["redox_rsa_private_key"]}
+    if platform:
+        env.update({"UPLOADER_GUI_REDOX_PLATFORM_ENV": c["redox_environment_id"],
+                    "UPLOADER_GUI_REDOX_PLATFORM_CLIENT_ID": c["redox_platform_client_id"],
+                    "UPLOADER_GUI_REDOX_PLATFORM_KEY": c["redox_rsa_private_key"]})
+    return env
+
+
+REDOX_ARGS = ("--patient", "MRN-5", "--patient-id-type", "MR", "--destination", EHR,
+              "--document-type", "Referral", "--json")
+
+
+def test_send_verify_exit_codes(sandbox, tmp_path: Path, app_home: Path) -> None:
+    # Claros: the receipt proves it at once.
+    ok = send("--target", "claros", "--url", sandbox.url, "--patient", "1001", "--verify",
+              "--json", str(fm.good_pdf(tmp_path / "v-claros.pdf")),
+              env={"UPLOADER_GUI_TOKEN": "sandbox-claros-key"}, home=app_home)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    [row] = rows(ok)
+    assert (row["status"], row["verified"], row["proof"]) == ("verified", True, "claros-receipt")
+    # REDCap: the field holds a different file after the import: failed, exit 1.
+    sandbox.swap_next_redcap_imports(1)
+    try:
+        bad = send("--target", "redcap", "--url", sandbox.url + "/api/", "--record", "101",
+                   "--field", "scan_doc", "--event", "followup_arm_1", "--verify", "--json",
+                   str(fm.good_pdf(tmp_path / "v-redcap.pdf")),
+                   env={"UPLOADER_GUI_TOKEN": sandbox.credentials["redcap_longitudinal_token"]},
+                   home=app_home)
+    finally:
+        sandbox.swap_next_redcap_imports(0)
+    assert bad.returncode == 1
+    [row] = rows(bad)
+    assert row["status"] == "failed" and row["verified"] is False
+    assert "REDCap holds a different file than the one sent" in row["error"]
+    # Redox: pending, then succeeded while send waits.
+    sandbox.log_settle_seconds = 1.0
+    delivered = send("--target", "redox", "--url", sandbox.url, *REDOX_ARGS, "--verify",
+                     "--verify-timeout", "60", str(fm.good_pdf(tmp_path / "v-redox.pdf")),
+                     env=redox_env(sandbox), home=app_home)
+    assert delivered.returncode == 0, delivered.stdout + delivered.stderr
+    [row] = rows(delivered)
+    assert (row["status"], row["verified"], row["proof"]) == ("verified", True, "redox-logs-succeeded")
+    assert "PRIVATE KEY" not in delivered.stdout + delivered.stderr
+    # Redox: the delivery fails: exit 1, in Redox's words, naming the destination.
+    sandbox.set_delivery_outcome("failed", EHR, "The EHR endpoint refused the document.")
+    try:
+        failed = send("--target", "redox", "--url", sandbox.url, *REDOX_ARGS, "--verify",
+                      str(fm.good_pdf(tmp_path / "v-redox-f.pdf", pages=2)), env=redox_env(sandbox),
+                      home=app_home)
+    finally:
+        sandbox.set_delivery_outcome("succeeded")
+    assert failed.returncode == 1
+    [row] = rows(failed)
+    assert row["status"] == "failed" and row["proof"] == "redox-logs-failed"
+    assert "The EHR endpoint refused the document." in row["error"] and "Sandbox EHR" in row["error"]
+    # Redox: still pending when the time is up: accepted, not verified, exit 1.
+    sandbox.log_settle_seconds = 3600.0
+    try:
+        late = send("--target", "redox", "--url", sandbox.url, *REDOX_ARGS, "--verify",
+                    "--verify-timeout", "1", str(fm.good_pdf(tmp_path / "v-redox-late.pdf", pages=3)),
+                    env=redox_env(sandbox), home=app_home)
+    finally:
+        sandbox.log_settle_seconds = 1.0
+    assert late.returncode == 1
+    [row] = rows(late)
+    assert row["status"] == "sent" and row["verified"] is False and "not be verified" in row["error"]
+    # Without Platform API settings nothing can prove a Redox delivery: exit 1 at once.
+    blind = send("--target", "redox", "--url", sandbox.url, *REDOX_ARGS, "--verify",
+                 str(fm.good_pdf(tmp_path / "v-redox-blind.pdf", pages=4)),
+                 env=redox_env(sandbox, platform=False), home=app_home)
+    assert blind.returncode == 1 and rows(blind)[0]["status"] == "sent"
+    # And without --verify an accepted upload is success (exit 0), marked not verified.
+    plain = send("--target", "redox", "--url", sandbox.url, *REDOX_ARGS,
+                 str(fm.good_pdf(tmp_path / "v-redox-plain.pdf", pages=5)),
+                 env=redox_env(sandbox, platform=False), home=app_home)
+    assert plain.returncode == 0 and rows(plain)[0]["verified"] is False
+    history = subprocess.run([sys.executable, "-m", "uploader_gui", "history", "--json"],
+                             capture_output=True, text=True, cwd=REPO,
+                             env={**os.environ, "UPLOADER_GUI_HOME": str(app_home)})
+    jobs = {j["name"]: j for j in map(json.loads, history.stdout.splitlines())}
+    assert jobs["v-redox.pdf"]["verified"] is True and jobs["v-redox.pdf"]["proof"] == "redox-logs-succeeded"
+    assert jobs["v-redox-f.pdf"]["status"] == "failed"
+    assert all("verified" in j and "proof" in j for j in jobs.values())
+
+
 def test_send_profile_with_backup_policy_replaces_and_keeps_a_byte_exact_backup(
         sandbox, tmp_path: Path, app_home: Path) -> None:
     """`redcap_overwrite = "backup"` in the profile: `send --profile` honours it (no --replace)."""
@@ -207,7 +296,7 @@ def test_send_profile_with_backup_policy_replaces_and_keeps_a_byte_exact_backup(
                              capture_output=True, text=True, cwd=REPO,
                              env={**os.environ, "UPLOADER_GUI_HOME": str(app_home)})
     job = next(j for j in map(json.loads, history.stdout.splitlines()) if j["name"] == "new.pdf")
-    assert job["status"] == "sent" and job["backup_path"]
+    assert job["status"] == "verified" and job["backup_path"]
     assert Path(job["backup_path"]).read_bytes() == first.read_bytes()
     [held] = [r for r in sandbox.received("redcap")
               if r.get("record") == "101" and r.get("field") == "lab_report"][-1:]

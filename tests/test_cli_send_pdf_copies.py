@@ -37,7 +37,7 @@ def test_send_repaired_copy_and_scripts_only_on_request(sandbox, tmp_path: Path,
     proc = send(*base, str(scan), str(form), env=env, home=app_home)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     by_name = {Path(r["path"]).name: r for r in rows(proc)}
-    assert by_name["canon-scan.pdf"]["status"] == "sent"
+    assert by_name["canon-scan.pdf"]["status"] == "verified"
     assert by_name["form.pdf"]["status"] == "rejected"
     assert "--remove-scripts" in by_name["form.pdf"]["error"]
     [got] = [r for r in sandbox.received("claros") if r["filename"] == "canon-scan.pdf"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import time
 from pathlib import Path
 
@@ -80,9 +81,9 @@ def upload(qtbot, window: MainWindow, files: list[Path], profile: str = "Sandbox
 def test_uploads_appear_in_history_live(qtbot, window: MainWindow, tmp_path: Path) -> None:
     files = [fm.good_pdf(tmp_path / f"hist-{i}.pdf") for i in range(3)]
     upload(qtbot, window, files)
-    qtbot.waitUntil(lambda: all(staged_state(window, f.name) == "sent" for f in files),
+    qtbot.waitUntil(lambda: all(staged_state(window, f.name) == "verified" for f in files),
                     timeout=30_000)
-    qtbot.waitUntil(lambda: history_rows(window) == {f.name: "Sent" for f in files})
+    qtbot.waitUntil(lambda: history_rows(window) == {f.name: "Verified" for f in files})
     qtbot.waitUntil(lambda: window.count_label.text().endswith("3 sent"))
     assert window.history_panel.count_label.text() == "3 of 3 uploads shown."
 
@@ -92,7 +93,7 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     good = fm.good_pdf(tmp_path / "kept.pdf")
     wrong = fm.good_pdf(tmp_path / "wrong-patient.pdf")
     upload(qtbot, window, [good])
-    qtbot.waitUntil(lambda: staged_state(window, "kept.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "kept.pdf") == "verified", timeout=30_000)
     # An unknown patient never reaches the send step now (the window looks it up first), so
     # the failure comes from the server: the sandbox answers 404 for patient 1003, twice.
     sandbox.add_fault(r"^/patients/1003/pdf/$", status=404, times=2,
@@ -108,7 +109,10 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
         "wrong-patient.pdf": "Failed: Claros has no patient with ID 1003."}
     panel.search.setText("")
     panel.status_filter.setCurrentIndex(panel.status_filter.findData("sent"))
-    assert history_rows(window) == {"kept.pdf": "Sent"}
+    assert history_rows(window) == {}  # Claros's receipt proved it: not merely accepted
+    panel.status_filter.setCurrentIndex(panel.status_filter.findData("verified"))
+    assert panel.status_filter.currentText() == "Verified"
+    assert history_rows(window) == {"kept.pdf": "Verified"}
     panel.status_filter.setCurrentIndex(0)
     panel.use_from.setChecked(True)  # from a week ago: both still shown
     assert len(history_rows(window)) == 2
@@ -149,7 +153,8 @@ def test_filter_details_export_and_resend(qtbot, window: MainWindow, tmp_path: P
     panel.view.selectRow(row)
     panel.copy_receipt()
     receipt = json.loads(QApplication.clipboard().text())
-    assert receipt["status"] == "sent" and receipt["remote_id"].startswith("pdf_")
+    assert receipt["status"] == "verified" and receipt["remote_id"].startswith("pdf_")
+    assert receipt["verified"] is True and receipt["proof"] == "claros-receipt"
 
 
 def test_cancel_all_from_the_window(qtbot, window: MainWindow, tmp_path: Path, sandbox) -> None:
@@ -184,7 +189,8 @@ def test_interrupted_banner_resume(qtbot, validator, sandbox, tmp_path: Path, ap
         qtbot.waitUntil(w.interrupted_bar.isVisible, timeout=10_000)
         assert "1 upload was interrupted" in w.interrupted_label.text()
         qtbot.mouseClick(w.resume_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: history_rows(w).get("left-behind.pdf") == "Sent", timeout=30_000)
+        qtbot.waitUntil(lambda: history_rows(w).get("left-behind.pdf") == "Verified",
+                        timeout=30_000)
         assert [r for r in sandbox.received("redcap") if r["filename"] == "left-behind.pdf"]
     finally:
         w.shutdown()
@@ -201,7 +207,7 @@ def test_close_while_uploading_asks(qtbot, window: MainWindow, tmp_path: Path, s
     window.close()
     assert asked and window.isVisible()
     t0 = time.monotonic()
-    qtbot.waitUntil(lambda: staged_state(window, "busy.pdf") == "sent", timeout=10_000)
+    qtbot.waitUntil(lambda: staged_state(window, "busy.pdf") == "verified", timeout=10_000)
     # "No" left the upload running to the end: it was not cancelled.
     assert time.monotonic() - t0 < 10
 
@@ -212,7 +218,7 @@ def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindo
 
     first = fm.good_pdf(tmp_path / "consent.pdf")
     upload(qtbot, window, [first])
-    qtbot.waitUntil(lambda: staged_state(window, "consent.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "consent.pdf") == "verified", timeout=30_000)
 
     seen = []
 
@@ -224,7 +230,7 @@ def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindo
     window.clear_all()
     other = fm.good_pdf(tmp_path / "new-letter.pdf", pages=2)
     upload(qtbot, window, [first, other])
-    qtbot.waitUntil(lambda: staged_state(window, "new-letter.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "new-letter.pdf") == "verified", timeout=30_000)
     [plan] = seen
     dups = [q for q in plan.questions if q.kind == "duplicate"]
     names = {p.key: p.job.name for p in plan.jobs}
@@ -241,12 +247,20 @@ def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindo
     from uploader_gui.gui.confirm_send import ConfirmSendDialog
 
     dialog = ConfirmSendDialog(plan, window)
-    [box] = dialog.boxes.values()
+    # Claros's patient list shows 1001 already has a PDF (the first upload): that is said too,
+    # since whether a new one adds or replaces is not documented.
+    [note] = [q for q in plan.questions if q.kind == "patient_note"]
+    from PySide6.QtWidgets import QLabel
+
+    assert re.search(r"already holds (a PDF|\d+ PDFs)", note.text)
+    assert "adds a document or replaces" in note.text
+    assert note.text in [label.text() for label in dialog.findChildren(QLabel)]
+    box = dialog.boxes[dups[0].id]
     assert not box.isChecked() and "consent.pdf" in box.text()
-    assert dialog.answers() == {dups[0].id: False}
+    assert dialog.answers()[dups[0].id] is False
     assert not dialog.send_button.isDefault()
     box.setChecked(True)
-    assert dialog.answers() == {dups[0].id: True}
+    assert dialog.answers()[dups[0].id] is True
     dialog.deleteLater()
 
     # "Cancel" sends nothing at all.
@@ -264,7 +278,7 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     pick(window, "Sandbox REDCap")
     window.upload_panel.record.setText("3")
     upload(qtbot, window, [first], profile="Sandbox REDCap")
-    qtbot.waitUntil(lambda: staged_state(window, "scan-v1.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "scan-v1.pdf") == "verified", timeout=30_000)
 
     asked = []
 
@@ -284,9 +298,9 @@ def test_redcap_overwrite_asks_and_backs_up(qtbot, window: MainWindow, sandbox,
     window.clear_all()
     window.upload_panel.record.setText("3")
     upload(qtbot, window, [second], profile="Sandbox REDCap")
-    qtbot.waitUntil(lambda: staged_state(window, "scan-v2.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: staged_state(window, "scan-v2.pdf") == "verified", timeout=30_000)
     job = next(j for j in window.history_panel.model.jobs() if j.name == "scan-v2.pdf"
-               and j.status == "sent")
+               and j.status == "verified")
     assert Path(job.backup_path).read_bytes() == first.read_bytes()
 
     # Two files to one REDCap field would overwrite each other: refused.
@@ -314,6 +328,10 @@ def test_redox_delivery_column_turns_delivered(qtbot, window: MainWindow, sandbo
             return None
 
         qtbot.waitUntil(lambda: delivery() == "Delivered", timeout=30_000)
+        # Every destination's log says succeeded: the row and the History say Verified.
+        qtbot.waitUntil(lambda: history_rows(window).get("to-ehr.pdf") == "Verified",
+                        timeout=30_000)
+        qtbot.waitUntil(lambda: staged_state(window, "to-ehr.pdf") == "verified", timeout=30_000)
     finally:
         sandbox.log_settle_seconds = 1.0
 

@@ -81,7 +81,7 @@ def test_window_asks_before_sending_a_copy_without_scripts(qtbot, sandbox_window
     qtbot.waitUntil(panel.upload_button.isEnabled, timeout=30_000)  # the patient is looked up
     assert panel.upload_button.text() == "&Upload 2 files"
     qtbot.mouseClick(panel.upload_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: set(states(window).values()) == {"sent"}, timeout=30_000)
+    qtbot.waitUntil(lambda: set(states(window).values()) == {"verified"}, timeout=30_000)
     [plan] = seen
     html = summary_html(plan)
     assert "scan-gui.pdf → " in html and "(a repaired copy; your file is not changed)" in html

@@ -208,3 +208,42 @@ def test_probe_and_session_profiles(qtbot, backend: MemoryKeyring, sandbox) -> N
     assert by_name["Sandbox Claros"].credentials.token is None
     assert json.loads(profiles_path().read_text())["format"] == "uploader-gui profiles"
     runner.shutdown()
+
+
+def test_redox_delivery_settings_notes_and_help(qtbot, dialog: ProfileDialog, sandbox,
+                                                backend: MemoryKeyring) -> None:
+    creds = sandbox.credentials
+    dialog.name_edit.setText("Redox logs")
+    dialog.kind_combo.setCurrentIndex(dialog.kind_combo.findData("redox"))
+    dialog.url_edit.setText(sandbox.url)
+    # What each secret is for, legacy keys deprecated, and today's 30 MB figure.
+    assert "sends documents" in dialog.secrets_help.text()
+    assert "delivery logs" in dialog.secrets_help.text()
+    assert dialog.form.isRowVisible(dialog.size_help) and "30 MB" in dialog.size_help.text()
+    assert not dialog.form.isRowVisible(dialog.legacy_note)
+    dialog.auth_combo.setCurrentIndex(dialog.auth_combo.findData("legacy"))
+    assert dialog.form.isRowVisible(dialog.legacy_note) and "deprecated" in dialog.legacy_note.text()
+    assert "JWT" in dialog.legacy_note.text()
+    dialog.auth_combo.setCurrentIndex(dialog.auth_combo.findData("jwt"))
+    assert dialog.data_model_combo.currentData() == "Media"  # the default
+    dialog.data_model_combo.setCurrentIndex(dialog.data_model_combo.findData("Notes"))
+    dialog.client_id_edit.setText("sandbox-client")
+    dialog.key_id_edit.setText("sandbox-rsa")
+    dialog.destinations_edit.setPlainText(f"{creds['redox_destinations'][0]['ID']} = Sandbox EHR")
+    dialog.platform_env_edit.setText(creds["redox_environment_id"])
+    dialog.platform_client_edit.setText(creds["redox_platform_client_id"])
+    type_secret(dialog, "redox_private_key", creds["redox_rsa_private_key"])
+    type_secret(dialog, "platform_key", creds["redox_rsa_private_key"])  # PEM: several lines
+    assert dialog.save() is True, dialog.result_label.text()
+    qtbot.waitUntil(lambda: dialog.secret_state("platform_key") == "set", timeout=10_000)
+    [saved] = load_profile_set().values()
+    c = saved.config
+    assert (c.redox_data_model, c.platform_environment_id, c.platform_client_id) == (
+        "Notes", "sandbox-env", "sandbox-platform-key")
+    assert backend.entries[(SERVICE, "Redox logs/platform_key")].startswith("-----BEGIN")
+    assert creds["redox_rsa_private_key"] not in profiles_path().read_text()
+    again = ProfileDialog(SecretStore(backend))
+    qtbot.addWidget(again)
+    assert again.data_model_combo.currentData() == "Notes"
+    assert again.platform_env_edit.text() == "sandbox-env"
+    again.done(0)

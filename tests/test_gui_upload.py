@@ -50,9 +50,9 @@ def test_sandbox_profiles_upload_to_claros(qtbot, window: MainWindow, sandbox, t
     assert panel.upload_button.text() == "&Upload 2 files"
     assert panel.patient.text() == "1001"
     qtbot.mouseClick(panel.upload_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: {s for s, _ in rows(window).values()} == {"sent"}, timeout=30_000)
+    qtbot.waitUntil(lambda: {s for s, _ in rows(window).values()} == {"verified"}, timeout=30_000)
     state = rows(window)
-    assert state["referral-gui.pdf"][1].startswith("Sent to Sandbox Claros; id pdf_")
+    assert state["referral-gui.pdf"][1].startswith("Sent to Sandbox Claros and verified; id pdf_")
     # Claros takes PDF only: the photo went as a PDF made from it.
     [converted] = [r for r in sandbox.received("claros") if r["filename"] == "photo-gui.pdf"]
     assert Path(converted["path"]).read_bytes().startswith(b"%PDF-")
@@ -72,7 +72,7 @@ def test_redcap_and_redox_from_the_window(qtbot, window: MainWindow, sandbox, tm
     qtbot.waitUntil(lambda: window.counts()["ready"] == 1, timeout=30_000)
     qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=30_000)
     qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: rows(window)["lab-gui.pdf"][0] == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: rows(window)["lab-gui.pdf"][0] == "verified", timeout=30_000)
     assert [r for r in sandbox.received("redcap") if r["filename"] == "lab-gui.pdf"]
 
     jpg = fm.good_jpeg(tmp_path / "wound-gui.jpg")
@@ -88,6 +88,7 @@ def test_redcap_and_redox_from_the_window(qtbot, window: MainWindow, sandbox, tm
     qtbot.mouseClick(window.upload_panel.upload_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: rows(window)["wound-gui.jpg"][0] == "sent", timeout=30_000)
     assert "Redox log" in rows(window)["wound-gui.jpg"][1]
+    assert "not yet confirmed" in rows(window)["wound-gui.jpg"][1]  # accepted, not verified
 
 
 def test_unknown_patient_never_reaches_the_send_step(qtbot, window: MainWindow, sandbox,

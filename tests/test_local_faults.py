@@ -19,7 +19,7 @@ from test_history_faults import fill, seed, small_disk  # noqa: F401 - the fixtu
 from uploader_gui.core.csv_safe import safe_cell
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import DISK_FULL, HistoryError, HistoryStore
-from uploader_gui.core.jobs import FAILED, QUEUED, SENT, UPLOADING, Job, sha256_of
+from uploader_gui.core.jobs import FAILED, QUEUED, SENT, UPLOADING, VERIFIED, Job, sha256_of
 from uploader_gui.core.logging_setup import PrivateRotatingFileHandler
 from uploader_gui.core.recheck import StagedFileError, hash_staged
 from uploader_gui.core.retry import RetryPolicy
@@ -127,7 +127,8 @@ def test_disk_filling_mid_batch_stops_new_uploads_and_keeps_everything(small_dis
         assert d.wait_idle(60)
     finally:
         d.shutdown()
-    assert [history.get(j.id).status for j in jobs] == [SENT] * 3  # type: ignore[union-attr]
+    # Claros's receipt proves each one: verified.
+    assert [history.get(j.id).status for j in jobs] == [VERIFIED] * 3  # type: ignore[union-attr]
     assert history.count() == 8
     history.close()
 
@@ -164,7 +165,7 @@ def test_outcome_of_an_upload_in_flight_when_the_disk_fills_is_kept(small_disk, 
         if filler is not None:
             filler.unlink()
     stored = history.get(job.id)  # type: ignore[arg-type]
-    assert stored is not None and stored.status == SENT and stored.remote_id
+    assert stored is not None and stored.status == VERIFIED and stored.remote_id
     assert history.attempts(job.id)[0].decision == "sent"  # type: ignore[arg-type]
     assert history.count() == 3
     history.close()
@@ -312,7 +313,7 @@ def test_held_uploads_go_on_their_own_once_space_returns(small_disk, sandbox,  #
         assert listener.problems and d.held_jobs() == [job.id]
         filler.unlink()  # nobody calls retry_history: the dispatcher tries by itself
         waiter = threading.Event()
-        while history.get(job.id).status != SENT:  # type: ignore[union-attr]
+        while history.get(job.id).status != VERIFIED:  # type: ignore[union-attr]
             waiter.wait(0.05)
     finally:
         d.shutdown()

@@ -127,3 +127,23 @@ def test_export_unknown_name(tmp_path: Path) -> None:
     save_profile_set([redcap()])
     with pytest.raises(ProfileError, match="No profile named"):
         export_profiles(tmp_path / "x.json", ["Nope"])
+
+
+def test_redox_data_model_defaults_to_media_and_is_kept(app_home) -> None:
+    path = profiles_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A profile saved before the setting existed: Media.New, as before.
+    path.write_text(json.dumps([{"kind": "redox", "base_url": "https://api.redoxengine.com",
+                                 "name": "Old Redox", "client_id": "c", "key_id": "k"}]))
+    [old] = load_profile_set().values()
+    assert old.config.redox_data_model == "Media" and check_config(old.config) == []
+    notes = TargetConfig("redox", "https://api.redoxengine.com", name="Notes Redox", client_id="c",
+                         key_id="k", redox_data_model="Notes", platform_environment_id="env-1",
+                         platform_client_id="platform-client")
+    save_profile_set([old, Profile(notes, Credentials())])
+    kept = load_profile_set()["Notes Redox"].config
+    assert (kept.redox_data_model, kept.platform_environment_id) == ("Notes", "env-1")
+    bad = TargetConfig("redox", "https://api.redoxengine.com", name="Bad", client_id="c",
+                       key_id="k", redox_data_model="Results", platform_org_id="org")
+    problems = " ".join(check_config(bad))
+    assert "Media.New" in problems and "Platform API client" in problems

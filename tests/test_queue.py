@@ -24,6 +24,7 @@ from uploader_gui.core.jobs import (
     QUEUED,
     SENT,
     UNKNOWN,
+    VERIFIED,
     IllegalTransition,
     Job,
     sha256_of,
@@ -111,7 +112,7 @@ def test_503_twice_then_sent_with_three_attempts(sandbox, history, tmp_path) -> 
     path = fm.good_pdf(tmp_path / "q503.pdf")
     sandbox.add_fault(r"^/patients/1001/pdf/$", status=503, times=2)
     [job] = run_jobs(history, sandbox, [make_job(path, claros_config(sandbox))])
-    assert job.status == SENT and job.attempts == 3 and job.remote_id
+    assert job.status == VERIFIED and job.attempts == 3 and job.remote_id
     attempts = history.attempts(job.id)
     assert [a.http_status for a in attempts] == [503, 503, job.http_status]
     assert [a.decision for a in attempts] == ["retry", "retry", "sent"]
@@ -123,7 +124,7 @@ def test_429_retry_after_is_honoured(sandbox, history, tmp_path) -> None:
     sandbox.add_fault(r"^/patients/1001/pdf/$", status=429, retry_after=1, times=1)
     [job] = run_jobs(history, sandbox, [make_job(path, claros_config(sandbox))])
     first, second = history.attempts(job.id)
-    assert first.http_status == 429 and job.status == SENT
+    assert first.http_status == 429 and job.status == VERIFIED
     # The policy's own backoff is 0.05 s at most here: the gap is Retry-After's second.
     assert second.started - first.ended >= 0.95
 
@@ -140,7 +141,7 @@ def test_reset_mid_body_is_retried_for_redcap(sandbox, history, tmp_path) -> Non
     path = fm.big_pdf(tmp_path / "qreset.pdf", 300_000)
     sandbox.add_fault(r"^/api/?$", action="reset_mid_body", times=1)
     [job] = run_jobs(history, sandbox, [make_job(path, redcap_config(sandbox), record="2")])
-    assert job.status == SENT and job.attempts == 2
+    assert job.status == VERIFIED and job.attempts == 2
 
 
 def test_reset_after_body_is_unknown_for_claros(sandbox, history, tmp_path) -> None:
@@ -161,7 +162,7 @@ def test_read_timeout_unknown_for_claros_retried_for_redcap(sandbox, history, tm
     r = make_job(fm.good_pdf(tmp_path / "qslow-r.pdf"), redcap_config(sandbox), record="3")
     c, r = run_jobs(history, sandbox, [c, r], concurrency=1, target_factory=impatient)
     assert c.status == UNKNOWN and c.attempts == 1
-    assert r.status == SENT and r.attempts == 2
+    assert r.status == VERIFIED and r.attempts == 2
 
 
 # --------------------------------------------------------------------------- cancel, change
@@ -201,7 +202,7 @@ def test_cancel_waiting_job(sandbox, history, tmp_path) -> None:
     assert d.wait_idle(30)
     d.shutdown()
     states = [history.get(j.id).status for j in jobs]
-    assert states == [SENT, SENT, CANCELLED]
+    assert states == [VERIFIED, VERIFIED, CANCELLED]
     assert not received(sandbox, "claros", "qw2.pdf")
 
 
@@ -227,7 +228,7 @@ def test_pause_holds_new_uploads(sandbox, history, tmp_path) -> None:
     d.resume()
     assert d.wait_idle(30)
     d.shutdown()
-    assert history.get(job.id).status == SENT
+    assert history.get(job.id).status == VERIFIED
 
 
 # --------------------------------------------------------------------------- history store
@@ -248,7 +249,7 @@ def test_record_exists_before_the_upload(sandbox, history, tmp_path) -> None:
     # queued (written), uploading, then each attempt recorded before it is sent.
     assert seen[0] == ("queued", 0)
     assert ("uploading", 1) in seen and ("uploading", 2) in seen
-    assert seen[-1] == ("sent", 2)
+    assert seen[-2:] == [("sent", 2), ("verified", 2)]  # accepted, then proven
 
 
 def test_history_file_is_private_and_versioned(history) -> None:
@@ -332,9 +333,10 @@ def test_history_cli_fields(sandbox, tmp_path, app_home) -> None:
     for key in ("id", "path", "name", "sha256", "target", "destination", "status", "attempts",
                 "remote_id", "http_status", "error", "created", "finished"):
         assert key in row
-    assert row["status"] == "sent" and row["destination"] == "patient 1003"
+    assert row["status"] == "verified" and row["destination"] == "patient 1003"
+    assert (row["verified"], row["proof"]) == (True, "claros-receipt")
     assert row["sha256"] == sha256_of(pdf)
-    text = cli("history", "--status", "sent", "--limit", "5", home=app_home)
+    text = cli("history", "--status", "verified", "--limit", "5", home=app_home)
     out, _ = text.communicate(timeout=60)
     assert "qcli.pdf" in out and "1 job(s)." in out
 
@@ -379,7 +381,7 @@ def test_kill_nine_mid_batch_then_resume(sandbox, tmp_path, app_home) -> None:
     rows = history_json(app_home)  # opening the history marks the dead process's jobs
     assert sorted(r["name"] for r in rows) == names  # every job is accounted for
     states = {r["status"] for r in rows}
-    assert states <= {"sent", "interrupted"} and "interrupted" in states
+    assert states <= {"verified", "interrupted"} and "interrupted" in states
     sandbox.clear_faults()
 
     resume = cli("resume", "--json", home=app_home, env=env)
@@ -390,7 +392,7 @@ def test_kill_nine_mid_batch_then_resume(sandbox, tmp_path, app_home) -> None:
     assert {name for (name,) in caught} <= set(held) and held
     assert all(after[n]["attempts"] >= 1 for n in held)
     assert resume.returncode == (1 if held else 0), out + err
-    assert all(r["status"] == "sent" for n, r in after.items() if n not in held)
+    assert all(r["status"] == "verified" for n, r in after.items() if n not in held)
     counts = {}
     for r in sandbox.received("claros"):
         if r["filename"].startswith("kill-"):

@@ -1137,3 +1137,74 @@ def test_connection_survives_an_early_rejection(sb: Sandbox) -> None:
             timeout=TIMEOUT,
         )
         assert ok.status_code == 201
+
+
+def test_platform_environment_search_filters_pages_and_outcomes(sb: Sandbox) -> None:
+    sb.log_settle_seconds = 0.0
+    sb.set_delivery_outcome("filtered", message="Filtered by the EHR's rule 7.")
+    contents = base64.b64encode(pdf_bytes()).decode()
+    source = oauth_token(sb)
+    log_ids = [send(sb, source, media_message(sb, contents)).json()["Meta"]["Logs"][0]["ID"]
+               for _ in range(3)]
+    sb.set_delivery_outcome("succeeded")
+    platform = bearer(oauth_token(sb, client="sandbox-platform-key"))
+    url = f"{sb.url}/platform/v1/environments/sandbox-env/logs/search/metadata"
+    page1 = requests.post(url, headers=platform, params={"_count": 2}, json={}, timeout=TIMEOUT)
+    assert page1.status_code == 200
+    body = page1.json()
+    assert set(body) == {"meta", "payload"} and len(body["payload"]["results"]) == 2
+    cursor = body["meta"]["page"]["nextCursor"]
+    page2 = requests.post(url, headers=platform, params={"_count": 2, "_cursor": cursor}, json={},
+                          timeout=TIMEOUT).json()
+    assert "nextCursor" not in page2["meta"]["page"]
+    seen = [r["id"] for r in body["payload"]["results"] + page2["payload"]["results"]]
+    assert sorted(seen) == sorted(log_ids)  # newest first, every log once
+    latest = page2["payload"]["results"][0]["attempts"]["latest"]
+    assert latest["status"] == "filtered" and latest["error"]["message"] == "Filtered by the EHR's rule 7."
+    only = requests.post(url, headers=platform, json={"status": "succeeded"}, timeout=TIMEOUT).json()
+    assert only["payload"]["results"] == []
+    later = requests.post(url, headers=platform, json={"createdAfter": "2999-01-01T00:00:00.000Z"},
+                          timeout=TIMEOUT).json()
+    assert later["payload"]["results"] == []
+    assert requests.post(url, headers=platform, params={"_count": 51}, json={},
+                         timeout=TIMEOUT).status_code == 400
+    assert requests.post(url, headers=platform, params={"_cursor": "x"}, json={},
+                         timeout=TIMEOUT).status_code == 400
+    assert requests.get(url, headers=platform, timeout=TIMEOUT).status_code == 405
+    other = url.replace("sandbox-env", "another-env")
+    assert requests.post(other, headers=platform, json={}, timeout=TIMEOUT).status_code == 403
+    assert requests.post(url, headers=bearer(source), json={}, timeout=TIMEOUT).status_code == 403
+
+
+def test_notes_new_is_accepted_and_validated(sb: Sandbox) -> None:
+    contents = base64.b64encode(pdf_bytes()).decode()
+    message = media_message(sb, contents)
+    note = message.pop("Media")
+    note.pop("Availability")
+    message["Meta"]["DataModel"] = "Notes"
+    message["Note"] = note
+    reply = send(sb, oauth_token(sb), message)
+    assert reply.status_code == 200, reply.text
+    assert sb.received("redox")[-1]["data_model"] == "Notes"
+    del message["Note"]["FileName"]
+    bad = send(sb, oauth_token(sb), message)
+    assert bad.status_code == 400
+    assert "Required field missing - Note.FileName in Notes:New" in error_texts(bad)
+
+
+def test_control_routes_for_delivery_outcome_and_redcap_swap(sb: Sandbox) -> None:
+    ok = requests.post(f"{sb.url}/_sandbox/delivery-outcome", json={"status": "failed"},
+                       timeout=TIMEOUT)
+    assert ok.status_code == 200
+    bad = requests.post(f"{sb.url}/_sandbox/delivery-outcome", json={"status": "lost"},
+                        timeout=TIMEOUT)
+    assert bad.status_code == 400
+    assert requests.post(f"{sb.url}/_sandbox/redcap-swap", json={"times": 1},
+                         timeout=TIMEOUT).status_code == 200
+    data = pdf_bytes(seed=b"swap")
+    token = sb.credentials["redcap_token"]
+    assert redcap_import(sb, token, data, record="1", field="scan").status_code == 200
+    [entry] = [r for r in sb.received("redcap") if r["record"] == "1" and r["field"] == "scan"]
+    assert entry["swapped"] and entry["sha256"] != sha(data)
+    export = redcap(sb, token, content="file", action="export", record="1", field="scan")
+    assert export.status_code == 200 and sha(export.content) == entry["sha256"]

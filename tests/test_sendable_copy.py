@@ -13,7 +13,7 @@ from test_queue import claros_config, received, run_jobs
 from uploader_gui.core.batch import make_sendable_copy, new_job
 from uploader_gui.core.convert import converted_dir
 from uploader_gui.core.history import HistoryStore
-from uploader_gui.core.jobs import SENT, sha256_of
+from uploader_gui.core.jobs import VERIFIED, sha256_of
 from uploader_gui.core.profiles import load_profiles, save_profiles
 from uploader_gui.core.targets import Destination, TargetConfig
 from uploader_gui.core.validation import IsolatedValidator, validate_file
@@ -51,7 +51,7 @@ def test_repaired_copy_is_sent_and_recorded_with_both_hashes(
     assert _texts(copy) == _texts(src)
     copy_bytes = copy.read_bytes()
     [done] = run_jobs(history, sandbox, [sent])
-    assert done.status == SENT
+    assert done.status == VERIFIED  # Claros confirmed the patient and the name
     assert done.sha256 == sent.sha256 and done.sources[0]["sha256"] == res.sha256
     [got] = received(sandbox, "claros", src.name)
     assert Path(got["path"]).read_bytes() == copy_bytes  # the repaired copy, not the original

@@ -397,7 +397,7 @@ def test_redox_delivery_status_pending_then_succeeded(sandbox, tmp_path: Path, a
     t.credentials.platform_key = Secret(c["redox_rsa_private_key"])
     pdf = fm.good_pdf(tmp_path / "delivered.pdf")
     receipt = t.upload(doc(pdf), Destination(**{**PATIENT.__dict__, "destinations": [EHR, STORE]}))
-    assert t.delivery_status(receipt.log_ids[0]) == "pending"
+    assert t.delivery_status(receipt.log_ids[0]).status == "pending"
 
     store = HistoryStore()
     job = Job(path=str(pdf), name=pdf.name, size=pdf.stat().st_size, sha256=sha256_of(pdf),
@@ -412,6 +412,7 @@ def test_redox_delivery_status_pending_then_succeeded(sandbox, tmp_path: Path, a
     finally:
         sandbox.log_settle_seconds = 1.0
     assert checked.delivery == "succeeded" and store.get(job.id).delivery == "succeeded"
+    assert (store.get(job.id).status, store.get(job.id).proof) == ("verified", "redox-logs-succeeded")
     assert refresh_delivery(store, lambda _j: t.credentials, force=True) == []  # final: not asked
     store.close()
     with pytest.raises(UploadError) as info:

@@ -77,7 +77,7 @@ def _line(job: Job) -> str:
         text += f"  [{job.remote_id}]"
     if job.delivery:
         text += f"  delivery: {job.delivery}"
-    if job.error and job.status != "sent":
+    if job.error and job.status != "verified":
         text += f"\n       {job.error}"
     return text
 

@@ -77,7 +77,12 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--destination", action="append", default=[], metavar="ID[=NAME]",
                    help="Redox destination (repeatable)")
     p.add_argument("--source-id", help="Redox source ID (only when the organisation has several)")
-    p.add_argument("--platform-org-id", help="Redox organisation ID for the Platform API")
+    p.add_argument("--platform-org-id",
+                   help="Redox organisation ID for the Platform API (organisation-based logs)")
+    p.add_argument("--platform-environment-id",
+                   help="Redox environment ID for the Platform API's log search (used when set)")
+    p.add_argument("--data-model", choices=("Media", "Notes"),
+                   help="Redox data model for documents: Media.New (default) or Notes.New")
     p.add_argument("--platform-client-id", help="Redox Platform API client ID (delivery status)")
     p.add_argument("--platform-key-id", help="Redox Platform API key ID (delivery status)")
     p.add_argument("--patient-id-type", help="Redox patient identifier type (default MR)")
@@ -178,6 +183,8 @@ def profile_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         cfg.jwt_alg = args.jwt_alg
         cfg.source_id = args.source_id
         cfg.platform_org_id = args.platform_org_id
+        cfg.platform_environment_id = args.platform_environment_id
+        cfg.redox_data_model = args.data_model or "Media"
         cfg.platform_client_id = args.platform_client_id
         cfg.platform_key_id = args.platform_key_id
         cfg.destinations = [parse_destination(d) for d in args.destination]
@@ -187,7 +194,8 @@ def profile_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             cfg.document_type = args.document_type
     else:
         redox_only = [f"--{k.replace('_', '-')}" for k in ("blob_url", "auth", "client_id", "key_id",
-                      "jwt_alg", "source_id", "platform_org_id", "platform_client_id", "platform_key_id")
+                      "jwt_alg", "source_id", "platform_org_id", "platform_environment_id",
+                      "data_model", "platform_client_id", "platform_key_id")
                       if getattr(args, k)]
         redox_only += ["--destination"] if args.destination else []
         if redox_only:

@@ -335,13 +335,14 @@ def run_window_checks(t: SelfTest, work: Path, pdf: Path) -> None:
             answerer = DialogAnswerer()
             try:
                 button.click()
-                final = ("sent", "not_sent", "rejected", "failed", "unknown", "cancelled")
+                # Claros's receipt is checked at once: "sent" becomes "verified".
+                final = ("verified", "not_sent", "rejected", "failed", "unknown", "cancelled")
                 wait_until(lambda: _row(win, pdf.name)[0] in final, t.remaining_ms())
             finally:
                 answerer.stop()
             state, text = _row(win, pdf.name)
-            if state != "sent":
-                raise CheckFailed(f"the upload did not finish as sent ({state}): {text}")
+            if state != "verified":
+                raise CheckFailed(f"the upload did not finish as verified ({state}): {text}")
             asked = "; confirmed " + ", ".join(answerer.answered) if answerer.answered else ""
             return text + asked
 
@@ -363,12 +364,12 @@ def run_window_checks(t: SelfTest, work: Path, pdf: Path) -> None:
             store = win.history
             if store is None:
                 raise CheckFailed("the history is closed")
-            if not wait_until(lambda: any(j.name == pdf.name for j in store.jobs(status="sent")),
+            if not wait_until(lambda: any(j.name == pdf.name for j in store.jobs(status="verified")),
                               min(5000, t.remaining_ms())):
                 rows = [(j.name, j.status) for j in store.jobs()]
-                raise CheckFailed(f"no 'sent' history row for {pdf.name} (rows: {rows})")
-            [job] = [j for j in store.jobs(status="sent") if j.name == pdf.name]
-            return f"job {job.id} sent, remote id {job.remote_id}"
+                raise CheckFailed(f"no 'verified' history row for {pdf.name} (rows: {rows})")
+            [job] = [j for j in store.jobs(status="verified") if j.name == pdf.name]
+            return f"job {job.id} verified ({job.proof}), remote id {job.remote_id}"
 
         t.check("history", history)
     finally:

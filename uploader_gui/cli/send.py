@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from uploader_gui.core.batch import needs_conversion
+from uploader_gui.core.delivery import wait_for_delivery
 from uploader_gui.core.diskspace import PlannedWrite, bytes_needed, free_space_problem
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import (
@@ -28,7 +29,7 @@ from uploader_gui.core.history import (
     HistoryStore,
 )
 from uploader_gui.core.history_store import open_store
-from uploader_gui.core.jobs import FAILED, FINAL, SENT, Job
+from uploader_gui.core.jobs import FAILED, SENT, SUCCESS, VERIFIED, Job
 from uploader_gui.core.paths import data_dir
 from uploader_gui.core.planner import (
     DUPLICATE,
@@ -58,6 +59,7 @@ from uploader_gui.core.targets import (
     TargetConfig,
     make_target,
 )
+from uploader_gui.core.targets.base import DELIVERY_STATUS
 from uploader_gui.core.transport import UploadError, require_secure_url
 from uploader_gui.core.validation import IsolatedValidator, expand_paths, size_limit
 
@@ -80,7 +82,7 @@ def add_send_parser(sub: Any) -> None:
         f"keyring entries or from environment variables ({ENV_TOKEN}; {ENV_REDOX_KEY} and "
         f"{ENV_REDOX_SECRET}; or {ENV_REDOX_CLIENT_ID}, {ENV_REDOX_KEY_ID} and "
         f"{ENV_REDOX_PRIVATE_KEY}), never from the command line. Exit status 0 only when every "
-        "file was sent.",
+        "file was sent (with --verify: verified).",
     )
     where = s.add_mutually_exclusive_group(required=True)
     where.add_argument("--profile", metavar="NAME", help="a saved profile")
@@ -114,6 +116,11 @@ def add_send_parser(sub: Any) -> None:
     s.add_argument("--remove-scripts", action="store_true",
                    help="a PDF with JavaScript or launch actions: send a copy with them removed "
                    "(never the file as it is); also the profile setting remove_active_content")
+    s.add_argument("--verify", action="store_true",
+                   help="wait until each upload is verified (REDCap read-back, Claros receipt, "
+                   "Redox delivery logs); exit non-zero if any is not")
+    s.add_argument("--verify-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="how long --verify waits for Redox's delivery logs (default 600)")
     s.add_argument("--json", action="store_true", help="print one JSON object per file")
     s.add_argument("paths", nargs="+", metavar="PATH")
 
@@ -185,6 +192,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             cfg.client_id = os.environ.get(ENV_REDOX_CLIENT_ID)
             cfg.key_id = os.environ.get(ENV_REDOX_KEY_ID)
             cfg.platform_org_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_ORG")
+            cfg.platform_environment_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_ENV")
             cfg.platform_client_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_CLIENT_ID")
             cfg.platform_key_id = os.environ.get("UPLOADER_GUI_REDOX_PLATFORM_KEY_ID")
     if args.test_flag is not None:
@@ -242,18 +250,21 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
     destination = destination_from_args(args)
     files = list(expand_paths(args.paths))
     limit = cfg.size_limit or size_limit(cfg.kind)
+    if args.verify_timeout <= 0:
+        parser.error("--verify-timeout must be more than 0 seconds")
     room = _room_problem(cfg, files, replace=args.replace)
     if room:
         target.close()
         parser.exit(2, f"uploader-gui: {room}\n")
     history = open_history(parser)
-    printer = _Printer(args.json, out)
+    printer = _Printer(args.json, out, verify=args.verify)
     try:
         with IsolatedValidator(workers=1) as validator:
             inputs = [PlanInput(str(path), path.resolve(),
                                 validator.validate(path, cfg.kind, limit)) for path in files]
             the_plan = plan(inputs, cfg, creds, destination, history, profile=args.profile,
                             target=target, validator=validator)
+        can_follow = target.supports(DELIVERY_STATUS)
     finally:
         target.close()
     answers = answers_from_flags(the_plan, allow_duplicate=args.allow_duplicate,
@@ -266,8 +277,15 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
     for refusal in [*the_plan.refused, *resolution.skipped]:
         printer.row(refusal_row(refusal))
     jobs = [planned.job for planned in resolution.jobs]
+    done: list[Job] = []
     problem = deliver_jobs(history, jobs, lambda _job: creds, policy, args.concurrency,
-                           printer)
+                           printer, hold=done if args.verify else None)
+    if args.verify:
+        sent = [j.id for j in done if j.status == SENT and j.log_ids and j.id is not None]
+        if sent and can_follow and problem is None:
+            wait_for_delivery(history, lambda _job: creds, sent, args.verify_timeout)
+        for job in done:
+            printer.job(history.get(job.id) or job if job.id is not None else job)
     history.close()
     code = printer.finish()
     return 2 if problem is not None else code
@@ -373,12 +391,14 @@ def current_connections(jobs: list[Job], parser: argparse.ArgumentParser) -> Con
 
 def deliver_jobs(history: HistoryStore, jobs: list[Job], credentials_for: Callable[[Job], Credentials],
                  policy: RetryPolicy, concurrency: int, printer: _Printer,
-                 settings_for: Callable[[Job], TargetConfig | None] | None = None
-                 ) -> HistoryError | None:
+                 settings_for: Callable[[Job], TargetConfig | None] | None = None,
+                 hold: list[Job] | None = None) -> HistoryError | None:
     """Queue the jobs, print each as it ends, and stop cleanly on Ctrl+C.
 
-    When the history stops taking writes (a full disk), nothing more is started: the
-    jobs not sent are printed as not sent, and the problem is returned.
+    With ``hold``, the jobs are collected there as they end (after any verification
+    right after sending) instead of printed. When the history stops taking writes (a
+    full disk), nothing more is started: the jobs not sent are printed as not sent, and
+    the problem is returned.
     """
     if not jobs:
         return None
@@ -386,12 +406,15 @@ def deliver_jobs(history: HistoryStore, jobs: list[Job], credentials_for: Callab
     lock = threading.Lock()
 
     class Listener(DispatcherListener):
-        def job_changed(self, job: Job) -> None:
-            if job.status in FINAL and job.id is not None:
+        def job_finished(self, job: Job) -> None:
+            if job.id is not None:
                 with lock:
                     if job.id not in done:
                         done[job.id] = job
-                        printer.job(job)
+                        if hold is None:
+                            printer.job(job)
+                        else:
+                            hold.append(job)
 
     dispatcher = Dispatcher(history, credentials_for, concurrency=concurrency, policy=policy,
                             listener=Listener(), settings_for=settings_for)
@@ -425,9 +448,10 @@ def deliver_jobs(history: HistoryStore, jobs: list[Job], credentials_for: Callab
 
 
 class _Printer:
-    def __init__(self, as_json: bool, out: Callable[[str], None]) -> None:
+    def __init__(self, as_json: bool, out: Callable[[str], None], verify: bool = False) -> None:
         self.as_json = as_json
         self.out = out
+        self.verify = verify
         self.rows: list[dict[str, Any]] = []
 
     def row(self, row: dict[str, Any]) -> None:
@@ -435,13 +459,19 @@ class _Printer:
         self.out(json.dumps(row, ensure_ascii=False) if self.as_json else _line(row))
 
     def job(self, job: Job) -> None:
-        self.row(job_row(job))
+        row = job_row(job)
+        if self.verify and job.status == SENT and not row["error"]:
+            row["error"] = ("It was accepted, but it could not be verified in time"
+                            + (" (Redox is still delivering it)." if job.log_ids else "."))
+        self.row(row)
 
     def finish(self) -> int:
+        good = {VERIFIED} if self.verify else SUCCESS
         if not self.as_json:
-            sent = sum(r["status"] == SENT for r in self.rows)
-            self.out(f"\n{sent} of {len(self.rows)} file(s) sent.")
-        return 0 if self.rows and all(r["status"] == SENT for r in self.rows) else 1
+            sent = sum(r["status"] in SUCCESS for r in self.rows)
+            verified = sum(r["status"] == VERIFIED for r in self.rows)
+            self.out(f"\n{sent} of {len(self.rows)} file(s) sent, {verified} verified.")
+        return 0 if self.rows and all(r["status"] in good for r in self.rows) else 1
 
 
 def job_row(job: Job) -> dict[str, Any]:
@@ -458,7 +488,7 @@ def job_row(job: Job) -> dict[str, Any]:
 def _line(row: dict[str, Any]) -> str:
     status = row["status"].upper()
     text = f"{status:9} {row['path']}"
-    if row["status"] == SENT:
+    if row["status"] in SUCCESS and not row["error"]:
         bits = [f"id {row['remote_id']}" if row["remote_id"] else "",
                 f"logs {', '.join(row['log_ids'])}" if row["log_ids"] else "",
                 f"{row['attempts']} attempt(s)" if row["attempts"] > 1 else ""]

@@ -10,6 +10,10 @@ Rules kept here:
 * retries follow the target's own rules (``core.retry``), each attempt a fresh
   request;
 * cancel aborts an upload in flight by closing its connection;
+* a success is recorded as ``sent`` (accepted) first; then a target that can
+  prove it (:data:`VERIFY`: REDCap's read-back, Claros's receipt) is asked at once,
+  and the job becomes ``verified``, or ``failed`` when the proof shows otherwise.
+  Redox's proof comes later, from its delivery logs (``core.delivery``);
 * a history that can no longer be written (the disk is full) is a state, not a
   crash: no new upload starts (the queued ones are held, still recorded as
   queued), the outcomes of those in flight are kept in memory and written as soon
@@ -46,6 +50,8 @@ from uploader_gui.core.outcome import CancelToken
 from uploader_gui.core.recheck import StagedFileError, hash_staged
 from uploader_gui.core.retry import Attempt, RetryPolicy, deliver
 from uploader_gui.core.targets import Credentials, Document, Target, TargetConfig, make_target
+from uploader_gui.core.targets.base import VERIFY
+from uploader_gui.core.verification import prove
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,9 @@ class DispatcherListener:
 
     def job_progress(self, job_id: int, sent: int, total: int) -> None:
         pass
+
+    def job_finished(self, job: Job) -> None:
+        """The dispatcher is done with this job (after any verification right after sending)."""
 
     def history_failed(self, error: HistoryError) -> None:
         """The history stopped taking writes (``error.kind``, e.g. disk full); sent once."""
@@ -328,11 +337,27 @@ class Dispatcher:
                     self._running.pop(job_id, None)
                     self._cancelled_waiting.discard(job_id)
                     self._idle.notify_all()
+                with self._lock:
+                    ended = self._unsaved_jobs.get(job_id)
+                try:
+                    ended = ended or self.history.get(job_id)
+                except HistoryError:
+                    ended = None
+                if ended is not None and ended.status in FINAL:
+                    self.listener.job_finished(ended)
 
     def _finish(self, job: Job, status: str, error: str | None = None) -> None:
         job.finished = time.time()
         if error is not None:
             job.error = error
+        if status == SENT and job.sources:
+            self._save(job, status, notify=False)
+            discard(Path(job.path))  # the PDF made from the user's images is no longer needed
+            self.listener.job_changed(job)
+        else:
+            self._save(job, status)
+
+    def _save(self, job: Job, status: str | None, notify: bool = True) -> None:
         try:
             self.history.update_job(job, new_status=status)
         except HistoryError as exc:
@@ -341,9 +366,8 @@ class Dispatcher:
             with self._lock:
                 self._unsaved_jobs[job.id] = job
             self._history_failed(exc)
-        if status == SENT and job.sources:
-            discard(Path(job.path))  # the PDF made from the user's images is no longer needed
-        self.listener.job_changed(job)
+        if notify:
+            self.listener.job_changed(job)
 
     def _hold(self, job_id: int) -> None:
         with self._lock:
@@ -454,3 +478,5 @@ class Dispatcher:
             else:
                 error = "Cancelled while it was being sent; it was not delivered."
         self._finish(job, status, error)
+        if status == SENT and result.receipt is not None and target.supports(VERIFY):
+            self._save(job, prove(target, job, document, result.receipt))

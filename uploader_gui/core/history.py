@@ -414,14 +414,14 @@ class HistoryStore:
 
     def find_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
         rows = self._reader().execute(
-            "SELECT * FROM jobs WHERE sha256 = ? AND target = ? AND dest_key = ? AND status = 'sent' "
-            "ORDER BY created DESC", (sha256, target, dest_key)).fetchall()
+            "SELECT * FROM jobs WHERE sha256 = ? AND target = ? AND dest_key = ? "
+            "AND status IN ('sent', 'verified') ORDER BY created DESC", (sha256, target, dest_key)).fetchall()
         return [_job_from_row(r) for r in rows]
 
     def find_source_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
         """Sent jobs made from a file with these bytes (an image converted to PDF)."""
         rows = self._reader().execute(
-            "SELECT * FROM jobs WHERE target = ? AND dest_key = ? AND status = 'sent' "
+            "SELECT * FROM jobs WHERE target = ? AND dest_key = ? AND status IN ('sent', 'verified') "
             "AND sources LIKE ? ORDER BY created DESC",
             (target, dest_key, f'%"sha256": "{sha256}"%')).fetchall()
         return [_job_from_row(r) for r in rows]

@@ -327,12 +327,13 @@ class PostgresHistoryStore:
 
     def find_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
         rows = self._read("SELECT * FROM jobs WHERE sha256 = ? AND target = ? AND dest_key = ? "
-                          "AND status = 'sent' ORDER BY created DESC", (sha256, target, dest_key))
+                          "AND status IN ('sent', 'verified') ORDER BY created DESC",
+                          (sha256, target, dest_key))
         return [_job_from_row(r) for r in rows]  # type: ignore[arg-type]
 
     def find_source_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
-        rows = self._read("SELECT * FROM jobs WHERE target = ? AND dest_key = ? AND status = "
-                          "'sent' AND sources LIKE ? ORDER BY created DESC",
+        rows = self._read("SELECT * FROM jobs WHERE target = ? AND dest_key = ? AND status IN "
+                          "('sent', 'verified') AND sources LIKE ? ORDER BY created DESC",
                           (target, dest_key, f'%"sha256": "{sha256}"%'))
         return [_job_from_row(r) for r in rows]  # type: ignore[arg-type]
 

@@ -1,8 +1,11 @@
 """Jobs: one file going to one destination, and the states it passes through.
 
-``queued → uploading → sent | failed | cancelled | unknown``. ``interrupted``
-is what start-up finds for a job that was ``queued`` or ``uploading`` when the
-process died.
+``queued → uploading → sent | failed | cancelled | unknown``, then
+``sent → verified`` once the target proved that what arrived is what was sent
+(REDCap's read-back, Claros's receipt, Redox's delivery logs), or ``sent →
+failed`` when that proof shows otherwise (a different file, a failed or filtered
+delivery). ``sent`` alone means "accepted, not verified". ``interrupted`` is what
+start-up finds for a job that was ``queued`` or ``uploading`` when the process died.
 """
 
 from __future__ import annotations
@@ -20,19 +23,23 @@ from uploader_gui.core.targets.base import Destination, TargetConfig
 QUEUED = "queued"
 UPLOADING = "uploading"
 SENT = "sent"
+VERIFIED = "verified"
 FAILED = "failed"
 CANCELLED = "cancelled"
 UNKNOWN = "unknown"
 INTERRUPTED = "interrupted"
 
-STATES = (QUEUED, UPLOADING, SENT, FAILED, CANCELLED, UNKNOWN, INTERRUPTED)
-FINAL = frozenset({SENT, FAILED, CANCELLED, UNKNOWN})
+STATES = (QUEUED, UPLOADING, SENT, VERIFIED, FAILED, CANCELLED, UNKNOWN, INTERRUPTED)
+FINAL = frozenset({SENT, VERIFIED, FAILED, CANCELLED, UNKNOWN})
+#: The server accepted the document (and, for VERIFIED, it was proven to have arrived).
+SUCCESS = frozenset({SENT, VERIFIED})
 ACTIVE = frozenset({QUEUED, UPLOADING})
 
 STATE_LABELS = {
     QUEUED: "Waiting",
     UPLOADING: "Uploading",
-    SENT: "Sent",
+    SENT: "Accepted (not verified)",
+    VERIFIED: "Verified",
     FAILED: "Failed",
     CANCELLED: "Cancelled",
     UNKNOWN: "Outcome unknown",
@@ -43,7 +50,8 @@ STATE_LABELS = {
 TRANSITIONS: dict[str, frozenset[str]] = {
     QUEUED: frozenset({UPLOADING, CANCELLED, FAILED, INTERRUPTED}),
     UPLOADING: frozenset({SENT, FAILED, CANCELLED, UNKNOWN, INTERRUPTED}),
-    SENT: frozenset(),
+    SENT: frozenset({VERIFIED, FAILED}),
+    VERIFIED: frozenset(),
     FAILED: frozenset({QUEUED}),
     CANCELLED: frozenset({QUEUED}),
     UNKNOWN: frozenset({QUEUED}),

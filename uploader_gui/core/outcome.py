@@ -110,6 +110,32 @@ class Receipt:
 # --------------------------------------------------------------------------- helpers
 
 
+def wait_hint(headers: Any) -> float | None:
+    """Seconds the server asked us to wait: ``Retry-After``, else the ``X-RateLimit-*``
+    headers of a 429 (``X-RateLimit-Reset`` as seconds from now, or as a Unix time; or
+    ``X-RateLimit-Retry-After``)."""
+    if headers is None:
+        return None
+    wait = retry_after_seconds(headers.get("Retry-After"))
+    if wait is not None:
+        return wait
+    for name in ("X-RateLimit-Retry-After", "X-RateLimit-Reset", "X-RateLimit-Reset-After"):
+        value = (headers.get(name) or "").strip()
+        if not value:
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            parsed = retry_after_seconds(value)  # an HTTP date
+            if parsed is not None:
+                return parsed
+            continue
+        if number > 10**9:  # a Unix time, not a delay
+            number -= datetime.now(UTC).timestamp()
+        return max(0.0, number)
+    return None
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None

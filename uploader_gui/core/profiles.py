@@ -135,6 +135,12 @@ def check_config(cfg: TargetConfig) -> list[str]:
                 break
         if cfg.jwt_alg not in (None, "RS384", "ES384", "HS384"):
             problems.append("The Redox JWT algorithm must be RS384, ES384 or HS384.")
+        if cfg.redox_data_model not in ("Media", "Notes"):
+            problems.append("The Redox data model must be “Media” (Media.New) or “Notes” "
+                            "(Notes.New).")
+        if (cfg.platform_org_id or cfg.platform_environment_id) and not cfg.platform_client_id:
+            problems.append("To read Redox's delivery logs, enter the Platform API client's ID "
+                            "as well (an organisation or user API client, not the source).")
     ident = cfg.redcap_identity_fields
     if not isinstance(ident, list) or len(ident) > 3 or not all(
             isinstance(f, str) and f.strip() for f in ident):

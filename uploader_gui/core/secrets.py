@@ -39,10 +39,10 @@ ROLE_LABELS = {
     "redox_api_key": "Redox API key",
     "redox_secret": "Redox API secret",
     "redox_private_key": "Redox private key (PEM)",
-    "platform_key": "Redox Platform API secret",
+    "platform_key": "Redox Platform API key (delivery logs)",
 }
 #: Roles whose value may span several lines (PEM text). All others must be one line.
-MULTILINE_ROLES = frozenset({"redox_private_key"})
+MULTILINE_ROLES = frozenset({"redox_private_key", "platform_key"})
 DETECT_TIMEOUT = 8.0
 
 SET = "set"

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
 from uploader_gui.core.history import HistoryError, HistoryStore
-from uploader_gui.core.jobs import FINAL, SENT, Job
+from uploader_gui.core.jobs import FINAL, SUCCESS, Job
 from uploader_gui.core.planner import (
     DUPLICATE,
     UNKNOWN_EARLIER,
@@ -290,7 +290,7 @@ class FolderWatcher:
         return self._fail(path, refusal.reason, "rejected")
 
     def _conclude(self, path: Path, job: Job) -> Outcome:
-        if job.status == SENT:
+        if job.status in SUCCESS:
             moved = self._move(path, SENT_DIR, job.id)
             return Outcome(path, "sent", f"Sent to {job.dest_key}"
                            + (f" (id {job.remote_id})" if job.remote_id else "") + ".",

@@ -280,7 +280,7 @@ class HistoryPanel(QWidget):
         self.resend_button.setEnabled(bool(jobs) and all(j.status in RESENDABLE for j in jobs))
         self.open_button.setEnabled(bool(one and one.url and one.url.startswith("http")))
         self.show_file_button.setEnabled(one is not None)
-        self.copy_button.setEnabled(one is not None and one.status == "sent")
+        self.copy_button.setEnabled(one is not None and one.status in ("sent", "verified"))
         if one is None:
             self.details.setHtml("" if not jobs else
                                  tr("{n} uploads selected.").format(n=len(jobs)))
@@ -312,7 +312,8 @@ class HistoryPanel(QWidget):
             return
         risky = [j for j in jobs if j.status == "unknown"
                  or (j.status == "interrupted" and not j.safe_to_resume())
-                 or (j.status == "cancelled" and j.target == "claros" and j.began_sending)]
+                 or (j.status == "cancelled" and j.target == "claros" and j.began_sending)
+                 or (j.status == "failed" and j.proof == "claros-receipt")]
         text = (tr("Send 1 file again?") if len(jobs) == 1 else
                 tr("Send {n} files again?").format(n=len(jobs)))
         if risky:
@@ -348,7 +349,7 @@ class HistoryPanel(QWidget):
             "file": job.name, "sha256": job.sha256, "sent_to": job.profile or job.target,
             "destination": job.dest_key, "status": job.status, "remote_id": job.remote_id,
             "url": job.url, "log_ids": job.log_ids, "http_status": job.http_status,
-            "finished": job.to_json()["finished"],
+            "verified": job.verified, "proof": job.proof, "finished": job.to_json()["finished"],
         }, indent=2)
 
     def copy_receipt(self) -> None:

@@ -91,7 +91,7 @@ class QueueBridge(QObject, DispatcherListener):
             for job_id, job in latest.items():
                 if job.status != "uploading":
                     sent_total = self._progress.pop(job_id, None)
-                    if sent_total and job.status == "sent":
+                    if sent_total and job.status in ("sent", "verified"):
                         self._finished_bytes += sent_total[1]
             progress = dict(self._progress) if (self._dirty or latest) else None
             self._dirty = False

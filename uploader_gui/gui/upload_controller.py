@@ -228,10 +228,12 @@ class UploadController(QObject):
     # ------------------------------------------------------------------ control
 
     def check_delivery(self) -> None:
-        """Ask the Redox Platform API about sent jobs that are due (off the UI thread)."""
+        """Ask the Redox Platform API about sent jobs that are due (off the UI thread):
+        a delivery proven there turns the job verified, a failed one failed."""
         if self.history is None or self._delivery_busy:
             return
-        if not any(p.config.kind == "redox" and p.config.platform_org_id
+        if not any(p.config.kind == "redox"
+                   and (p.config.platform_org_id or p.config.platform_environment_id)
                    for p in self.profiles.values()):
             return
         self._delivery_busy = True
@@ -242,7 +244,11 @@ class UploadController(QObject):
             if error is not None:
                 log.info("delivery check failed: %r", error)
             elif updated:
+                rows = [(key, _row_state(job), _row_message(job)) for job in updated
+                        if (key := self._uid_to_key.get(job.uid)) is not None]
                 self.jobsChanged.emit(updated)
+                if rows:  # a delivery proven (or failed) shows on its staging row too
+                    self.rowStates.emit(rows)
 
         from uploader_gui.core.delivery import refresh_delivery  # imports Redox's JWT stack
 
@@ -317,8 +323,15 @@ def _row_state(job: Job) -> str:
 
 def _row_message(job: Job) -> str:
     where = job.profile or job.target
-    if job.status == "sent":
-        bits = [f"Sent to {where}"]
+    if job.status in ("sent", "verified"):
+        if job.status == "verified":
+            bits = [f"Sent to {where} and verified"]
+        elif job.error:  # accepted, and why it could not be proven
+            return f"Sent to {where}, not verified: {job.error}"
+        elif job.log_ids:
+            bits = [f"Sent to {where}; accepted, delivery not yet confirmed"]
+        else:
+            bits = [f"Sent to {where}; accepted, not verified"]
         if job.remote_id:
             bits.append(f"id {job.remote_id}")
         if job.log_ids:

@@ -22,7 +22,8 @@ Redox, data-model API (one *source* per credential, files belong to a source)
     * Destinations ``Sandbox EHR`` and ``Sandbox Document Store`` (ids below).
 
 Redox Platform API
-    Organisation id ``sandbox-org``. Redox authenticates the Platform API with a
+    Organisation id ``sandbox-org`` (the organisation-based shape) and environment id
+    ``sandbox-env`` (the environment-based search). Redox authenticates the Platform API with a
     *user-level API key*: an OAuth client whose JWT assertion is exchanged at
     ``/v2/auth/token`` for a Bearer token, exactly like a source's OAuth key. The sandbox
     mirrors that: client id ``sandbox-platform-key``, signed with the same two key pairs
@@ -63,6 +64,7 @@ REDOX_PLATFORM_CLIENT_ID = "sandbox-platform-key"
 REDOX_RSA_KID = "sandbox-rsa"
 REDOX_EC_KID = "sandbox-ec"
 REDOX_ORG_ID = "sandbox-org"
+REDOX_ENVIRONMENT_ID = "sandbox-env"
 REDOX_DESTINATIONS: dict[str, str] = {
     "0b4f8a52-2d2e-4f7e-9a55-5d1f3c0e7a11": "Sandbox EHR",
     "7c9e6679-7425-40de-944b-e07fc1f90ae7": "Sandbox Document Store",
@@ -136,6 +138,7 @@ def build_credentials(url: str | None, keys: SigningKeys) -> dict[str, Any]:
         "redox_ec_private_key": keys.ec_pem,
         "redox_destinations": [{"ID": i, "Name": n} for i, n in REDOX_DESTINATIONS.items()],
         "redox_org_id": REDOX_ORG_ID,
+        "redox_environment_id": REDOX_ENVIRONMENT_ID,
         "redox_platform_client_id": REDOX_PLATFORM_CLIENT_ID,
     }
     if url is not None:

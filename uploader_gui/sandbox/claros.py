@@ -13,7 +13,9 @@
 * Without the trailing slash the route answers ``307 Temporary Redirect`` to the
   slashed URL, as Starlette's ``redirect_slashes`` does (no key check, nothing stored).
 * ``GET /files/pdf_<n>.pdf`` (with the key) serves the stored PDF back.
-* ``GET /patients`` (or ``/patients/``, with the key) lists the account's patients.
+* ``GET /patients`` (or ``/patients/``, with the key) lists the account's patients, each
+  with ``pdf_count``: how many PDFs it holds (the vendor page shows that a patient has
+  documents; whether a new one adds or replaces is not documented).
 """
 
 from __future__ import annotations
@@ -178,4 +180,10 @@ class ClarosService:
     def _patients(self, ex: Exchange) -> Response:
         if problem := self._auth_problem(ex):
             return problem
-        return json_response(200, [dict(p) for p in accounts.CLAROS_PATIENTS.values()])
+        with self._lock:
+            counts: dict[int, int] = {}
+            for doc in self._documents.values():
+                counts[doc["patient_id"]] = counts.get(doc["patient_id"], 0) + 1
+        return json_response(
+            200, [{**p, "pdf_count": counts.get(pid, 0)} for pid, p in accounts.CLAROS_PATIENTS.items()]
+        )

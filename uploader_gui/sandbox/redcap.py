@@ -32,11 +32,17 @@ framing) gets a 413 with the JSON shape, since its ``returnFormat`` was never re
   (``Content-Type: <type>; name="<file>"``) or 400 "There is no file to download for
   this record"; delete answers an empty 200 or 400 "There is no file to delete for
   this record" (the entry is marked ``deleted: true``).
+
+Fault switch: :meth:`RedcapService.swap_next_imports` makes the next imports store
+different bytes from the ones received (the entry then reads ``swapped: true`` and its
+``sha256`` is that of what the field holds), as a broken plug-in or a race with another
+user would, so that a client's read-back can be seen to catch it.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import threading
@@ -130,6 +136,12 @@ class RedcapService:
         self.import_reply = import_reply
         self._lock = threading.Lock()
         self._files: dict[FileKey, dict[str, Any]] = {}
+        self._swaps = 0
+
+    def swap_next_imports(self, times: int = 1) -> None:
+        """The next ``times`` imports leave the field holding a different file."""
+        with self._lock:
+            self._swaps = max(0, int(times))
 
     def owns(self, path: str) -> bool:
         return path in ("/api", "/api/")
@@ -397,6 +409,13 @@ class RedcapService:
         number = self.store.next_number("redcap")
         entry_id = f"redcap_{number}"
         path = self.store.keep_file(part.path, "redcap", entry_id, part.filename)
+        with self._lock:
+            swapped, self._swaps = self._swaps > 0, max(0, self._swaps - 1)
+        sha256 = part.sha256
+        if swapped:
+            with open(path, "ab") as out:
+                out.write(b"\n% not the file that was sent (sandbox fault switch)\n")
+            sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         kept = {
             "id": entry_id,
             "path": str(path),
@@ -414,8 +433,9 @@ class RedcapService:
                 "id": entry_id,
                 "filename": kept["filename"],
                 "path": str(path),
-                "sha256": part.sha256,
-                "size": part.size,
+                "sha256": sha256,
+                "size": path.stat().st_size,
+                "swapped": swapped,
                 "content_type": kept["content_type"],
                 "project_id": project_id,
                 "record": record,

@@ -15,8 +15,13 @@ Routes (all at the root of the sandbox's one port; the "blob host" is the same h
   with 400 (every validation problem listed, worded like Redox's
   ``Required field missing - Media.FileName in Media:New``), 401, 403, 413. Success 200
   echoes ``Meta`` with ``Logs`` (one ``{"ID", "AttemptID"}`` per destination) and
-  ``Message.ID``. Only Media.New is emulated; any other data model is a 400.
-* ``GET /platform/v1/organizations/{orgId}/logs[/{logId}]``: see ``redox_platform``.
+  ``Message.ID``. Media.New and Notes.New (the file in ``Note`` instead of ``Media``,
+  with the same ``FileContents`` rule; ``Availability`` is Media's alone) are emulated;
+  any other data model is a 400.
+* Every route counts against ``rate`` (``rate_limit``): beyond it a 429 whose
+  ``X-RateLimit-*`` headers say when to try again.
+* ``GET /platform/v1/organizations/{orgId}/logs[/{logId}]`` and
+  ``POST /platform/v1/environments/{envId}/logs/search/metadata``: see ``redox_platform``.
 """
 
 from __future__ import annotations
@@ -41,11 +46,13 @@ from .exchange import (
     utc_now,
 )
 from .multipart import BodyError, BodyTooLarge
+from .rate_limit import RateWindow
 from .redox_auth import Grant, TokenDesk, oauth_error, redox_error
 from .redox_platform import PlatformLogs, platform_error
 
 INLINE_LIMIT = 200 * 1024  # decoded FileContents must be smaller than this
 MEDIA_FILE_TYPES = {"PDF", "JPG", "JPEG", "PNG"}
+PARTS = {"Media": "Media", "Notes": "Note"}  # data model -> the object carrying the file
 
 _BLOB = re.compile(r"^/blob/(?P<id>[A-Za-z0-9_-]+)$")
 
@@ -68,6 +75,7 @@ class RedoxService:
         self.size_limit = size_limit
         self.public_url = public_url
         self.platform = PlatformLogs()
+        self.rate = RateWindow()  # 10,000 requests per 5 minutes, then 429 (see rate_limit)
         self._lock = threading.Lock()
         self._blobs: dict[str, dict[str, Any]] = {}  # blob id -> record
 
@@ -76,6 +84,16 @@ class RedoxService:
 
     # --- dispatch ------------------------------------------------------------------
     def handle(self, ex: Exchange) -> Response:
+        allowed, limits = self.rate.take()
+        if not allowed:
+            response = self.error(ex, 429, "Rate limit exceeded: too many requests from this IP "
+                                  "address. Wait until the window resets (X-RateLimit-Reset).")
+        else:
+            response = self._route(ex)
+        response.headers.update(limits)
+        return response
+
+    def _route(self, ex: Exchange) -> Response:
         path = ex.path
         if path == "/v2/auth/token":
             urls = {f"{self.public_url}/v2/auth/token", f"{ex.base_url}/v2/auth/token"}
@@ -196,7 +214,8 @@ class RedoxService:
         blob: dict[str, Any] | None = None
         if not errors:
             try:
-                document, blob = self._resolve_contents(message["Media"]["FileContents"], grant)
+                part = message[PARTS[message["Meta"]["DataModel"]]]
+                document, blob = self._resolve_contents(part["FileContents"], grant)
             except BadRequest as exc:
                 errors.append(exc.message)
         if errors:
@@ -235,7 +254,8 @@ class RedoxService:
         document: bytes | None,
         blob: dict[str, Any] | None,
     ) -> Response:
-        meta, media, patient = message["Meta"], message["Media"], message["Patient"]
+        meta, patient = message["Meta"], message["Patient"]
+        media = message[PARTS[meta["DataModel"]]]
         number = self.store.next_number("redox")
         entry_id = f"media_{number}"
         if blob is not None:
@@ -273,6 +293,7 @@ class RedoxService:
                 "source": grant.principal,
                 "document_id": media["DocumentID"],
                 "document_type": media["DocumentType"],
+                "data_model": meta["DataModel"],
                 "file_type": media["FileType"],
                 "patient_id": identifiers[0]["ID"],
                 "patient_identifiers": identifiers,
@@ -294,8 +315,8 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _missing(field: str) -> str:
-    return f"Required field missing - {field} in Media:New"
+def _missing(field: str, model: str = "Media") -> str:
+    return f"Required field missing - {field} in {model}:New"
 
 
 def _nonempty_str(value: Any) -> bool:
@@ -308,10 +329,12 @@ def _validate_media(message: dict[str, Any]) -> list[str]:
     meta = message.get("Meta")
     if not isinstance(meta, dict):
         return [_missing("Meta")]
-    if meta.get("DataModel") != "Media":
-        return [f"Unsupported DataModel {meta.get('DataModel')!r}: this sandbox accepts only Media:New."]
+    model = meta.get("DataModel")
+    if model not in PARTS:
+        return [f"Unsupported DataModel {model!r}: this sandbox accepts Media:New and Notes:New."]
     if meta.get("EventType") != "New":
-        return [f"Unsupported EventType {meta.get('EventType')!r} for Media: use New."]
+        return [f"Unsupported EventType {meta.get('EventType')!r} for {model}: use New."]
+    part_name = PARTS[str(model)]
     if "Test" in meta and not isinstance(meta["Test"], bool):
         errors.append("Meta.Test must be true or false.")
     destinations = meta.get("Destinations")
@@ -333,17 +356,20 @@ def _validate_media(message: dict[str, Any]) -> list[str]:
             for key in ("ID", "IDType"):
                 if not isinstance(ident, dict) or not _nonempty_str(ident.get(key)):
                     errors.append(_missing(f"Patient.Identifiers[{index}].{key}"))
-    media = message.get("Media")
+    media = message.get(part_name)
     if not isinstance(media, dict):
-        errors.append(_missing("Media"))
+        errors.append(_missing(part_name, str(model)))
         return errors
-    for key in ("FileType", "FileName", "FileContents", "DocumentType", "DocumentID", "Availability"):
+    required = ["FileType", "FileName", "FileContents", "DocumentType", "DocumentID"]
+    if part_name == "Media":
+        required.append("Availability")
+    for key in required:
         if not _nonempty_str(media.get(key)):
-            errors.append(_missing(f"Media.{key}"))
+            errors.append(_missing(f"{part_name}.{key}", str(model)))
     file_type = media.get("FileType")
     if _nonempty_str(file_type) and str(file_type).upper() not in MEDIA_FILE_TYPES:
-        errors.append(f"Media.FileType {file_type!r} is not supported; use PDF, JPG or PNG.")
+        errors.append(f"{part_name}.FileType {file_type!r} is not supported; use PDF, JPG or PNG.")
     availability = media.get("Availability")
     if _nonempty_str(availability) and availability not in ("Available", "Unavailable"):
-        errors.append("Media.Availability must be Available or Unavailable.")
+        errors.append(f"{part_name}.Availability must be Available or Unavailable.")
     return errors

@@ -13,6 +13,8 @@ and demo data are described in ``redox.py``, ``redox_auth.py``, ``redox_platform
 Control routes for other processes (never faulted, no authentication, loopback only):
 ``POST /_sandbox/faults`` (JSON: ``path`` plus the ``add_fault`` keywords),
 ``DELETE /_sandbox/faults``, ``POST /_sandbox/expire-tokens``,
+``POST /_sandbox/delivery-outcome`` (JSON ``status``, ``destination_id``, ``message``),
+``POST /_sandbox/redcap-swap`` (JSON ``times``),
 ``GET /_sandbox/received[?target=...]``, ``GET /_sandbox/credentials``,
 ``GET /_sandbox/requests`` and ``GET /_sandbox/blobs``.
 
@@ -270,6 +272,21 @@ class Sandbox:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    def set_delivery_outcome(self, status: str = "succeeded", destination_id: str | None = None,
+                             message: str | None = None) -> None:
+        """How Redox logs created from now on end after ``log_settle_seconds`` of pending:
+        ``succeeded``, ``failed`` or ``filtered``, for one destination or (None) all."""
+        self.redox.platform.set_outcome(status, destination_id, message)
+
+    def set_redox_rate_limit(self, limit: int = 10_000, seconds: float = 300.0) -> None:
+        """Redox's rate limit (default: its published 10,000 requests per 5 minutes);
+        the count starts again now."""
+        self.redox.rate.set(limit, seconds)
+
+    def swap_next_redcap_imports(self, times: int = 1) -> None:
+        """Fault switch: after the next imports the REDCap field holds a different file."""
+        self.redcap.swap_next_imports(times)
+
     def expire_tokens(self) -> int:
         """Void every Redox access token issued so far; how many there were."""
         return self.redox.tokens.expire_all()
@@ -303,6 +320,8 @@ class Sandbox:
             return json_response(200, {"ok": True})
         if route == ("POST", "/_sandbox/faults"):
             return self._control_add_fault(ex)
+        if route in (("POST", "/_sandbox/delivery-outcome"), ("POST", "/_sandbox/redcap-swap")):
+            return self._control_switch(ex, route[1])
         return json_response(404, {"error": f"No sandbox control route {ex.method} {ex.path}."})
 
     def _control_add_fault(self, ex: Exchange) -> Response:
@@ -321,6 +340,21 @@ class Sandbox:
         except (TypeError, ValueError) as exc:
             return json_response(400, {"error": str(exc)})
         return json_response(201, {"ok": True, "pending": self._faults.pending()})
+
+
+    def _control_switch(self, ex: Exchange, route: str) -> Response:
+        try:
+            spec = ex.read_json(64 * 1024) if ex.content_length else {}
+            if not isinstance(spec, dict):
+                raise ValueError("send a JSON object")
+            if route.endswith("redcap-swap"):
+                self.swap_next_redcap_imports(int(spec.get("times", 1)))
+            else:
+                self.set_delivery_outcome(str(spec.get("status", "succeeded")),
+                                          spec.get("destination_id"), spec.get("message"))
+        except (BodyError, TypeError, ValueError) as exc:
+            return json_response(400, {"error": str(exc)})
+        return json_response(200, {"ok": True})
 
 
 def _default_data_dir() -> Path:

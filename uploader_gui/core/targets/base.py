@@ -23,8 +23,8 @@ from uploader_gui.core.outcome import (
     ProgressFn,
     Receipt,
     UploadError,
-    retry_after_seconds,
     server_text,
+    wait_hint,
 )
 
 if TYPE_CHECKING:  # the HTTP stack is loaded when a target is first made, not at start-up
@@ -95,9 +95,14 @@ class TargetConfig:
     destinations: list[dict[str, str]] = dc_field(default_factory=list)
     patient_id_type: str = "MR"
     document_type: str = "Clinical Document"
+    #: The Platform API (delivery logs): the organisation-based shape uses the org id,
+    #: the newer environment-based search the environment id (used when set).
     platform_org_id: str | None = None
+    platform_environment_id: str | None = None
     platform_client_id: str | None = None
     platform_key_id: str | None = None
+    #: Which data model carries the document: "Media" (Media.New) or "Notes" (Notes.New).
+    redox_data_model: str = "Media"
     # REDCap
     redcap_field: str | None = None
     redcap_event: str | None = None
@@ -245,6 +250,16 @@ class DestinationChoices:
     repeating: bool = False
 
 
+@dataclass(frozen=True)
+class LogStatus:
+    """Where one sent document stands at one destination (Redox's delivery logs)."""
+
+    log_id: str
+    status: str  # "succeeded", "failed", "filtered" or "pending"; the latest attempt decides
+    destination: str = ""  # the destination's name, or its id
+    message: str = ""  # the system's own words for a failure or a filter
+
+
 class NotSupported(Exception):
     """The target cannot do this optional thing; callers check ``supports()`` first."""
 
@@ -349,6 +364,12 @@ class Target(abc.ABC):
         """Prove that what arrived is what was sent (``sha256`` of the bytes sent)."""
         return Verification(None, message="This system offers no way to check an upload.")
 
+    def delivery_status(self, log_id: str, created: float | None = None) -> LogStatus:
+        """Where the document of one delivery log stands now (``created``: when it was sent,
+        to narrow a search). The default knows nothing, so it never claims a delivery."""
+        return LogStatus(log_id, "pending",
+                         message="This system does not report where a document went.")
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -385,7 +406,7 @@ def http_error(
         message,
         http_status=resp.status_code,
         server_message=server_message if server_message is not None else server_text(resp),
-        retry_after=retry_after_seconds(resp.headers.get("Retry-After")),
+        retry_after=wait_hint(resp.headers),
         body_sent=True,
     )
 

@@ -21,10 +21,12 @@ from uploader_gui.core.outcome import (
 from uploader_gui.core.targets.base import (
     FIND_PATIENTS,
     LOOKUP,
+    VERIFY,
     Destination,
     Document,
     PatientInfo,
     Target,
+    Verification,
     http_error,
     json_or_none,
     not_the_api,
@@ -38,7 +40,7 @@ PATIENT_ID = re.compile(r"^[0-9]{1,18}$")
 
 class ClarosTarget(Target):
     kind = "claros"
-    capabilities = frozenset({FIND_PATIENTS, LOOKUP})
+    capabilities = frozenset({FIND_PATIENTS, LOOKUP, VERIFY})
 
     def check(self, document: Document, destination: Destination) -> list[str]:
         problems = []
@@ -91,7 +93,7 @@ class ClarosTarget(Target):
                 url=str(body["url"]) if body.get("url") else None,
                 http_status=resp.status_code,
                 server_message=server_text(resp),
-                extra={k: body[k] for k in ("filename", "created_at", "patient_id") if k in body},
+                extra={k: body[k] for k in ("id", "filename", "created_at", "patient_id") if k in body},
             )
         raise self._error(resp, pid)
 
@@ -133,7 +135,8 @@ class ClarosTarget(Target):
             name = " ".join(str(item[k]) for k in ("first_name", "last_name") if item.get(k))
             name = name or str(item.get("name") or "")
             born = str(item.get("date_of_birth") or item.get("dob") or "")
-            patient = PatientInfo(id=str(item["id"]), name=name, birth_date=born)
+            patient = PatientInfo(id=str(item["id"]), name=name, birth_date=born,
+                                  note=_pdf_note(item))
             if needle and needle not in " ".join((patient.id, name, born)).lower():
                 continue
             out.append(patient)
@@ -143,6 +146,29 @@ class ClarosTarget(Target):
         wanted = (destination.patient_id or "").strip()
         return next((p for p in self.find_patients() if p.id == wanted), None)
 
+    def verify(self, document: Document, destination: Destination, receipt: Receipt,
+               sha256: str) -> Verification:
+        """The receipt must name a document for the patient and the file name that were sent."""
+        got = receipt.extra
+        pid = (destination.patient_id or "").strip()
+        problems = []
+        if not receipt.remote_id or str(got.get("id", receipt.remote_id)) != receipt.remote_id:
+            problems.append("no document id")
+        if str(got.get("patient_id", "")).strip() != pid:
+            shown = got.get("patient_id")
+            problems.append(f"patient {shown}" if shown not in (None, "") else "no patient")
+        if str(got.get("filename", "")) != document.filename:
+            shown = got.get("filename")
+            problems.append(f"the name “{shown}”" if shown else "no file name")
+        if not problems:
+            return Verification(True, proof="claros-receipt",
+                                message=f"Claros confirmed document {receipt.remote_id} for "
+                                f"patient {pid} as {document.filename}.")
+        return Verification(False, proof="claros-receipt",
+                            message=f"Claros's reply does not match what was sent (patient {pid}, "
+                            f"{document.filename}): it names {', '.join(problems)}. Check patient "
+                            f"{pid} in Claros before sending it again.")
+
     def test_connection(self) -> str:
         resp = self.transport.request("GET", join_url(self.config.base_url, "/patients"),
                                       headers=self._headers())
@@ -151,6 +177,23 @@ class ClarosTarget(Target):
         if resp.status_code >= 400 and resp.status_code != 404:
             raise http_error(resp, f"Claros answered HTTP {resp.status_code}.")
         return f"Connected to Claros Health at {self.config.base_url}: the API key was accepted."
+
+
+def _pdf_note(item: dict) -> str:
+    """What the patient list says about PDFs the patient already has, in words."""
+    count = item.get("pdf_count")
+    if count is None:
+        pdfs = item.get("pdfs", item.get("documents"))
+        count = len(pdfs) if isinstance(pdfs, list) else (1 if item.get("has_pdf") else 0)
+    try:
+        count = int(count)
+    except (TypeError, ValueError):
+        return ""
+    if count <= 0:
+        return ""
+    what = "a PDF" if count == 1 else f"{count} PDFs"
+    return (f"Claros already holds {what} for this patient. Claros does not document whether a "
+            "new upload adds a document or replaces one.")
 
 
 def _claros_error_text(resp: requests.Response) -> str:

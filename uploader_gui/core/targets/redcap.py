@@ -1,12 +1,17 @@
 """REDCap: Import File into a file-upload field, with events and repeat instances (seed 004).
 
 Every call is a POST to the project's API endpoint with the token in the body.
-``returnFormat=json`` is always sent so errors come back as ``{"error": ...}``,
-which is shown verbatim. Success is any 200, including an empty body.
+``returnFormat=json`` is always sent so errors come back as ``{"error": ...}``; in case
+a proxy or an old instance ignores it, XML ``<hash><error>`` and CSV ``ERROR: ...``
+are read too, and shown verbatim. An import's 200 (normally an empty body) proves
+little, so the field is read back with Export File and the bytes' SHA-256 compared
+(:meth:`RedcapTarget.verify`). The same export, checked to be a file and not an
+error or sign-in page, is what backs up a file before an overwrite.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -30,17 +35,25 @@ from uploader_gui.core.targets.base import (
     DESTINATION_CHOICES,
     EXISTING_FILE,
     LOOKUP,
+    VERIFY,
     Destination,
     DestinationChoices,
     Document,
     ExistingFile,
     PatientInfo,
     Target,
+    Verification,
     http_error,
     json_or_none,
     looks_like_html,
     not_the_api,
     redirect_error,
+)
+from uploader_gui.core.targets.redcap_replies import (
+    attachment_name,
+    error_in_body,
+    not_a_file,
+    redcap_error_text,
 )
 
 DEFAULT_LIMIT = 32 * 1024 * 1024
@@ -79,7 +92,7 @@ class ProjectInfo:
 
 class RedcapTarget(Target):
     kind = "redcap"
-    capabilities = frozenset({EXISTING_FILE, LOOKUP, DESTINATION_CHOICES})
+    capabilities = frozenset({EXISTING_FILE, LOOKUP, DESTINATION_CHOICES, VERIFY})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,15 +122,19 @@ class RedcapTarget(Target):
     def _json(self, fields: dict[str, str]) -> Any:
         resp = self._post({"format": "json", **fields})
         body = json_or_none(resp)
-        if body is None:
-            raise not_the_api(resp, "REDCap")
         if isinstance(body, dict) and "error" in body:
             raise UploadError(REJECTED, f"REDCap said: {body['error']}", http_status=resp.status_code,
                               server_message=str(body["error"]))
+        if body is None:
+            text = error_in_body(resp)
+            if text:
+                raise UploadError(REJECTED, f"REDCap said: {text}", http_status=resp.status_code,
+                                  server_message=text)
+            raise not_the_api(resp, "REDCap")
         return body
 
-    def _error(self, resp: requests.Response) -> UploadError:
-        text = _redcap_error_text(resp)
+    def _error(self, resp: requests.Response, what: str = "the upload") -> UploadError:
+        text = redcap_error_text(resp)
         status = resp.status_code
         if status in (401, 403):
             lead = "REDCap refused this profile's API token"
@@ -128,7 +145,7 @@ class RedcapTarget(Target):
         elif status >= 500:
             lead = f"REDCap had a problem (HTTP {status})"
         else:
-            lead = "REDCap did not accept the upload"
+            lead = f"REDCap did not accept {what}"
         message = f"{lead}. REDCap said: {text}" if text else f"{lead} (HTTP {status})."
         return http_error(resp, message, server_message=text or server_text(resp))
 
@@ -295,30 +312,54 @@ class RedcapTarget(Target):
             fields["repeat_instance"] = str(destination.repeat_instance)
         return fields
 
-    def existing_file(self, destination: Destination) -> ExistingFile | None:
-        """The file the field holds now, or None when it is empty.
+    def export_file(self, destination: Destination) -> ExistingFile | None:
+        """Export File: the field's file, checked to be one; None when the field is empty.
 
-        An import replaces that file permanently, so it is checked first.
+        The one call behind the check before an import, the backup before an overwrite
+        and the read-back after it. What comes back must be a file of the size REDCap
+        announced, not a web page or an error in JSON, XML or CSV: otherwise this raises
+        (REJECTED), and nothing may be replaced on the strength of it.
         """
         token = self.credentials.token
         data = {"token": token.reveal() if token else "", "returnFormat": "json",
                 **self._file_fields(destination), "action": "export"}
         resp = self.transport.request("POST", self.url, data=data)
+        if 300 <= resp.status_code < 400:
+            raise redirect_error(resp)
         if resp.status_code == 200:
-            return ExistingFile(_attachment_name(resp) or "existing-file", resp.content)
-        text = _redcap_error_text(resp).lower()
+            problem = not_a_file(resp)
+            if problem:
+                raise UploadError(
+                    REJECTED,
+                    f"REDCap's Export File answered with {problem} instead of the field's file.",
+                    http_status=resp.status_code, server_message=server_text(resp))
+            return ExistingFile(attachment_name(resp) or "existing-file", resp.content)
+        text = redcap_error_text(resp).lower()
         if resp.status_code in (400, 404) and ("no file" in text or "not contain a file" in text):
             return None
-        raise self._error(resp)
+        raise self._error(resp, "the request to read the field's file")
 
-    def backup_existing(self, destination: Destination, folder: Path) -> Path | None:
-        """Save the field's current file under ``folder`` before it is replaced."""
-        existing = self.existing_file(destination)
-        if existing is None:
-            return None
-        content, name = existing.content, existing.name
+    def existing_file(self, destination: Destination) -> ExistingFile | None:
+        """The file the field holds now, or None when it is empty.
+
+        An import replaces that file permanently, so it is checked first.
+        """
+        return self.export_file(destination)
+
+    def _where(self, destination: Destination) -> str:
         f = self._file_fields(destination)
-        parts = [f"record-{f['record']}", f["field"]]
+        where = f"record {f['record']}, field {f['field']}"
+        if "event" in f:
+            where += f", event {f['event']}"
+        if "repeat_instance" in f:
+            where += f", instance {f['repeat_instance']}"
+        return where
+
+    def _keep(self, destination: Destination, existing: ExistingFile, folder: Path,
+              tag: str = "") -> Path:
+        """Write a file read from the field under ``folder`` (0600, never overwriting)."""
+        f = self._file_fields(destination)
+        parts = [*([tag] if tag else []), f"record-{f['record']}", f["field"]]
         if "event" in f:
             parts.append(f["event"])
         if "repeat_instance" in f:
@@ -326,15 +367,65 @@ class RedcapTarget(Target):
         parts.append(time.strftime("%Y%m%d-%H%M%S"))
         safe = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", p) for p in parts)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        out = folder / f"{safe}_{re.sub(r'[^A-Za-z0-9._-]+', '-', name)}"
+        out = folder / f"{safe}_{re.sub(r'[^A-Za-z0-9._-]+', '-', existing.name)}"
         n = 1
         while out.exists():
             out = out.with_name(f"{out.stem}-{n}{out.suffix}")
             n += 1
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
+            fh.write(existing.content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # The copy on disk must be byte for byte what REDCap gave, before anything relies on it.
+        if hashlib.sha256(out.read_bytes()).digest() != hashlib.sha256(existing.content).digest():
+            out.unlink(missing_ok=True)
+            raise UploadError(REJECTED, f"The copy of the file saved in {folder} does not match "
+                              "what REDCap sent. Nothing was replaced; check the disk.",
+                              reached_server=False)
         return out
+
+    def backup_existing(self, destination: Destination, folder: Path) -> Path | None:
+        """Save the field's current file under ``folder`` before it is replaced.
+
+        Raises (and nothing may be replaced) when the download fails or is not the file.
+        """
+        try:
+            existing = self.export_file(destination)
+        except UploadError as err:
+            raise UploadError(
+                REJECTED,
+                f"The file that {self._where(destination)} holds could not be saved before "
+                f"replacing it: {err.message} Nothing was replaced. Check the profile's address "
+                "and token, or replace the file in REDCap itself.",
+                http_status=err.http_status, server_message=err.server_message,
+            ) from None
+        if existing is None:
+            return None
+        return self._keep(destination, existing, folder)
+
+    def verify(self, document: Document, destination: Destination, receipt: Receipt,
+               sha256: str) -> Verification:
+        """Read the field back (Export File) and compare the bytes' SHA-256 with what was sent."""
+        where = self._where(destination)
+        try:
+            got = self.export_file(destination)
+        except UploadError as err:
+            words = err.server_message or err.message
+            return Verification(None, message=f"REDCap accepted the file, but reading {where} back "
+                                f"to check it was refused, so it is not verified. REDCap said: {words}")
+        if got is None:
+            return Verification(False, proof="redcap-readback-sha256",
+                                message=f"REDCap answered the upload with success, but {where} holds "
+                                "no file when read back. Send it again, or check the record in REDCap.")
+        if hashlib.sha256(got.content).hexdigest() == sha256:
+            return Verification(True, proof="redcap-readback-sha256",
+                                message=f"Read back from {where}: the same bytes as sent.")
+        kept = self._keep(destination, got, self.backup_folder, tag="retrieved")
+        return Verification(False, proof="redcap-readback-sha256",
+                            message=f"REDCap holds a different file than the one sent ({where}). "
+                            f"The file read back was kept at {kept}. Check the record in REDCap "
+                            "before sending it again.")
 
     # ------------------------------------------------------------------ upload
 
@@ -374,17 +465,13 @@ class RedcapTarget(Target):
             raise redirect_error(resp)
         if resp.status_code != 200:
             raise self._error(resp)
-        body = json_or_none(resp)
-        if isinstance(body, dict) and "error" in body:
-            raise UploadError(REJECTED, f"REDCap said: {body['error']}", http_status=200,
-                              server_message=str(body["error"]), body_sent=True)
+        text = error_in_body(resp)
+        if text:
+            raise UploadError(REJECTED, f"REDCap said: {text}", http_status=200,
+                              server_message=text, body_sent=True)
         if looks_like_html(resp):
             raise not_the_api(resp, "REDCap")
-        where = f"record {fields['record']}, field {field_name}"
-        if "event" in fields:
-            where += f", event {fields['event']}"
-        if "repeat_instance" in fields:
-            where += f", instance {fields['repeat_instance']}"
+        where = self._where(destination)
         return Receipt(
             target=self.kind,
             remote_id=where,
@@ -410,23 +497,3 @@ class RedcapTarget(Target):
         kind = "longitudinal" if proj.longitudinal else "classic"
         return (f"Connected to REDCap {version} at {self.url}: project “{proj.title}” ({kind}), "
                 f"{len(proj.file_fields)} file-upload field(s).")
-
-
-def _attachment_name(resp: requests.Response) -> str | None:
-    for header in ("Content-Type", "Content-Disposition"):
-        match = re.search(r'name="?([^";]+)"?', resp.headers.get(header, ""))
-        if match:
-            return match.group(1)
-    return None
-
-
-def _redcap_error_text(resp: requests.Response) -> str:
-    body = json_or_none(resp)
-    if isinstance(body, dict) and body.get("error"):
-        return str(body["error"])
-    text = resp.text.strip()
-    match = re.search(r"<error>(.*?)</error>", text, re.S)
-    if match:
-        return match.group(1).strip()
-    return text[:500] if text and not looks_like_html(resp) else ""
-

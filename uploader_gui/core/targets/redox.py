@@ -1,8 +1,14 @@
-"""Redox: OAuth (signed JWT) or legacy key auth, blob upload, a Media.New message.
+"""Redox: OAuth (signed JWT) or legacy key auth, blob upload, a Media.New or Notes.New
+message, and where it went (the Platform API's delivery logs).
 
 Rule for where the file goes (TARGETS.md, seed 000): a file of 200 KB
 (200 * 1024 bytes) or more is uploaded to ``{blob}/upload`` and referenced by
-its URI in ``Media.FileContents``; a smaller file goes inline as base64.
+its URI in ``FileContents``; a smaller file goes inline as base64.
+
+Delivery status comes from the Platform API in either of its shapes: the
+organisation-based ``GET /platform/v1/organizations/{orgId}/logs/{logId}``, or the
+environment-based ``POST /platform/v1/environments/{envId}/logs/search/metadata``
+(``_count`` at most 50, ``_cursor`` paging), matched by log id.
 """
 
 from __future__ import annotations
@@ -32,15 +38,25 @@ from uploader_gui.core.outcome import (
 )
 from uploader_gui.core.recheck import StagedFileError, read_regular
 from uploader_gui.core.targets.base import (
+    DELIVERY_STATUS,
     Credentials,
     Destination,
     Document,
+    LogStatus,
     Target,
     TargetConfig,
     http_error,
     json_or_none,
     not_the_api,
     redirect_error,
+)
+from uploader_gui.core.targets.redox_platform import (
+    SEARCH_PAGE,
+    SEARCH_PAGES,
+    SEARCH_SLACK,
+    log_status,
+    next_cursor,
+    platform_error_text,
 )
 from uploader_gui.core.transport import Transport, join_url
 
@@ -51,6 +67,7 @@ DEFAULT_LIMIT = 10 * 1024 * 1024
 ASSERTION_LIFETIME = 240  # seconds; Redox allows at most 5 minutes
 RENEW_MARGIN = 60  # renew a token this many seconds before it expires
 FILE_TYPES = {"pdf": "PDF", "jpeg": "JPG", "png": "PNG"}
+DATA_MODELS = {"Media": "Media", "Notes": "Note"}  # data model -> the part holding the file
 
 
 class RedoxTarget(Target):
@@ -222,7 +239,7 @@ class RedoxTarget(Target):
             mode = "inline"
             if progress:
                 progress(document.size, document.size)
-        message = self.media_message(document, destination, contents)
+        message = self.document_message(document, destination, contents)
         url = join_url(self.api, "/endpoint")
         resp = self._authed(lambda tok: self.transport.request(
             "POST", url, json=message, headers={"Authorization": f"Bearer {tok}"}))
@@ -265,11 +282,16 @@ class RedoxTarget(Target):
             raise not_the_api(resp, "The Redox file upload")
         return str(body["URI"])
 
-    def media_message(self, document: Document, destination: Destination, contents: str) -> dict:
+    @property
+    def data_model(self) -> str:
+        return "Notes" if (self.config.redox_data_model or "").lower().startswith("note") else "Media"
+
+    def document_message(self, document: Document, destination: Destination, contents: str) -> dict:
+        """The Media.New or Notes.New message (per profile) carrying ``contents``."""
         dest_ids = destination.destinations or [d["ID"] for d in self.config.destinations]
         names = {d.get("ID"): d.get("Name", "") for d in self.config.destinations}
         meta: dict[str, Any] = {
-            "DataModel": "Media",
+            "DataModel": self.data_model,
             "EventType": "New",
             "EventDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "Test": bool(self.config.test),
@@ -278,29 +300,42 @@ class RedoxTarget(Target):
         }
         if self.config.source_id:
             meta["Source"] = {"ID": self.config.source_id}
-        media: dict[str, Any] = {
+        part: dict[str, Any] = {
             "FileType": FILE_TYPES[document.file_type],
             "FileName": document.filename,
             "FileContents": contents,
             "DocumentType": destination.document_type or self.config.document_type,
             "DocumentID": document.document_id,
-            "Availability": "Available",
-            "CreationDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
-        if destination.description:
-            media["DocumentDescription"] = destination.description
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if self.data_model == "Media":
+            part.update({"Availability": "Available", "CreationDateTime": now})
+            if destination.description:
+                part["DocumentDescription"] = destination.description
+        else:
+            part.update({"ContentType": "Base64 Encoded", "ServiceDateTime": now})
+            if destination.description:
+                part["DocumentDescription"] = destination.description
         return {
             "Meta": meta,
             "Patient": _patient(destination, self.config.patient_id_type),
-            "Media": media,
+            DATA_MODELS[self.data_model]: part,
         }
+
+    media_message = document_message
 
     # ------------------------------------------------------------------ delivery status
 
     @property
     def platform_configured(self) -> bool:
         c = self.config
-        return bool(c.platform_org_id and c.platform_client_id and self.credentials.platform_key)
+        return bool((c.platform_org_id or c.platform_environment_id) and c.platform_client_id
+                    and self.credentials.platform_key)
+
+    def supports(self, capability: str) -> bool:
+        if capability == DELIVERY_STATUS:
+            return self.platform_configured
+        return super().supports(capability)
 
     def _platform_token(self, force: bool = False) -> str:
         with self._lock:
@@ -320,29 +355,63 @@ class RedoxTarget(Target):
                                   time.monotonic() + float(body.get("expires_in", 300)))
             return self._platform[0]
 
-    def delivery_status(self, log_id: str) -> str:
-        """The latest attempt's status of one log: succeeded, failed, filtered or pending."""
-        if not self.platform_configured:
-            raise UploadError(CONFIG, "Delivery status needs the profile's Redox Platform API "
-                              "organisation, client and key.", reached_server=False)
-        url = join_url(self.api, f"/platform/v1/organizations/{self.config.platform_org_id}"
-                                 f"/logs/{log_id}")
-
+    def _platform_call(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         def call(token: str) -> requests.Response:
-            return self.transport.request("GET", url, headers={"Authorization": f"Bearer {token}"},
-                                          timeout=(10.0, 70.0))
+            return self.transport.request(method, url, headers={"Authorization": f"Bearer {token}"},
+                                          timeout=(10.0, 70.0), **kwargs)
 
         resp = call(self._platform_token())
         if resp.status_code == 401:
             resp = call(self._platform_token(force=True))
-        body = json_or_none(resp)
-        if resp.status_code != 200 or not isinstance(body, dict):
-            text = _platform_error_text(body) or server_text(resp)
-            raise http_error(resp, f"The Redox Platform API did not give the log's status "
+        if resp.status_code != 200 or not isinstance(json_or_none(resp), dict):
+            body = json_or_none(resp)
+            text = platform_error_text(body) or server_text(resp)
+            raise http_error(resp, f"The Redox Platform API did not give the delivery status "
                              f"(HTTP {resp.status_code}): {text}", server_message=text)
-        result = (body.get("payload") or {}).get("result") or {}
-        latest = ((result.get("attempts") or {}).get("latest") or {}).get("status")
-        return str(latest or result.get("status") or "pending")
+        return resp
+
+    def delivery_status(self, log_id: str, created: float | None = None) -> LogStatus:
+        """The latest attempt's status of one log: succeeded, failed, filtered or pending."""
+        if not self.platform_configured:
+            raise UploadError(CONFIG, "Delivery status needs the profile's Redox Platform API "
+                              "organisation (or environment), client and key.",
+                              reached_server=False)
+        if self.config.platform_environment_id:
+            found = self._search_log(log_id, created)
+            if found is None:  # not indexed yet, or older than the search window
+                return LogStatus(log_id, "pending",
+                                 message="Redox's logs do not show this message yet.")
+            return log_status(log_id, found)
+        url = join_url(self.api, f"/platform/v1/organizations/{self.config.platform_org_id}"
+                                 f"/logs/{log_id}")
+        body = json_or_none(self._platform_call("GET", url))
+        return log_status(log_id, (body.get("payload") or {}).get("result") or {})
+
+    def _search_log(self, log_id: str, created: float | None) -> dict[str, Any] | None:
+        """Page through the environment's log metadata for one log id."""
+        url = join_url(self.api, f"/platform/v1/environments/{self.config.platform_environment_id}"
+                                 "/logs/search/metadata")
+        filters: dict[str, Any] = {}
+        if created is not None:
+            since = datetime.fromtimestamp(created - SEARCH_SLACK, UTC)
+            filters["createdAfter"] = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        if self.config.source_id:
+            filters["sourceId"] = self.config.source_id
+        cursor: str | None = None
+        for _ in range(SEARCH_PAGES):
+            params: dict[str, Any] = {"_count": SEARCH_PAGE}
+            if cursor:
+                params["_cursor"] = cursor
+            body = json_or_none(self._platform_call("POST", url, params=params, json=filters))
+            payload = body.get("payload") or {}
+            results = payload.get("results") if isinstance(payload, dict) else None
+            for item in results if isinstance(results, list) else []:
+                if isinstance(item, dict) and str(item.get("id")) == log_id:
+                    return item
+            cursor = next_cursor(body)
+            if not cursor:
+                return None
+        return None
 
     # ------------------------------------------------------------------ other calls
 
@@ -376,14 +445,6 @@ def _redox_error_text(resp: requests.Response) -> str:
     return ""
 
 
-def _platform_error_text(body: Any) -> str:
-    if isinstance(body, dict):
-        error = (body.get("payload") or {}).get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-    return ""
-
-
 def _status_sentence(status: int, text: str, blob: bool = False) -> str:
     what = "the file upload" if blob else "the document"
     lead = {
@@ -391,7 +452,7 @@ def _status_sentence(status: int, text: str, blob: bool = False) -> str:
         401: "Redox refused this profile's credentials",
         403: "Redox refused access",
         404: "Redox did not find that address",
-        413: "The file is too large for Redox (10 MB at most)",
+        413: "The file is larger than Redox accepts",
         429: "Redox is receiving too many requests; it will be tried again",
     }.get(status, f"Redox had a problem (HTTP {status})")
     return f"{lead}: {text}" if text else f"{lead}."
