@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from uploader_gui.core import coversheet
 from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
-from uploader_gui.core.jobs import SENT
+from uploader_gui.core.jobs import VERIFIED
 from uploader_gui.core.planner import answers_from_profile
 from uploader_gui.core.routing import route_parts
 from uploader_gui.core.splitter import LABEL, SHEET, UNMATCHED, analyse, unattended
@@ -100,7 +100,7 @@ def test_batch_splits_at_the_sheets_and_each_part_goes_to_its_patient(
         finally:
             dispatcher.shutdown(cancel=False)
         finals = [history.get(j.id) for j in jobs]
-        assert [j.status for j in finals] == [SENT] * 3
+        assert [j.status for j in finals] == [VERIFIED] * 3  # Claros receipts checked: verified
         received = {r["sha256"]: r for r in sandbox.received("claros")}
         for job, (pages, pid) in zip(finals, EXPECTED, strict=True):
             assert str(received[job.sha256]["patient_id"]) == pid

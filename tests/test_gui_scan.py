@@ -18,11 +18,10 @@ from uploader_gui.core import coversheet
 from uploader_gui.core.convert import converted_dir
 from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
-from uploader_gui.core.jobs import SENT
+from uploader_gui.core.jobs import VERIFIED
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.scan import ADF
 from uploader_gui.core.targets import Credentials, Destination, Secret, TargetConfig
-from uploader_gui.core.targets.base import PatientInfo
 from uploader_gui.gui.batch_dialog import SplitBatchDialog
 from uploader_gui.gui.cover_sheet_dialog import CoverSheetDialog
 from uploader_gui.gui.page_tools import PageToolsDialog
@@ -139,7 +138,7 @@ def test_split_dialog_lists_each_part_with_its_patient_and_sends_on_one_confirma
         assert texts(loose) == ["a loose page"] and sources[0]["path"] == str(batch)
         dispatcher.wait_idle()
         finals = [history.get(j.id) for j in submitted]
-        assert [j.status for j in finals] == [SENT] * 3
+        assert [j.status for j in finals] == [VERIFIED] * 3  # Claros receipts checked: verified
         assert [j.patient_label for j in finals] == list(NAMES.values())
         got = {r["sha256"]: r["patient_id"] for r in sandbox.received("claros")}
         assert [got[j.sha256] for j in finals] == [1001, 1002, 1003]
@@ -157,7 +156,9 @@ def test_cover_sheet_dialog_asks_the_target_and_writes_the_sheet(qtbot, tmp_path
     out = tmp_path / "cleo.pdf"
     with qtbot.waitSignal(dialog.written, timeout=30_000) as signal:
         dialog.save_to(out)
-    assert signal.args == [out, PatientInfo("1003", "Cleo Sandbox", "1999-12-31")]
+    written, patient = signal.args
+    assert written == out
+    assert (patient.id, patient.name, patient.birth_date) == ("1003", "Cleo Sandbox", "1999-12-31")
     assert "Cleo Sandbox" in texts(out)[0] and "Cleo Sandbox" in dialog.status.text()
     dialog.patient.setText("4242")
     dialog.save_to(tmp_path / "nobody.pdf")

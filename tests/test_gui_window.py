@@ -65,7 +65,8 @@ def test_patient_by_name_in_banner_rows_and_history(qtbot, window: MainWindow, s
     qtbot.waitUntil(panel.upload_button.isEnabled, timeout=10_000)
     assert ben in panel.upload_button.toolTip()
     window.actions.upload.trigger()
-    qtbot.waitUntil(lambda: state_of(window, "letter-ben.pdf") == "sent", timeout=30_000)
+    # Claros's receipt names the patient and the file sent: the row ends verified.
+    qtbot.waitUntil(lambda: state_of(window, "letter-ben.pdf") == "verified", timeout=30_000)
     assert window.model.index(0, COL_DEST).data() == ben
     hist = window.history_panel.proxy
     qtbot.waitUntil(lambda: any(hist.index(r, HIST_FILE).data() == "letter-ben.pdf"
@@ -125,7 +126,7 @@ def test_batch_summary_counts_failures_and_clears_with_the_list(qtbot, window: M
     # The failed ones are offered to Retry failed, not to Upload.
     assert window.actions.retry.isEnabled() and not window.upload_panel.upload_button.isEnabled()
     window.retry_failed()
-    qtbot.waitUntil(lambda: all(state_of(window, f.name) == "sent" for f in files),
+    qtbot.waitUntil(lambda: all(state_of(window, f.name) == "verified" for f in files),
                     timeout=30_000)
     qtbot.waitUntil(lambda: summary.text() == "3 sent")
     window.clear_sent()
@@ -184,7 +185,7 @@ def test_menu_bar_and_ctrl_enter(qtbot, window: MainWindow, sandbox, tmp_path: P
     window.view.setFocus()
     qtbot.keyClick(window.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyRelease(window.view, Qt.Key.Key_Control)
-    qtbot.waitUntil(lambda: state_of(window, "by-keyboard.pdf") == "sent", timeout=30_000)
+    qtbot.waitUntil(lambda: state_of(window, "by-keyboard.pdf") == "verified", timeout=30_000)
 
 
 def _unnamed(root: QWidget) -> list[str]:
@@ -226,7 +227,7 @@ def test_every_focusable_widget_has_an_accessible_name(qtbot, window: MainWindow
         stage(qtbot, window, [tmp_path / "named.pdf"])
         qtbot.waitUntil(window.upload_panel.upload_button.isEnabled, timeout=10_000)
         window.start_upload()
-        qtbot.waitUntil(lambda: state_of(window, "named.pdf") in ("sent", "cancelled"),
+        qtbot.waitUntil(lambda: state_of(window, "named.pdf") in ("verified", "cancelled"),
                         timeout=30_000)
         assert len(plans) == asked
     assert any(q.kind == "duplicate" for q in plans[-1].questions)
@@ -298,7 +299,10 @@ def test_preview_zooms_and_fits_the_width(qtbot, window: MainWindow, tmp_path: P
     window.resize(1280, 800)
     window.view.selectRow(0)
     preview = window.preview
-    qtbot.waitUntil(lambda: not preview.image.pixmap().isNull(), timeout=10_000)
+    # Settled: the whole (portrait) page fills the viewport's height as laid out now.
+    qtbot.waitUntil(lambda: not preview.image.pixmap().isNull() and abs(
+        preview.image.pixmap().deviceIndependentSize().height()
+        - preview.scroll.viewport().height()) <= 1, timeout=10_000)
     # A third of the window or more, by default.
     assert preview.width() >= window.width() // 3 - 10
     whole = preview.image.pixmap().deviceIndependentSize()

@@ -27,6 +27,23 @@ def _table(rows: list[tuple[str, str]]) -> str:
                                for k, v in rows) + "</table>"
 
 
+PROOFS = {
+    "redcap-readback-sha256": "REDCap's copy was read back and is byte for byte the file sent",
+    "claros-receipt": "Claros's receipt names the same patient and file",
+    "redox-logs-succeeded": "Redox's logs say every destination received it",
+}
+
+
+def proof_text(job: Job) -> str:
+    """Verified (and how), or accepted without proof: what a person can rely on."""
+    how = tr(PROOFS.get(job.proof or "", job.proof or ""))
+    if job.verified:
+        return tr("Verified: {how}").format(how=how) if how else tr("Verified")
+    if job.status in ("sent",):
+        return tr("Accepted, not verified") + (f" ({how})" if how else "")
+    return "—"
+
+
 def summary_html(job: Job) -> str:
     """When, file, patient, where, status with its reason: what a person asks first."""
     status = state_word(job.status)
@@ -36,6 +53,8 @@ def summary_html(job: Job) -> str:
     html.append(_table([
         (tr("Patient / record"), patient_text(job)),
         (tr("Sent to"), f"{job.profile or ''} ({KIND_LABELS.get(job.target, job.target)})"),
+        (tr("Proof of delivery"), proof_text(job)),
+        (tr("Sent by"), f"{job.user or '—'} at {job.workstation or '—'}"),
         (tr("Queued"), when(job.created)),
         (tr("Finished"), when(job.finished)),
     ]))

@@ -76,7 +76,7 @@ def render_page(path: str, file_type: str, page: int, size: QSize) -> tuple[QIma
 
 #: Page thumbnails for the strip under a multi-page PDF: at most this many, this tall.
 STRIP_PAGES = 60
-STRIP_HEIGHT = 72
+STRIP_HEIGHT = 56
 
 
 def render_thumbnails(path: str, height: int, limit: int = STRIP_PAGES) -> list[QImage]:
@@ -156,9 +156,6 @@ class PreviewPane(QWidget):
         self.strip.setIconSize(QSize(STRIP_HEIGHT * 2, STRIP_HEIGHT))
         self.strip.setFixedHeight(STRIP_HEIGHT + self.fontMetrics().height() * 2 + 8)
         self.strip.setAccessibleName(tr("Pages"))
-        policy = self.strip.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)  # the page keeps its size when the strip comes
-        self.strip.setSizePolicy(policy)
         self.strip.setVisible(False)
         self.strip.currentRowChanged.connect(self._strip_chosen)
         self._strip_for: str | None = None
@@ -237,7 +234,11 @@ class PreviewPane(QWidget):
             self._page, self._pages = 0, 0
             self._strip_for = None
             self.strip.clear()
-            self.strip.setVisible(False)
+            # Shown at once for a multi-page PDF (its page count is known from the check),
+            # so the page is not rendered for one size and then shrunk by the strip.
+            res = item.result if item is not None else None
+            self.strip.setVisible(bool(res and res.ok and res.type == "pdf"
+                                       and (res.pages or 0) > 1))
         self.image.clear()
         if item is None:
             self.caption.setText(tr("Select a file to preview it."))
@@ -318,7 +319,6 @@ class PreviewPane(QWidget):
             self.strip.addItem(entry)
         self.strip.setCurrentRow(self._page)
         self.strip.blockSignals(False)
-        self.strip.setVisible(True)
 
     def _strip_chosen(self, row: int) -> None:
         if row >= 0 and row != self._page:
