@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from uploader_gui.core.jobs import SENT, UNKNOWN, Job
+from uploader_gui.core.jobs import SUCCESS, UNKNOWN, Job
 from uploader_gui.core.pages import PageError
 from uploader_gui.core.planner import answers_from_profile
 from uploader_gui.core.routing import discard_unsent, route_parts
@@ -73,7 +73,7 @@ def prepare_batch(watcher: FolderWatcher, path: Path, target: Target
 def conclude_batch(watcher: FolderWatcher, path: Path, jobs: list[Job]) -> Outcome:
     from uploader_gui.core.watch import FAILED_DIR, SENT_DIR, Outcome
 
-    if all(j.status == SENT for j in jobs):
+    if all(j.status in SUCCESS for j in jobs):
         first = jobs[0].id
         moved = watcher._move(path, SENT_DIR, first)
         sent = ", ".join(f"{j.dest_key}" + (f" (id {j.remote_id})" if j.remote_id else "")
@@ -81,11 +81,11 @@ def conclude_batch(watcher: FolderWatcher, path: Path, jobs: list[Job]) -> Outco
         return Outcome(path, "sent", f"Split into {len(jobs)} part(s), sent to {sent}.", moved,
                        first)
     status = UNKNOWN if any(j.status == UNKNOWN for j in jobs) else "failed"
-    lines = [f"{j.name} to {j.dest_key}: " + ("sent" if j.status == SENT else
+    lines = [f"{j.name} to {j.dest_key}: " + ("sent" if j.status in SUCCESS else
                                                (j.error or j.status)) for j in jobs]
     reason = ("Not every part of the batch was sent; the sent parts are in the history and are "
               "not sent again from here. " + " ".join(lines))
-    failed = [j for j in jobs if j.status != SENT]
+    failed = [j for j in jobs if j.status not in SUCCESS]
     outcome = watcher._fail(path, reason, status, failed[0].id)
     assert outcome.moved_to is None or outcome.moved_to.parent.name == FAILED_DIR
     return outcome
