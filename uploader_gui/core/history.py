@@ -24,7 +24,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from uploader_gui.core.history_errors import (  # noqa: F401 - kinds re-exported
     moved_aside_message,
 )
 from uploader_gui.core.history_open import connect, history_error, open_reader, open_writer
+from uploader_gui.core.history_queries import JobQueries
 from uploader_gui.core.jobs import (
     ACTIVE,
     INTERRUPTED,
@@ -218,7 +219,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
     )
 
 
-class HistoryStore:
+class HistoryStore(JobQueries):
     def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path else history_path()
         self.recovered_from: Path | None = None
@@ -370,74 +371,8 @@ class HistoryStore:
                 )
         return ids
 
-    # ------------------------------------------------------------------ reads
-
-    def get(self, job_id: int) -> Job | None:
-        row = self._reader().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _job_from_row(row) if row else None
-
-    def jobs(
-        self,
-        *,
-        status: str | list[str] | None = None,
-        limit: int | None = None,
-        since: float | None = None,
-        search: str | None = None,
-    ) -> list[Job]:
-        where: list[str] = []
-        params: list[Any] = []
-        if status:
-            statuses = [status] if isinstance(status, str) else list(status)
-            where.append(f"status IN ({','.join('?' * len(statuses))})")
-            params += statuses
-        if since is not None:
-            where.append("created >= ?")
-            params.append(since)
-        if search:
-            where.append("(name LIKE ? OR dest_key LIKE ? OR remote_id LIKE ?)")
-            params += [f"%{search}%"] * 3
-        sql = "SELECT * FROM jobs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created DESC, id DESC"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return [_job_from_row(r) for r in self._reader().execute(sql, params)]
-
-    def attempts(self, job_id: int) -> list[AttemptRecord]:
-        rows = self._reader().execute(
-            "SELECT * FROM attempts WHERE job_id = ? ORDER BY number, id", (job_id,)).fetchall()
-        return [AttemptRecord(id=r["id"], job_id=r["job_id"], number=r["number"],
-                              started=r["started"], ended=r["ended"], bytes_sent=r["bytes_sent"],
-                              http_status=r["http_status"], error=r["error"],
-                              decision=r["decision"], url=r["url"]) for r in rows]
-
-    def find_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
-        rows = self._reader().execute(
-            "SELECT * FROM jobs WHERE sha256 = ? AND target = ? AND dest_key = ? "
-            "AND status IN ('sent', 'verified') ORDER BY created DESC", (sha256, target, dest_key)).fetchall()
-        return [_job_from_row(r) for r in rows]
-
-    def find_source_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
-        """Sent jobs made from a file with these bytes (an image converted to PDF)."""
-        rows = self._reader().execute(
-            "SELECT * FROM jobs WHERE target = ? AND dest_key = ? AND status IN ('sent', 'verified') "
-            "AND sources LIKE ? ORDER BY created DESC",
-            (target, dest_key, f'%"sha256": "{sha256}"%')).fetchall()
-        return [_job_from_row(r) for r in rows]
-
-    def find_same(self, sha256: str, target: str, dest_key: str,
-                  statuses: tuple[str, ...]) -> list[Job]:
-        """Jobs for these bytes and this place in the given states, newest first."""
-        marks = ",".join("?" * len(statuses))
-        rows = self._reader().execute(
-            f"SELECT * FROM jobs WHERE sha256 = ? AND target = ? AND dest_key = ? "  # noqa: S608
-            f"AND status IN ({marks}) ORDER BY created DESC",
-            (sha256, target, dest_key, *statuses)).fetchall()
-        return [_job_from_row(r) for r in rows]
-
-    def count(self) -> int:
-        return int(self._reader().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._reader().execute(sql, params).fetchall()
 
     # ------------------------------------------------------------------ claims (watchers)
 

@@ -24,7 +24,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -46,6 +46,7 @@ from uploader_gui.core.history import (
     claim_free,
     owner_alive,
 )
+from uploader_gui.core.history_queries import JobQueries
 from uploader_gui.core.jobs import AttemptRecord, Job, check_transition
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,9 @@ def _words(exc: BaseException, where: str) -> HistoryError:
     return HistoryError(f"The clinic database ({where}) refused a change: {first}.")
 
 
-class PostgresHistoryStore:
+class PostgresHistoryStore(JobQueries):
+    LIKE = "ILIKE"
+
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self.path = safe_dsn(dsn)  # what messages show where the history lives
@@ -291,67 +294,14 @@ class PostgresHistoryStore:
 
     # ------------------------------------------------------------------ reads
 
-    def get(self, job_id: int) -> Job | None:
-        rows = self._read("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return _job_from_row(rows[0]) if rows else None  # type: ignore[arg-type]
-
-    def jobs(self, *, status: str | list[str] | None = None, limit: int | None = None,
-             since: float | None = None, search: str | None = None) -> list[Job]:
-        where: list[str] = []
-        params: list[Any] = []
-        if status:
-            statuses = [status] if isinstance(status, str) else list(status)
-            where.append(f"status IN ({','.join('?' * len(statuses))})")
-            params += statuses
-        if since is not None:
-            where.append("created >= ?")
-            params.append(since)
-        if search:
-            where.append("(name ILIKE ? OR dest_key ILIKE ? OR remote_id ILIKE ?)")
-            params += [f"%{search}%"] * 3
-        sql = "SELECT * FROM jobs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created DESC, id DESC"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return [_job_from_row(r) for r in self._read(sql, params)]  # type: ignore[arg-type]
-
-    def attempts(self, job_id: int) -> list[AttemptRecord]:
-        rows = self._read("SELECT * FROM attempts WHERE job_id = ? ORDER BY number, id",
-                          (job_id,))
-        return [AttemptRecord(id=r["id"], job_id=r["job_id"], number=r["number"],
-                              started=r["started"], ended=r["ended"], bytes_sent=r["bytes_sent"],
-                              http_status=r["http_status"], error=r["error"],
-                              decision=r["decision"], url=r["url"]) for r in rows]
-
-    def find_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
-        rows = self._read("SELECT * FROM jobs WHERE sha256 = ? AND target = ? AND dest_key = ? "
-                          "AND status IN ('sent', 'verified') ORDER BY created DESC",
-                          (sha256, target, dest_key))
-        return [_job_from_row(r) for r in rows]  # type: ignore[arg-type]
-
-    def find_source_duplicates(self, sha256: str, target: str, dest_key: str) -> list[Job]:
-        rows = self._read("SELECT * FROM jobs WHERE target = ? AND dest_key = ? AND status IN "
-                          "('sent', 'verified') AND sources LIKE ? ORDER BY created DESC",
-                          (target, dest_key, f'%"sha256": "{sha256}"%'))
-        return [_job_from_row(r) for r in rows]  # type: ignore[arg-type]
-
-    def find_same(self, sha256: str, target: str, dest_key: str,
-                  statuses: tuple[str, ...]) -> list[Job]:
-        marks = ",".join("?" * len(statuses))
-        rows = self._read(f"SELECT * FROM jobs WHERE sha256 = ? AND target = ? AND "  # noqa: S608
-                          f"dest_key = ? AND status IN ({marks}) ORDER BY created DESC",
-                          (sha256, target, dest_key, *statuses))
-        return [_job_from_row(r) for r in rows]  # type: ignore[arg-type]
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._read(sql, params)
 
     def changed_since(self, when: float) -> list[Job]:
         """Jobs any desk changed since ``when`` (the poll behind LISTEN/NOTIFY)."""
         rows = self._read("SELECT * FROM jobs WHERE updated >= ? ORDER BY updated", (when,))
         return [_job_from_row(r) for r in rows]  # type: ignore[arg-type]
 
-    def count(self) -> int:
-        return int(self._read("SELECT COUNT(*) AS n FROM jobs")[0]["n"])
 
     # ------------------------------------------------------------------ live updates
 
