@@ -88,7 +88,7 @@ class StagingController(QObject):
             self._check(item.key, item.path)
         self.changed.emit()
         if self._pending_add:
-            QTimer.singleShot(0, self._add_chunk)
+            QTimer.singleShot(0, self, self._add_chunk)  # not after the controller is gone
 
     def _check(self, key: str, path: Path) -> None:
         generation = self._generation

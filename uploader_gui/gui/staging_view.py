@@ -79,6 +79,12 @@ class StagingView(QTableView):
         self._fit_timer.setSingleShot(True)
         self._fit_timer.setInterval(250)
         self._fit_timer.timeout.connect(self.fit_columns)
+        # The next slice of a long fit, on the next turn of the event loop (owned by the view,
+        # so it dies with it).
+        self._fit_more = QTimer(self)
+        self._fit_more.setSingleShot(True)
+        self._fit_more.setInterval(0)
+        self._fit_more.timeout.connect(self.fit_columns)
         #: per fitted column, the rows to measure at the next fit (None: all of them)
         self._fit_pending: dict[int, set[int] | None] = {}
         self._fit_widths: dict[int, int] = {}
@@ -199,7 +205,7 @@ class StagingView(QTableView):
             if header.sectionSize(col) != want:
                 header.resizeSection(col, want)
         if self._fit_pending:  # 2,000 new rows: measured a slice at a time, the window keeps up
-            QTimer.singleShot(0, self.fit_columns)
+            self._fit_more.start()
 
 
 def setup_columns(view: StagingView) -> None:
