@@ -52,7 +52,7 @@ def test_sandbox_profiles_upload_to_claros(qtbot, window: MainWindow, sandbox, t
     qtbot.mouseClick(panel.upload_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: {s for s, _ in rows(window).values()} == {"verified"}, timeout=30_000)
     state = rows(window)
-    assert state["referral-gui.pdf"][1].startswith("Sent to Sandbox Claros and verified; id pdf_")
+    assert state["referral-gui.pdf"][1].startswith("Sent and verified; id pdf_")
     # Claros takes PDF only: the photo went as a PDF made from it.
     [converted] = [r for r in sandbox.received("claros") if r["filename"] == "photo-gui.pdf"]
     assert Path(converted["path"]).read_bytes().startswith(b"%PDF-")

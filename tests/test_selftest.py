@@ -36,7 +36,7 @@ def test_self_test_passes_and_cleans_up_its_home() -> None:
     assert proc.returncode == 0, out + proc.stderr
     for name in CHECKS:
         assert re.search(rf"^ok    {re.escape(name)}\b", out, re.M), f"{name!r} missing:\n{out}"
-    assert "Sent to Sandbox Claros" in out
+    assert "Sent and verified; id pdf_" in out  # the row of the upload to Sandbox Claros
     assert re.search(r"platform plugin 'offscreen'", out)  # no display: offscreen on its own
     assert out.rstrip().splitlines()[-1].startswith("self-test passed: 14 checks")
     home = re.search(r"app data in (\S+)", out).group(1)

@@ -322,16 +322,17 @@ def _row_state(job: Job) -> str:
 
 
 def _row_message(job: Job) -> str:
-    where = job.profile or job.target
+    """The row's status, short: its Goes to column already says where (and the tooltip the
+    profile), so the words say only what happened."""
     if job.status in ("sent", "verified"):
         if job.status == "verified":
-            bits = [f"Sent to {where} and verified"]
+            bits = ["Sent and verified"]
         elif job.error:  # accepted, and why it could not be proven
-            return f"Sent to {where}, not verified: {job.error}"
+            return f"Sent, not verified: {job.error}"
         elif job.log_ids:
-            bits = [f"Sent to {where}; accepted, delivery not yet confirmed"]
+            bits = ["Sent; accepted, delivery not yet confirmed"]
         else:
-            bits = [f"Sent to {where}; accepted, not verified"]
+            bits = ["Sent; accepted, not verified"]
         if job.remote_id:
             bits.append(f"id {job.remote_id}")
         if job.log_ids:
@@ -340,9 +341,9 @@ def _row_message(job: Job) -> str:
             bits.append(f"after {job.attempts} attempts")
         return "; ".join(bits) + "."
     if job.status == "uploading":
-        return f"Uploading to {where}…" + (f" (attempt {job.attempts})" if job.attempts > 1 else "")
+        return "Uploading…" + (f" (attempt {job.attempts})" if job.attempts > 1 else "")
     if job.status == "queued":
-        return f"Waiting to be sent to {where}…"
+        return "Waiting to be sent…"
     if job.status == "unknown":
         return (f"Not known whether it arrived: {job.error or ''} Check in the receiving "
                 "system before sending it again.")
