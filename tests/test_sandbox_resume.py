@@ -112,6 +112,11 @@ def test_interrupted_sandbox_batch_resumes_at_the_new_address(qtbot, validator, 
                 return sum(r["filename"].startswith("resume-") for r in second.received("claros"))
 
             qtbot.waitUntil(lambda: delivered() == resumable, timeout=60_000)
+
+            def finished() -> int:  # the answers recorded too, before the window closes
+                return sum(j.status == "verified" for j in window.history.jobs())
+
+            qtbot.waitUntil(lambda: finished() == resumable, timeout=60_000)
         finally:
             window.shutdown()
         received += [r["filename"] for r in second.received("claros")]
