@@ -20,7 +20,8 @@ class JobQueries:
     LIKE = "LIKE"
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
+        """Each store runs the query on its own reader connection (an abstract method)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _rows")
 
     def _jobs(self, sql: str, params: Sequence[Any] = ()) -> list[Job]:
         from uploader_gui.core.history import _job_from_row
