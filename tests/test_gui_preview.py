@@ -50,14 +50,16 @@ def test_preview_renders_pages_and_navigates(qtbot, validator, tmp_path: Path) -
         assert "page 1 of 3" in w.preview.caption.text()
         assert not w.preview.prev_button.isEnabled() and w.preview.next_button.isEnabled()
         w.preview.next_button.click()
-        qtbot.waitUntil(lambda: "page 2 of 3" in w.preview.caption.text(), timeout=10_000)
+        qtbot.waitUntil(lambda: w.preview.rendered_page == 1, timeout=10_000)
+        assert "page 2 of 3" in w.preview.caption.text()
         # The page strip: one thumbnail per page, following the page shown; choosing one
         # goes there.
         strip = w.preview.strip
         qtbot.waitUntil(lambda: strip.isVisible() and strip.count() == 3, timeout=10_000)
         assert not strip.item(0).icon().isNull() and strip.currentRow() == 1
         strip.setCurrentRow(2)
-        qtbot.waitUntil(lambda: "page 3 of 3" in w.preview.caption.text(), timeout=10_000)
+        qtbot.waitUntil(lambda: w.preview.rendered_page == 2, timeout=10_000)
+        assert "page 3 of 3" in w.preview.caption.text()
         assert strip.accessibleName() == "Pages"
     finally:
         w.shutdown()

@@ -108,6 +108,7 @@ class PreviewPane(QWidget):
         self._item: StagedFile | None = None
         self._page = 0
         self._pages = 0
+        self.rendered_page = -1  # the page now on screen; -1 before the first render
         self._request = 0
         self._shown: tuple[str, bool, bool | None] | None = None
         #: "page" (the whole page), "width" (the page's width), or a zoom factor of the page.
@@ -231,7 +232,7 @@ class PreviewPane(QWidget):
         same = item is not None and self._item is not None and item.key == self._item.key
         self._item = item
         if not same:
-            self._page, self._pages = 0, 0
+            self._page, self._pages, self.rendered_page = 0, 0, -1
             self._strip_for = None
             self.strip.clear()
             # Shown at once for a multi-page PDF (its page count is known from the check),
@@ -262,7 +263,10 @@ class PreviewPane(QWidget):
         request = self._request
         self._rendered_size = self.scroll.viewport().size()
         size = self._target_size() * self.devicePixelRatioF()
-        self.caption.setText(tr("Rendering…"))
+        # Once the page count is known, the caption names the page asked for at once, so
+        # a re-render (a resize, a zoom) never blanks it to "Rendering…".
+        self.caption.setText(self._page_caption(page, self._pages) if self._pages
+                             else tr("Rendering…"))
         self._runner.run(render_page, lambda res, err: self._rendered(request, res, err),
                          str(item.path), item.result.type, page, size)
 
@@ -276,6 +280,7 @@ class PreviewPane(QWidget):
             return
         image, pages = res
         self._pages = pages
+        self.rendered_page = self._page
         pixmap = QPixmap.fromImage(image)
         pixmap.setDevicePixelRatio(self.devicePixelRatioF())
         self.image.setPixmap(pixmap)
@@ -285,11 +290,14 @@ class PreviewPane(QWidget):
         elif self.zoom == FIT_WIDTH:
             size.setWidth(0)
         self.image.setMinimumSize(size)
-        name = self._item.name if self._item else ""
-        self.caption.setText(tr("{name} — page {page} of {pages}").format(
-            name=name, page=self._page + 1, pages=pages) if pages > 1 else name)
+        self.caption.setText(self._page_caption(self._page, pages))
         self._update_nav()
         self._fill_strip()
+
+    def _page_caption(self, page: int, pages: int) -> str:
+        name = self._item.name if self._item else ""
+        return tr("{name} — page {page} of {pages}").format(
+            name=name, page=page + 1, pages=pages) if pages > 1 else name
 
     def _fill_strip(self) -> None:
         item = self._item
