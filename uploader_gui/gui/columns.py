@@ -18,6 +18,17 @@ from PySide6.QtWidgets import QTableView
 FIT_CHARS = 60
 
 
+def texts_width(view: QTableView, col: int, texts: Iterable[str], icon: bool = False) -> int:
+    """The width one column needs for these texts of up to FIT_CHARS characters (and its
+    header's text), each distinct text measured once."""
+    fm = view.fontMetrics()
+    header = view.model().headerData(col, Qt.Orientation.Horizontal)
+    widest = fm.horizontalAdvance(str(header or ""))
+    for text in {t for t in texts if len(t) <= FIT_CHARS}:
+        widest = max(widest, fm.horizontalAdvance(text))
+    return widest + fm.horizontalAdvance("M") * 2 + (view.iconSize().width() + 8 if icon else 0)
+
+
 def text_widths(view: QTableView, columns: Iterable[int], rows: Iterable[int],
                 icon_columns: Iterable[int] = ()) -> dict[int, int]:
     """The width each column needs for these rows' texts of up to FIT_CHARS characters."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,16 @@ from PySide6.QtWidgets import (
 
 from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.validation import TYPE_LABELS, ValidationResult, human_size
+from uploader_gui.gui.staging_tally import (
+    BatchProgress,
+    Part,
+    Tally,
+    Totals,
+    first_sentence,
+    part,
+    row_state,
+    sendable,
+)
 from uploader_gui.gui.states import ANSWERED, state_icon
 
 COLUMNS = ("Name", "Status", "Goes to", "Type", "Size", "Pages / dimensions")
@@ -39,45 +49,14 @@ ProgressRole = Qt.ItemDataRole.UserRole + 3
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
-
-UPLOAD_STATES = ("queued", "uploading", "sent", "verified", "failed", "unknown", "cancelled",
-                 "rejected")
-
-
-def _state(item: StagedFile, fraction: float | None = None) -> str:
-    """The row's state, one of :data:`uploader_gui.gui.states.ROW_STATES`."""
-    if item.upload_state in UPLOAD_STATES:
-        if item.upload_state == "uploading" and fraction is not None and fraction >= 0.999:
-            return "waiting"  # every byte went; the server has not answered yet
-        return item.upload_state
-    if item.result is None:
-        return "checking"
-    if not item.result.ok:
-        return "rejected"
-    if item.result.warnings:
-        return "warning"
-    return "ready"
-
-
-@dataclass
-class BatchProgress:
-    """The whole batch (the files of the last Upload presses, until all have an answer)."""
-
-    files: int = 0
-    answered: int = 0
-    bytes_total: int = 0
-    bytes_done: float = 0.0
-    waiting: int = 0  # every byte sent, no answer yet
-
-    @property
-    def fraction(self) -> float:
-        """1.0 only when every file has its answer."""
-        if not self.files:
-            return 0.0
-        if self.answered == self.files:
-            return 1.0
-        f = self.bytes_done / self.bytes_total if self.bytes_total else self.answered / self.files
-        return min(f, 0.999)
+#: The roles :meth:`StagingModel.data` answers; a view asks for a dozen more per cell while
+#: painting (font, colours, check state…), and those return at once.
+_DISPLAY, _DECORATION, _TOOLTIP, _ALIGN = (
+    int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.DecorationRole),
+    int(Qt.ItemDataRole.ToolTipRole), int(Qt.ItemDataRole.TextAlignmentRole))
+_ROLES = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGN,
+                    int(StateRole), int(PathRole), int(ProgressRole)})
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 def _details(res: ValidationResult | None) -> str:
@@ -88,28 +67,6 @@ def _details(res: ValidationResult | None) -> str:
     if res.width is not None and res.height is not None:
         return f"{res.width} × {res.height} px"
     return ""
-
-
-@dataclass
-class Tally:
-    counts: dict[str, int]
-    ready: int = 0  # files Upload would send
-    failed: int = 0  # files Retry failed would send
-    batch: Counter[str] = field(default_factory=Counter)  # row state -> rows of the batch
-    reasons: dict[str, Counter[str]] = field(default_factory=dict)  # state -> first sentences
-    progress: BatchProgress = field(default_factory=BatchProgress)
-
-
-def _sendable(item: StagedFile) -> bool:
-    """Upload sends it: never tried, or cancelled or refused before sending."""
-    return ((item.ready or item.offers_copy)
-            and item.upload_state in (None, "", "cancelled", "rejected"))
-
-
-def _first_sentence(text: str) -> str:
-    text = text.strip()
-    cut = text.find(". ")
-    return (text[:cut] if cut > 0 else text).rstrip(".")
 
 
 class StagingModel(QAbstractTableModel):
@@ -130,8 +87,14 @@ class StagingModel(QAbstractTableModel):
         #: The last :meth:`tally`, until a row changes (every change signals, so the
         #: status bar, the buttons and the batch line cost one pass per burst of changes).
         self._tally: Tally | None = None
-        for signal in (self.dataChanged, self.rowsInserted, self.rowsRemoved, self.modelReset,
-                       self.layoutChanged, self.rowsMoved):
+        #: The counts over every row, kept up to date row by row: each row's part of them
+        #: (None: not counted yet), and the rows changed since (None: count them all again).
+        self._parts: list[Part | None] = []
+        self._totals = Totals()
+        self._dirty: set[int] | None = None
+        self.dataChanged.connect(self._rows_changed)
+        self.rowsInserted.connect(self._rows_added)
+        for signal in (self.rowsRemoved, self.modelReset, self.layoutChanged, self.rowsMoved):
             signal.connect(self._invalidate)
 
     # ------------------------------------------------------------------ Qt API
@@ -150,39 +113,23 @@ class StagingModel(QAbstractTableModel):
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._items):
+        role = int(role)
+        if role not in _ROLES:
             return None
-        item = self._items[index.row()]
+        row = index.row()
+        if not 0 <= row < len(self._items) or not index.isValid():
+            return None
+        item = self._items[row]
         col = index.column()
+        if role == _DISPLAY:
+            return self.display_text(item, col)
         res = item.result
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_NAME:
-                return item.name
-            if col == COL_TYPE:
-                return TYPE_LABELS.get(res.type, "Unknown") if res and res.type else (
-                    "…" if res is None else "Unknown"
-                )
-            if col == COL_SIZE:
-                return human_size(res.size) if res and res.size is not None else ""
-            if col == COL_DETAILS:
-                return _details(res)
-            if col == COL_DEST:
-                # The profile chosen now is named above Upload; a row says who, and names
-                # its profile only when it went somewhere else (the tooltip always does).
-                text = self._destination(item)
-                profile = self.current_destination.partition(": ")[0]
-                if profile and text.startswith(profile + ": "):
-                    return text[len(profile) + 2:]
-                return text
+        if role == _DECORATION:
             if col == COL_STATUS:
-                if item.upload_state:
-                    return item.upload_message
-                return "Checking…" if res is None else res.summary
-        elif role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
-            return self._icon(self._row_state(item))
-        elif role == Qt.ItemDataRole.DecorationRole and col == COL_NAME and self.thumbnails:
-            return self.thumbnails.get(item)
-        elif role == Qt.ItemDataRole.ToolTipRole:
+                return self._icon(self._row_state(item))
+            if col == COL_NAME and self.thumbnails:
+                return self.thumbnails.get(item)
+        elif role == _TOOLTIP:
             if col == COL_NAME:
                 return str(item.path)
             if col == COL_DEST:
@@ -191,9 +138,9 @@ class StagingModel(QAbstractTableModel):
                 return item.upload_message
             if col == COL_STATUS and res is not None and res.problems:
                 return "\n".join(p.message for p in res.problems)
-            return self.data(index, Qt.ItemDataRole.DisplayRole) or None
-        elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_SIZE, COL_DETAILS):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return self.display_text(item, col) or None
+        elif role == _ALIGN:
+            return _RIGHT if col in (COL_SIZE, COL_DETAILS) else None
         elif role == StateRole:
             return self._row_state(item)
         elif role == ProgressRole:
@@ -201,6 +148,38 @@ class StagingModel(QAbstractTableModel):
         elif role == PathRole:
             return str(item.path)
         return None
+
+    def display_text(self, item: StagedFile, col: int) -> str:
+        """The text of one cell (what ``data()`` gives for the display role)."""
+        res = item.result
+        if col == COL_NAME:
+            return item.name
+        if col == COL_STATUS:
+            if item.upload_state:
+                return item.upload_message
+            return "Checking…" if res is None else res.summary
+        if col == COL_DEST:
+            # The profile chosen now is named above Upload; a row says who, and names
+            # its profile only when it went somewhere else (the tooltip always does).
+            text = self._destination(item)
+            profile = self.current_destination.partition(": ")[0]
+            if profile and text.startswith(profile + ": "):
+                return text[len(profile) + 2:]
+            return text
+        if col == COL_TYPE:
+            if res is None:
+                return "…"
+            return TYPE_LABELS.get(res.type, "Unknown") if res.type else "Unknown"
+        if col == COL_SIZE:
+            return human_size(res.size) if res and res.size is not None else ""
+        if col == COL_DETAILS:
+            return _details(res)
+        return ""
+
+    def column_texts(self, col: int, rows: list[int]) -> list[str]:
+        """The display texts of these rows in one column (for fitting its width)."""
+        items, text = self._items, self.display_text
+        return [text(items[r], col) for r in rows if r < len(items)]
 
     # ------------------------------------------------------------------ ours
 
@@ -210,7 +189,7 @@ class StagingModel(QAbstractTableModel):
         return self.current_destination if item.ready else ""
 
     def _row_state(self, item: StagedFile) -> str:
-        return _state(item, self._progress.get(item.key))
+        return row_state(item, self._progress.get(item.key))
 
     def _icon(self, state: str) -> QIcon:
         if state not in self._icons:
@@ -375,34 +354,61 @@ class StagingModel(QAbstractTableModel):
         return Counter(self._row_state(i) for i in self.batch_items())
 
     def _invalidate(self, *_args: Any) -> None:
+        """Rows moved or went: count them all again at the next tally."""
         self._tally = None
+        self._dirty = None
+
+    def _rows_changed(self, top: QModelIndex, bottom: QModelIndex, *_roles: Any) -> None:
+        self._tally = None
+        if self._dirty is not None:
+            self._dirty.update(range(top.row(), bottom.row() + 1))
+
+    def _rows_added(self, _parent: QModelIndex, first: int, last: int) -> None:
+        self._tally = None
+        if self._dirty is not None and first == len(self._parts):  # appended
+            self._parts.extend([None] * (last - first + 1))
+            self._dirty.update(range(first, last + 1))
+        else:
+            self._dirty = None
 
     def tally(self) -> Tally:
-        """Everything the status bar, the buttons and the batch line need, in one pass
-        (kept until a row changes)."""
+        """Everything the status bar, the buttons and the batch line need (kept until a row
+        changes; only the rows changed since are counted again)."""
         if self._tally is None:
             self._tally = self._count()
         return self._tally
 
     def _count(self) -> Tally:
-        t = Tally(counts=dict.fromkeys(("checking", "ready", "warning", "rejected", "sent",
-                                        "sending", "failed", "unknown", "cancelled"), 0))
-        batch, progress = self.batch, t.progress
-        for item in self._items:
-            state = self._row_state(item)
-            kind = "sent" if state == "verified" else (
-                "sending" if state in ("queued", "uploading", "waiting") else state)
-            if kind in t.counts:
-                t.counts[kind] += 1
-            if _sendable(item):
-                t.ready += 1
-            elif item.ready and item.upload_state in ("failed", "unknown"):
-                t.failed += 1
-            if item.key not in batch:
+        totals, parts, items = self._totals, self._parts, self._items
+        if self._dirty is None or len(parts) != len(items):
+            totals, parts = Totals(), [None] * len(items)
+            self._totals, self._parts = totals, parts
+            dirty: Iterable[int] = range(len(items))
+        else:
+            dirty = self._dirty
+        for row in dirty:
+            if not 0 <= row < len(items):
                 continue
+            old, new = parts[row], part(items[row])
+            if old != new:
+                totals.add(old, -1)
+                totals.add(new, 1)
+                parts[row] = new
+        self._dirty = set()
+        t = Tally(counts=dict(totals.counts), ready=totals.ready, failed=totals.failed)
+        if self.batch:
+            self._count_batch(t)
+        return t
+
+    def _count_batch(self, t: Tally) -> None:
+        """The batch line's part of the tally: the rows of the batch only."""
+        progress, rows = t.progress, self._rows
+        for row in sorted(rows[k] for k in self.batch if k in rows):
+            item = self._items[row]
+            state = self._row_state(item)
             t.batch[state] += 1
             if state in ("failed", "rejected") and item.upload_message:
-                t.reasons.setdefault(state, Counter())[_first_sentence(item.upload_message)] += 1
+                t.reasons.setdefault(state, Counter())[first_sentence(item.upload_message)] += 1
             size = item.result.size if item.result and item.result.size else 0
             progress.files += 1
             progress.bytes_total += size
@@ -412,7 +418,6 @@ class StagingModel(QAbstractTableModel):
             elif state in ("uploading", "waiting"):
                 progress.bytes_done += size * min(self._progress.get(item.key, 0.0), 0.99)
                 progress.waiting += state == "waiting"
-        return t
 
     def _reindex(self) -> None:
         self._rows = {item.key: row for row, item in enumerate(self._items)}
@@ -424,7 +429,7 @@ class StagingModel(QAbstractTableModel):
     def ready_files(self) -> list[StagedFile]:
         """Files Upload sends: accepted by the check (or offered as a copy without scripts,
         if a person agrees), and not sent, failed or on their way."""
-        return [i for i in self._items if _sendable(i)]
+        return [i for i in self._items if sendable(i)]
 
     def failed_files(self) -> list[StagedFile]:
         """Files *Retry failed* sends again: failed, or whose outcome is unknown."""

@@ -18,7 +18,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from uploader_gui.gui.columns import text_widths
+from uploader_gui.gui.columns import texts_width
 from uploader_gui.gui.staging_model import (
     COL_DEST,
     COL_DETAILS,
@@ -31,6 +31,8 @@ from uploader_gui.gui.staging_model import (
 
 #: The columns sized to their texts.
 FITTED = (COL_NAME, COL_STATUS, COL_DEST, COL_TYPE)
+#: The fitted columns whose text can change after a row is added (a name never does).
+REFITTED = (COL_STATUS, COL_DEST, COL_TYPE)
 
 
 def tr(text: str) -> str:
@@ -108,7 +110,7 @@ class StagingView(QTableView):
     def _data_changed(self, top: QModelIndex, bottom: QModelIndex, *_roles: object) -> None:
         if top.column() == bottom.column() == COL_STATUS:
             return  # an upload's progress: the texts are the same
-        columns = [c for c in FITTED if top.column() <= c <= bottom.column()]
+        columns = [c for c in REFITTED if top.column() <= c <= bottom.column()]
         self.schedule_fit(range(top.row(), bottom.row() + 1), columns)
 
     # Drops: accept only local files, and always as a copy. Qt's proposed
@@ -199,7 +201,9 @@ class StagingView(QTableView):
                 self._fit_pending[col] = set(later)
             if not now:
                 continue
-            want = text_widths(self, (col,), now, (COL_NAME, COL_STATUS))[col]
+            texts = model.column_texts(col, now) if hasattr(model, "column_texts") else [
+                str(model.index(row, col).data() or "") for row in now]
+            want = texts_width(self, col, texts, icon=col in (COL_NAME, COL_STATUS))
             want = max(want, self._fit_widths.get(col, 0))
             self._fit_widths[col] = want
             if header.sectionSize(col) != want:

@@ -24,13 +24,23 @@ from uploader_gui.core.validation.result import (
     sniff,
 )
 
+#: How much lower than the app's a helper's CPU priority is (``nice``): checking files is
+#: background work, and on a busy PC the window (or the command) that waits for the verdicts
+#: must win the CPU over the helpers that make them.
+HELPER_NICE = 10
+
 #: Modules a helper imports before its memory is capped.
 _PRELOAD = ("PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "pypdf", "pypdf.generic",
             "pikepdf")
 
 
-def _worker_main(conn: Any, memory_cap: int) -> None:
+def _worker_main(conn: Any, memory_cap: int, nice: int = 0) -> None:
     """Body of a helper process: handle whatever arrives until told to stop."""
+    if nice:
+        try:
+            os.nice(nice)
+        except (AttributeError, OSError):  # Windows has no nice()
+            pass
     # Import the parsers before capping memory, so the cap bounds the work on
     # a file and not the interpreter's start-up.
     for module in _PRELOAD:
@@ -79,9 +89,9 @@ def _timeout_problem(seconds: float) -> Problem:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, memory_cap: int) -> None:
+    def __init__(self, ctx: Any, memory_cap: int, nice: int = 0) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, memory_cap), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, memory_cap, nice), daemon=True)
         self.proc.start()
         child.close()
 
@@ -113,9 +123,11 @@ class IsolatedValidator:
         workers: int = 2,
         timeout: float = DEFAULT_TIMEOUT_S,
         memory_cap: int = DEFAULT_MEMORY_CAP,
+        nice: int = HELPER_NICE,
     ) -> None:
         self.timeout = timeout
         self.memory_cap = memory_cap
+        self.nice = nice
         self._ctx = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
@@ -135,7 +147,7 @@ class IsolatedValidator:
                 if worker.proc.is_alive():
                     return worker
                 worker.close(kill=True)  # died while idle (e.g. the OOM killer)
-        return _Worker(self._ctx, self.memory_cap)
+        return _Worker(self._ctx, self.memory_cap, self.nice)
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
