@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
@@ -20,6 +21,7 @@ from uploader_gui.core.validation import (
     ValidationResult,
     expand_paths,
 )
+from uploader_gui.gui.pipe_checks import PipeChecks
 from uploader_gui.gui.staging_model import StagingModel
 from uploader_gui.gui.tasks import TaskRunner
 
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Rows added to the model per event-loop turn when a large folder arrives.
 ADD_CHUNK = 100
+#: Verdicts that arrive within this many ms go into the table together (one change signal
+#: per run of rows, not one per file).
+VERDICT_BATCH_MS = 20
 
 
 def tr(text: str) -> str:
@@ -54,6 +59,12 @@ class StagingController(QObject):
         self._checks_running = 0
         self._pending_add: list[tuple[Path, str]] = []
         self._pending_sources: dict[str, list[dict[str, str]]] = {}
+        self._checks = PipeChecks(validator, runner, self)
+        self._verdicts: list[tuple[str, ValidationResult]] = []
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(VERDICT_BATCH_MS)
+        self._flush.timeout.connect(self._apply_verdicts)
 
     def add_paths(self, paths: Iterable[str | Path]) -> None:
         """Stage files and folders. Folders are walked on a worker thread."""
@@ -84,43 +95,52 @@ class StagingController(QObject):
                 tr("1 file already on the list was not added again.") if skipped == 1 else
                 tr("{n} files already on the list were not added again.").format(n=skipped),
                 5000)
-        for item in fresh:
-            self._check(item.key, item.path)
+        self._check([(item.key, item.path) for item in fresh])
         self.changed.emit()
         if self._pending_add:
             QTimer.singleShot(0, self, self._add_chunk)  # not after the controller is gone
 
-    def _check(self, key: str, path: Path) -> None:
-        generation = self._generation
-        target = self._target()
+    def _check(self, files: list[tuple[str, Path]]) -> None:
+        """Check these files (key, path) for the system chosen now, in helper processes."""
+        generation, target = self._generation, self._target()
+        self._checks_running += len(files)
+        self._checks.check_many([(path, target, partial(self._checked, generation, key, path))
+                                 for key, path in files])
 
-        def done(result: ValidationResult | None, error: BaseException | None) -> None:
-            if generation != self._generation:
-                return  # the target changed since; a newer check is on its way
-            if error is not None or result is None:
-                log.error("validation failed: %r", error)
-                result = ValidationResult(path=str(path))
-                result.problems.append(Problem(
-                    "internal_error",
-                    tr("This file could not be checked. Remove it and add it again."),
-                ))
-            self._checks_running -= 1
-            self.model.set_result(key, result)
-            if self._checks_running == 0:
-                self.settled.emit()
-            else:
-                self.changed.emit()
+    def _checked(self, generation: int, key: str, path: Path, result: ValidationResult | None,
+                 error: BaseException | None) -> None:
+        if generation != self._generation:
+            return  # the target changed since; a newer check is on its way
+        if error is not None or result is None:
+            log.error("validation failed: %r", error)
+            result = ValidationResult(path=str(path))
+            result.problems.append(Problem(
+                "internal_error",
+                tr("This file could not be checked. Remove it and add it again."),
+            ))
+        self._verdicts.append((key, result))
+        if not self._flush.isActive():
+            self._flush.start()
 
-        self._checks_running += 1
-        self._runner.run(self._validator.validate, done, path, target)
+    def _apply_verdicts(self) -> None:
+        verdicts, self._verdicts = self._verdicts, []
+        if not verdicts:
+            return
+        self._checks_running -= len(verdicts)
+        self.model.set_results(verdicts)
+        if self._checks_running == 0:
+            self.settled.emit()
+        else:
+            self.changed.emit()
 
     def recheck(self) -> None:
         """Check every file again (the system they are checked for changed)."""
         self._generation += 1
         self._checks_running = 0  # results of the old generation are ignored
+        self._verdicts.clear()
+        self._checks.drop_queued()
         self.model.reset_results()
-        for item in self.model.items():
-            self._check(item.key, item.path)
+        self._check([(item.key, item.path) for item in self.model.items()])
         self.settled.emit()
 
     def clear(self) -> None:

@@ -238,6 +238,24 @@ class StagingModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
         return True
 
+    def set_results(self, results: list[tuple[str, ValidationResult]]) -> None:
+        """Many verdicts at once: one change signal per run of adjacent rows."""
+        rows = []
+        for key, result in results:
+            row = self._rows.get(key)
+            if row is not None:  # else removed while it was being checked
+                self._items[row].result = result
+                rows.append(row)
+        rows.sort()
+        last = len(COLUMNS) - 1
+        i = 0
+        while i < len(rows):
+            j = i
+            while j + 1 < len(rows) and rows[j + 1] <= rows[j] + 1:
+                j += 1
+            self.dataChanged.emit(self.index(rows[i], 0), self.index(rows[j], last))
+            i = j + 1
+
     def set_current_destination(self, text: str) -> None:
         self.current_destination = text
         if self._items:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,9 @@ Callback = Callable[[Any, BaseException | None], None]
 
 class TaskRunner(QObject):
     """A thread pool whose results are delivered on the UI thread."""
+
+    #: :meth:`shutdown` was called: whatever hands work to this runner stops too.
+    closing = Signal()
 
     def __init__(
         self,
@@ -84,15 +88,55 @@ class TaskRunner(QObject):
             self._timer.stop()
 
     def shutdown(self) -> None:
+        if not self._closed:
+            self.closing.emit()
         self._closed = True
         self._timer.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+class _Quiet:
+    """Whether the window is in a burst of work of its own (2,000 files being checked).
+
+    Background work that only saves time later (preloading the HTTP stack) waits for the
+    burst to end: importing holds the interpreter lock for a long time, and the window
+    needs it for every paint.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bursts = 0
+        self._event = threading.Event()
+        self._event.set()
+
+    def hold(self) -> None:
+        with self._lock:
+            self._bursts += 1
+            self._event.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._bursts = max(0, self._bursts - 1)
+            if not self._bursts:
+                self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Worker thread: wait until no burst is on (at most ``timeout`` seconds)."""
+        return self._event.wait(timeout)
+
+
+#: Held while files are being checked (see :class:`uploader_gui.gui.pipe_checks.PipeChecks`).
+quiet = _Quiet()
+#: The longest a preload waits for the window to be quiet before it goes ahead anyway.
+PRELOAD_WAIT_S = 60.0
+
+
 def preload_network() -> None:
-    """Worker thread: import the HTTP stack, so the first Upload click does not pay for it."""
+    """Worker thread: import the HTTP stack, so the first Upload click does not pay for it
+    (module by module, each once the window is not busy checking files)."""
     import importlib
 
     for name in ("uploader_gui.core.transport", "uploader_gui.core.targets.claros",
                  "uploader_gui.core.targets.redcap", "uploader_gui.core.targets.redox"):
+        quiet.wait(PRELOAD_WAIT_S)
         importlib.import_module(name)

@@ -110,6 +110,45 @@ class _Worker:
             self.proc.join(timeout=2)
 
 
+class HelperLease:
+    """A helper process lent to one caller that reads its answers itself (without a
+    thread waiting on the pipe): the window reads them on its UI thread when the pipe
+    becomes readable. One request at a time; see :meth:`IsolatedValidator.lease`."""
+
+    def __init__(self, worker: _Worker) -> None:
+        self._worker = worker
+        #: Called (on the thread that closes the validator) when the helper is closed under
+        #: the lessee, e.g. at shutdown: stop watching :meth:`fileno`.
+        self.on_close: Any = None
+
+    def fileno(self) -> int:
+        """The pipe to watch for readability (an answer, or the helper's death)."""
+        return self._worker.conn.fileno()
+
+    def send_validate(self, path: str | os.PathLike[str], target: str | None = None,
+                      max_bytes: int | None = None) -> None:
+        """Ask for one check. Raises OSError if the helper is gone."""
+        try:
+            self._worker.conn.send(("validate", str(path), target, max_bytes))
+        except (ValueError, BrokenPipeError) as exc:
+            raise OSError(str(exc)) from exc
+
+    def answered(self) -> bool:
+        """An answer (or the end of the pipe) is waiting."""
+        try:
+            return self._worker.conn.poll(0)
+        except (OSError, ValueError, EOFError):
+            return True
+
+    def receive(self) -> ValidationResult:
+        """The answer to the request sent. Raises EOFError or OSError if the helper died."""
+        try:
+            data = self._worker.conn.recv()
+        except ValueError as exc:  # the pipe was closed under us
+            raise OSError(str(exc)) from exc
+        return ValidationResult.from_json(data)
+
+
 class IsolatedValidator:
     """Validate files in helper processes, each file with a time limit.
 
@@ -133,6 +172,7 @@ class IsolatedValidator:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(1, workers))
         self._closed = False
+        self._leased: set[HelperLease] = set()
 
     def __enter__(self) -> IsolatedValidator:
         return self
@@ -173,6 +213,67 @@ class IsolatedValidator:
             worker.close(kill=True)
         return None, problem
 
+    # ------------------------------------------------------------------ lent helpers
+
+    def lease(self) -> HelperLease | None:
+        """A helper for a caller that reads the answers itself, or None at once if every
+        helper is busy or none has started yet (see :meth:`start_helper`). Never blocks.
+        Give it back with :meth:`release`."""
+        if not self._slots.acquire(blocking=False):
+            return None
+        with self._lock:
+            while self._idle and not self._closed:
+                worker = self._idle.pop()
+                if worker.proc.is_alive():
+                    lease = HelperLease(worker)
+                    self._leased.add(lease)
+                    return lease
+                _close_soon(worker)  # died while idle (e.g. the OOM killer)
+        self._slots.release()
+        return None
+
+    def can_start_helper(self) -> bool:
+        """A slot is free but no helper waits in it: :meth:`start_helper` would help."""
+        with self._lock:
+            if self._closed or self._idle:
+                return False
+        if not self._slots.acquire(blocking=False):
+            return False
+        self._slots.release()
+        return True
+
+    def start_helper(self) -> None:
+        """Start one helper process and keep it idle (blocks a few ms: call off the UI thread)."""
+        worker = _Worker(self._ctx, self.memory_cap, self.nice)
+        self._give_back(worker)
+
+    def release(self, lease: HelperLease, broken: bool = False) -> None:
+        """Give a leased helper back (``broken``: it overran, died or its pipe failed — it is
+        killed, on a thread of its own, so that this never waits)."""
+        with self._lock:
+            if lease not in self._leased:
+                return  # already closed by close()
+            self._leased.discard(lease)
+        if broken:
+            _close_soon(lease._worker)
+        else:
+            self._give_back(lease._worker)
+        self._slots.release()
+
+    def failed_result(self, path: str | os.PathLike[str], problem: Problem,
+                      started: float | None = None) -> ValidationResult:
+        """The rejection of a file whose check failed (reads the file's size and first bytes)."""
+        res = ValidationResult(path=str(path), problems=[problem])
+        try:
+            res.size = os.path.getsize(path)
+            with open(path, "rb") as fh:
+                res.type = sniff(fh.read(16))
+        except OSError:
+            pass
+        if started is not None:
+            res.elapsed = time.monotonic() - started
+        return res
+
     def validate(
         self,
         path: str | os.PathLike[str],
@@ -183,15 +284,7 @@ class IsolatedValidator:
         data, problem = self._ask(("validate", str(path), target, max_bytes))
         if problem is None:
             return ValidationResult.from_json(data)
-        res = ValidationResult(path=str(path), problems=[problem])
-        try:
-            res.size = os.path.getsize(path)
-            with open(path, "rb") as fh:
-                res.type = sniff(fh.read(16))
-        except OSError:
-            pass
-        res.elapsed = time.monotonic() - started
-        return res
+        return self.failed_result(path, problem, started)
 
     def write_copy(self, src: str | os.PathLike[str], out: str | os.PathLike[str],
                    remove_scripts: bool) -> None:
@@ -213,5 +306,21 @@ class IsolatedValidator:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+            leased, self._leased = self._leased, set()
+        for lease in leased:  # busy with a file nobody waits for any more
+            if lease.on_close is not None:
+                lease.on_close()
+            lease._worker.close(kill=True)
         for worker in idle:
             worker.close()
+
+
+def timeout_problem(seconds: float) -> Problem:
+    """The rejection of a file whose check overran its time."""
+    return _timeout_problem(seconds)
+
+
+def _close_soon(worker: _Worker) -> None:
+    """Kill a helper and reap it on a thread of its own (its join may take a moment)."""
+    threading.Thread(target=worker.close, kwargs={"kill": True}, daemon=True,
+                     name="uploader-helper-reaper").start()
