@@ -72,10 +72,7 @@ class PipeChecks(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._tick)
-        runner.closing.connect(self.shutdown)
-        # A window dropped without shutdown() must not keep the shared helpers lent out.
-        busy, release, hold = self._busy, validator.release, self._hold
-        self.destroyed.connect(lambda *_a: _let_all_go(busy, release, hold))
+        runner.closing.connect(self.shutdown)  # the window's shutdown stops the checks
 
     @property
     def pending(self) -> int:
@@ -220,14 +217,3 @@ class PipeChecks(QObject):
         """The rejection that says why the check failed, made off the UI thread."""
         self._runner.run(self._validator.failed_result, request.done, request.path, problem,
                          request.started or None)
-
-
-def _let_all_go(busy: dict[int, _Busy], release: Callable[..., None], hold: list[bool]) -> None:
-    """The checks' object is gone without shutdown(): give its helpers back (killed, since
-    each is busy with a file nobody waits for) and stop holding background work."""
-    for b in list(busy.values()):
-        release(b.lease, broken=True)
-    busy.clear()
-    if hold[0]:
-        hold[0] = False
-        quiet.release()
