@@ -201,3 +201,38 @@ def test_window_basics(window: MainWindow) -> None:
     # The layouts set the minimum: every button and the table stay usable.
     hint = window.minimumSizeHint()
     assert hint.width() > 300 and hint.height() > 200
+
+
+def test_the_focused_table_rings_its_current_cell(qtbot, window: MainWindow,
+                                                 tmp_path: Path) -> None:
+    """The table paints without the Python focus style, and draws the ring itself."""
+    from PySide6.QtCore import QItemSelectionModel
+    from PySide6.QtGui import QColor
+
+    window.add_paths([fm.good_pdf(tmp_path / f"{n}.pdf") for n in "abc"])
+    wait_checked(qtbot, window, 3)
+    view = window.view
+    assert view.style() is not QApplication.style()  # no Python call per painted cell
+    view.selectionModel().setCurrentIndex(window.model.index(1, COL_NAME),
+                                          QItemSelectionModel.SelectionFlag.NoUpdate)
+    view.clearSelection()
+    rect = view.visualRect(view.currentIndex())
+
+    def ring_pixels() -> int:
+        image = view.viewport().grab().toImage()
+        hl = view.palette().highlight().color()
+        near = 0
+        for x in range(rect.left(), rect.right()):
+            for y in (rect.top() + 1, rect.top() + 2, rect.bottom() - 2, rect.bottom() - 1):
+                c = QColor(image.pixel(x, y))
+                near += (abs(c.red() - hl.red()) + abs(c.green() - hl.green())
+                         + abs(c.blue() - hl.blue())) < 60
+        return near
+
+    window.upload_panel.profile_combo.setFocus()
+    qtbot.waitUntil(lambda: not view.hasFocus())
+    unfocused = ring_pixels()
+    window.activateWindow()
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    assert ring_pixels() > unfocused + rect.width()  # top and bottom edges, at least

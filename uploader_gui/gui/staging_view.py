@@ -19,6 +19,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from uploader_gui.gui.columns import texts_width
+from uploader_gui.gui.focus_style import draw_ring, plain_style_for_views
 from uploader_gui.gui.staging_model import (
     COL_DEST,
     COL_DETAILS,
@@ -90,6 +91,8 @@ class StagingView(QTableView):
         #: per fitted column, the rows to measure at the next fit (None: all of them)
         self._fit_pending: dict[int, set[int] | None] = {}
         self._fit_widths: dict[int, int] = {}
+        #: The view draws the focus ring around its current cell itself (see paintEvent).
+        self._own_ring = plain_style_for_views(self)
 
     def schedule_fit(self, rows: range | None = None, columns: Iterable[int] = FITTED) -> None:
         """Fit the columns soon; many changes together cause one fit."""
@@ -154,6 +157,14 @@ class StagingView(QTableView):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
+        if self._own_ring and self.hasFocus():
+            current = self.currentIndex()
+            if current.isValid():
+                rect = self.visualRect(current)
+                if rect.intersects(event.rect()):
+                    ring = QPainter(self.viewport())
+                    draw_ring(ring, self.palette().highlight().color(), rect)
+                    ring.end()
         model = self.model()
         empty = model is not None and model.rowCount() == 0
         if not (empty or self.drop_highlight):
