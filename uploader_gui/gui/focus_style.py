@@ -19,8 +19,6 @@ from PySide6.QtWidgets import (
 )
 
 RING = 2
-#: Standalone copies of the base styles, by name (a widget does not own its style).
-_PLAIN: dict[str, QStyle] = {}
 
 
 class FocusStyle(QProxyStyle):
@@ -72,11 +70,9 @@ def plain_style_for_views(widget: QWidget) -> bool:
     style = QApplication.style()
     if not isinstance(style, FocusStyle):
         return False
-    name = style.baseStyle().name()
-    if name not in _PLAIN:
-        plain = QStyleFactory.create(name)
-        if plain is None:
-            return False
-        _PLAIN[name] = plain
-    widget.setStyle(_PLAIN[name])
+    plain = QStyleFactory.create(style.baseStyle().name())
+    if plain is None:
+        return False
+    plain.setParent(widget)  # one per view, gone with it
+    widget.setStyle(plain)
     return True
