@@ -236,3 +236,19 @@ def test_the_focused_table_rings_its_current_cell(qtbot, window: MainWindow,
     view.setFocus()
     qtbot.waitUntil(view.hasFocus)
     assert ring_pixels() > unfocused + rect.width()  # top and bottom edges, at least
+
+
+def test_clearing_during_a_burst_stops_checking_the_files_cleared(
+        qtbot, window: MainWindow, tmp_path: Path) -> None:
+    one = fm.pdf_bytes()
+    files = [fm.write(tmp_path / "many" / f"{i:03d}.pdf", one) for i in range(600)]
+    window.add_paths(files)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 600, timeout=30_000)
+    assert window.counts()["checking"] > 2  # the burst is on
+    window.clear_all()
+    assert window.staging._checks.pending <= 2  # only the files the helpers hold now
+    late = fm.good_png(tmp_path / "late.png")
+    window.add_paths([late])
+    wait_checked(qtbot, window, 1)
+    assert states(window) == {"late.png": "ready"}
+    assert window.count_label.text() == "1 ready · 0 rejected"

@@ -90,10 +90,12 @@ class PipeChecks(QObject):
         self._queue.extend(_Request(path, target, done) for path, target, done in files)
         self._pump()
 
-    def drop_queued(self) -> None:
-        """Forget the files not yet sent to a helper (their callbacks never run)."""
+    def drop_queued(self) -> int:
+        """Forget the files not yet sent to a helper (their callbacks never run); how many."""
+        dropped = len(self._queue)
         self._queue.clear()
         self._sync_hold()
+        return dropped
 
     def shutdown(self) -> None:
         self._closed = True

@@ -145,6 +145,8 @@ class StagingController(QObject):
 
     def clear(self) -> None:
         self._pending_add.clear()
+        # Files of the list not yet sent to a helper are not checked for nothing.
+        self._checks_running -= self._checks.drop_queued()
         self.model.clear()
 
     @staticmethod
