@@ -59,12 +59,13 @@ def runner(qtbot):
     r.shutdown()
 
 
+@pytest.mark.parametrize("threaded", [False, True], ids=["pipes watched", "threads (Windows)"])
 def test_verdicts_arrive_on_the_ui_thread_and_match_the_in_process_check(
-        qtbot, tmp_path: Path, runner: TaskRunner) -> None:
+        qtbot, tmp_path: Path, runner: TaskRunner, threaded: bool) -> None:
     paths = files(tmp_path, 42)
     got = Collect()
     with IsolatedValidator(workers=2, timeout=30) as v:
-        checks = PipeChecks(v, runner, runner)
+        checks = PipeChecks(v, runner, runner, threaded=threaded)
         checks.check_many([(p, None, got.done_for(p)) for p in paths])
         assert checks.pending == 42
         assert not tasks.quiet.wait(0)  # background preloading waits while files are checked

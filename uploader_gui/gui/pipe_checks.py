@@ -9,7 +9,8 @@ that needs it a thousand times waited for them; on a busy PC that made 80-130 ms
 
 Only the rare slow paths use the task runner's threads: starting a helper process (a few
 milliseconds of fork and exec) and the rejection of a file whose check overran or killed
-its helper (it reads the file's size and first bytes).
+its helper (it reads the file's size and first bytes). On Windows, where the pipes are
+named pipes no event loop can watch, the checks wait on the task runner's threads as before.
 """
 
 from __future__ import annotations
@@ -19,13 +20,18 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSocketNotifier, QThread, QTimer
 
 from uploader_gui.core.validation import IsolatedValidator, Problem, ValidationResult
-from uploader_gui.core.validation.isolation import HelperLease, timeout_problem
+from uploader_gui.core.validation.isolation import (
+    PIPES_ARE_WATCHABLE,
+    HelperLease,
+    timeout_problem,
+)
 from uploader_gui.core.validation.result import memory_problem
 from uploader_gui.gui.tasks import TaskRunner, quiet
 
@@ -60,10 +66,13 @@ class PipeChecks(QObject):
     """Queue files for the validator's helpers; each verdict arrives on the UI thread."""
 
     def __init__(self, validator: IsolatedValidator, runner: TaskRunner,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, threaded: bool = not PIPES_ARE_WATCHABLE) -> None:
         super().__init__(parent)
         self._validator = validator
         self._runner = runner
+        #: Wait for the answers on the runner's threads (Windows) instead of watching pipes.
+        self._threaded = threaded
+        self._on_threads = 0  # checks handed to the runner's threads, not answered yet
         self._queue: deque[_Request] = deque()
         self._busy: dict[int, _Busy] = {}  # by the pipe's file descriptor
         self._starting = False
@@ -77,7 +86,8 @@ class PipeChecks(QObject):
     @property
     def pending(self) -> int:
         """Files queued or being checked."""
-        return len(self._queue) + sum(b.request is not None for b in self._busy.values())
+        return (len(self._queue) + sum(b.request is not None for b in self._busy.values())
+                + self._on_threads)
 
     def check(self, path: Path, target: str | None, done: Done) -> None:
         """Check ``path`` for ``target``; later ``done(result, None)`` on the UI thread."""
@@ -87,8 +97,23 @@ class PipeChecks(QObject):
         """:meth:`check` for many files at once (in this order)."""
         if self._closed:
             return
+        if self._threaded:
+            for path, target, done in files:
+                self._on_threads += 1
+                self._runner.run(self._validator.validate, partial(self._answered, done),
+                                 path, target)
+            self._sync_hold()
+            return
         self._queue.extend(_Request(path, target, done) for path, target, done in files)
         self._pump()
+
+    def _answered(self, done: Done, result: ValidationResult | None,
+                  error: BaseException | None) -> None:
+        """A check that waited on a runner thread answered (the Windows path)."""
+        self._on_threads = max(0, self._on_threads - 1)
+        self._sync_hold()
+        if not self._closed:
+            done(result, error)
 
     def drop_queued(self) -> int:
         """Forget the files not yet sent to a helper (their callbacks never run); how many."""
@@ -99,6 +124,7 @@ class PipeChecks(QObject):
 
     def shutdown(self) -> None:
         self._closed = True
+        self._on_threads = 0
         self._queue.clear()
         self._timer.stop()
         for fd in list(self._busy):

@@ -212,7 +212,8 @@ class StagingModel(QAbstractTableModel):
         seen: set[str] = set()
         for entry in paths:
             if isinstance(entry, tuple):
-                item = StagedFile(Path(entry[0]), key_cache=entry[1])
+                path = entry[0] if isinstance(entry[0], Path) else Path(entry[0])
+                item = StagedFile(path, key_cache=entry[1])
             else:
                 item = StagedFile(Path(entry))
             key = item.key

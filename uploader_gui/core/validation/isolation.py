@@ -10,6 +10,7 @@ import importlib
 import logging
 import multiprocessing
 import os
+import select
 import threading
 import time
 from dataclasses import asdict
@@ -110,10 +111,16 @@ class _Worker:
             self.proc.join(timeout=2)
 
 
+#: Whether a helper's pipe is a file descriptor an event loop can watch (on Windows it is
+#: a named pipe: callers there wait for answers on threads, with :meth:`validate`).
+PIPES_ARE_WATCHABLE = os.name == "posix"
+
+
 class HelperLease:
     """A helper process lent to one caller that reads its answers itself (without a
     thread waiting on the pipe): the window reads them on its UI thread when the pipe
-    becomes readable. One request at a time; see :meth:`IsolatedValidator.lease`."""
+    becomes readable. One request at a time; see :meth:`IsolatedValidator.lease`.
+    POSIX only (see :data:`PIPES_ARE_WATCHABLE`)."""
 
     def __init__(self, worker: _Worker) -> None:
         self._worker = worker
@@ -136,9 +143,9 @@ class HelperLease:
     def answered(self) -> bool:
         """An answer (or the end of the pipe) is waiting."""
         try:
-            return self._worker.conn.poll(0)
-        except (OSError, ValueError, EOFError):
-            return True
+            return bool(select.select([self._worker.conn.fileno()], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True  # closed: receive() says how
 
     def receive(self) -> ValidationResult:
         """The answer to the request sent. Raises EOFError or OSError if the helper died."""
