@@ -43,6 +43,8 @@ Done = Callable[[ValidationResult | None, BaseException | None], None]
 
 #: How often overrunning checks are looked for, and busy helpers asked for again.
 TICK_MS = 100
+#: How long after the last verdict background preloading still waits.
+QUIET_GRACE_MS = 1000
 
 
 @dataclass
@@ -81,6 +83,10 @@ class PipeChecks(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._tick)
+        self._grace = QTimer(self)
+        self._grace.setSingleShot(True)
+        self._grace.setInterval(QUIET_GRACE_MS)
+        self._grace.timeout.connect(self._let_quiet)
         runner.closing.connect(self.shutdown)  # the window's shutdown stops the checks
 
     @property
@@ -132,14 +138,24 @@ class PipeChecks(QObject):
         self._sync_hold()
 
     def _sync_hold(self) -> None:
-        """Hold background preloading while files wait for their verdicts."""
-        want = not self._closed and self.pending > 0
-        if want != self._hold[0]:
-            self._hold[0] = want
-            if want:
+        """Hold background preloading while files wait for their verdicts, and for a moment
+        after the last (the window still puts the last verdicts in and counts them)."""
+        if not self._closed and self.pending > 0:
+            self._grace.stop()
+            if not self._hold[0]:
+                self._hold[0] = True
                 quiet.hold()
-            else:
-                quiet.release()
+        elif self._hold[0]:
+            if self._closed:
+                self._let_quiet()
+            elif not self._grace.isActive():
+                self._grace.start()
+
+    def _let_quiet(self) -> None:
+        self._grace.stop()
+        if self._hold[0] and (self._closed or self.pending == 0):
+            self._hold[0] = False
+            quiet.release()
 
     # ------------------------------------------------------------------ helpers
 
