@@ -239,3 +239,26 @@ def test_the_counts_kept_row_by_row_match_a_full_count(qtbot, ops) -> None:
         assert (t.counts, t.ready, t.failed) == (counts, ready, failed), (op, seed)
         assert sum(t.batch.values()) == t.progress.files == len(model.batch_items())
         assert t.progress.answered == model.batch_progress().answered
+
+
+def test_the_window_runs_its_helpers_at_a_lower_priority_and_a_command_does_not(
+        qtbot, tmp_path: Path, runner: TaskRunner) -> None:
+    import os
+
+    path = fm.good_pdf(tmp_path / "a.pdf")
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    with IsolatedValidator(workers=2, timeout=30) as v:
+        assert v.validate(path).ok  # as the CLI and watch folders use it
+        (idle,) = v._idle
+        assert os.getpriority(os.PRIO_PROCESS, idle.proc.pid) == ours
+        PipeChecks(v, runner, runner)  # the window's checks
+        assert os.getpriority(os.PRIO_PROCESS, idle.proc.pid) == min(19, ours + 10)
+        got = Collect()
+        other = [fm.good_png(tmp_path / f"{i}.png") for i in range(6)]
+        checks = PipeChecks(v, runner, runner)
+        checks.check_many([(p, None, got.done_for(p)) for p in other])
+        qtbot.waitUntil(lambda: len(got.results) == 6, timeout=30_000)
+        assert len(v._idle) == 2
+        for worker in v._idle:  # the helper started since, too
+            assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == min(19, ours + 10)
+        checks.shutdown()

@@ -72,6 +72,8 @@ class PipeChecks(QObject):
         super().__init__(parent)
         self._validator = validator
         self._runner = runner
+        # The window checks in the background: it wins the CPU over its helpers on a busy PC.
+        validator.lower_priority()
         #: Wait for the answers on the runner's threads (Windows) instead of watching pipes.
         self._threaded = threaded
         self._on_threads = 0  # checks handed to the runner's threads, not answered yet

@@ -25,9 +25,9 @@ from uploader_gui.core.validation.result import (
     sniff,
 )
 
-#: How much lower than the app's a helper's CPU priority is (``nice``): checking files is
-#: background work, and on a busy PC the window (or the command) that waits for the verdicts
-#: must win the CPU over the helpers that make them.
+#: How much lower than the window's its helpers' CPU priority is (``nice``), see
+#: :meth:`IsolatedValidator.lower_priority`: checking files is background work, and on a
+#: busy PC the window must win the CPU over the helpers that check 2,000 files for it.
 HELPER_NICE = 10
 
 #: Modules a helper imports before its memory is capped.
@@ -35,13 +35,8 @@ _PRELOAD = ("PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "pypdf", "
             "pikepdf")
 
 
-def _worker_main(conn: Any, memory_cap: int, nice: int = 0) -> None:
+def _worker_main(conn: Any, memory_cap: int) -> None:
     """Body of a helper process: handle whatever arrives until told to stop."""
-    if nice:
-        try:
-            os.nice(nice)
-        except (AttributeError, OSError):  # Windows has no nice()
-            pass
     # Import the parsers before capping memory, so the cap bounds the work on
     # a file and not the interpreter's start-up.
     for module in _PRELOAD:
@@ -92,9 +87,11 @@ def _timeout_problem(seconds: float) -> Problem:
 class _Worker:
     def __init__(self, ctx: Any, memory_cap: int, nice: int = 0) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, memory_cap, nice), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, memory_cap), daemon=True)
         self.proc.start()
         child.close()
+        if nice:
+            _renice(self.proc, nice)
 
     def close(self, kill: bool = False) -> None:
         try:
@@ -169,7 +166,7 @@ class IsolatedValidator:
         workers: int = 2,
         timeout: float = DEFAULT_TIMEOUT_S,
         memory_cap: int = DEFAULT_MEMORY_CAP,
-        nice: int = HELPER_NICE,
+        nice: int = 0,
     ) -> None:
         self.timeout = timeout
         self.memory_cap = memory_cap
@@ -219,6 +216,15 @@ class IsolatedValidator:
                 problem = memory_problem()
             worker.close(kill=True)
         return None, problem
+
+    def lower_priority(self, nice: int = HELPER_NICE) -> None:
+        """Run the helpers ``nice`` steps below this process's CPU priority from now on
+        (the window's choice: a command waiting for one verdict gains nothing by it)."""
+        with self._lock:
+            self.nice = nice
+            idle = list(self._idle)
+        for worker in idle:
+            _renice(worker.proc, nice)
 
     # ------------------------------------------------------------------ lent helpers
 
@@ -320,6 +326,16 @@ class IsolatedValidator:
             lease._worker.close(kill=True)
         for worker in idle:
             worker.close()
+
+
+def _renice(proc: Any, nice: int) -> None:
+    """Set a helper's CPU priority ``nice`` steps below this process's."""
+    if proc.pid is None:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + nice)
+    except (AttributeError, OSError):  # Windows (no nice levels), or it is gone
+        pass
 
 
 def timeout_problem(seconds: float) -> Problem:
