@@ -213,6 +213,7 @@ def answer_close_dialog(qtbot, button_text: str) -> list[str]:
     return seen
 
 
+@pytest.mark.close_question
 def test_close_while_uploading_asks(qtbot, window: MainWindow, tmp_path: Path, sandbox) -> None:
     sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=3, times=1)
     upload(qtbot, window, [fm.good_pdf(tmp_path / "busy.pdf")])
@@ -226,6 +227,7 @@ def test_close_while_uploading_asks(qtbot, window: MainWindow, tmp_path: Path, s
     assert time.monotonic() - t0 < 10
 
 
+@pytest.mark.close_question
 def test_close_and_keep_sending_in_the_background(qtbot, window: MainWindow, tmp_path: Path,
                                                   sandbox, app_home) -> None:
     # The window closes at once; the helper process finishes the batch and records it all;
