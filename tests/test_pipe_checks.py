@@ -262,3 +262,20 @@ def test_the_window_runs_its_helpers_at_a_lower_priority_and_a_command_does_not(
         for worker in v._idle:  # the helper started since, too
             assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == min(19, ours + 10)
         checks.shutdown()
+
+
+def test_closing_the_validator_mid_burst_stops_the_checks(
+        qtbot, tmp_path: Path, runner: TaskRunner) -> None:
+    paths = files(tmp_path, 30)
+    got = Collect()
+    v = IsolatedValidator(workers=2, timeout=30)
+    checks = PipeChecks(v, runner, runner)
+    checks.check_many([(p, None, got.done_for(p)) for p in paths])
+    qtbot.waitUntil(lambda: len(got.results) >= 2, timeout=30_000)
+    v.close()
+    assert checks.pending == 0
+    assert tasks.quiet.wait(0)
+    before = len(got.results)
+    checks.check(paths[0], None, got.done_for(paths[0]))
+    qtbot.wait(300)
+    assert len(got.results) == before and checks.pending == 0

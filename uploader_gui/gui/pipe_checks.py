@@ -254,10 +254,13 @@ class PipeChecks(QObject):
         self._validator.release(busy.lease, broken=broken)
 
     def _lost(self, fd: int) -> None:
-        """The validator was closed under a lent helper (shutdown): stop watching its pipe."""
+        """The validator was closed under a lent helper (shutdown): stop watching its pipe,
+        and stop checking (no helper will answer again)."""
         busy = self._busy.pop(fd, None)
-        if busy is not None and QThread.currentThread() is self.thread():
-            busy.notifier.setEnabled(False)
+        if QThread.currentThread() == self.thread():
+            if busy is not None:
+                busy.notifier.setEnabled(False)
+            self.shutdown()
 
     def _fail(self, request: _Request, problem: Problem) -> None:
         """The rejection that says why the check failed, made off the UI thread."""
