@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from uploader_gui.cli.arguments import add_history_parsers  # noqa: F401 - re-exported
 from uploader_gui.cli.send import (
     _Printer,
     credentials_from_env,
@@ -15,31 +16,8 @@ from uploader_gui.cli.send import (
     deliver_jobs,
     open_history,
 )
-from uploader_gui.core.jobs import INTERRUPTED, STATE_LABELS, STATES, UNKNOWN, Job
+from uploader_gui.core.jobs import INTERRUPTED, STATE_LABELS, UNKNOWN, Job
 from uploader_gui.core.retry import RetryPolicy
-
-
-def add_history_parsers(sub: Any) -> None:
-    h = sub.add_parser("history", help="list uploads and their outcomes",
-                       description="Print the upload history, newest first.")
-    h.add_argument("--json", action="store_true", help="one JSON object per job")
-    h.add_argument("--status", choices=STATES, action="append",
-                   help="only jobs in this state (repeatable)")
-    h.add_argument("--search", help="file name, patient or record, or remote id contains this")
-    h.add_argument("--limit", type=int, help="at most this many jobs")
-    h.add_argument("--refresh-delivery", action="store_true",
-                   help="ask the Redox Platform API whether sent documents were delivered")
-
-    r = sub.add_parser(
-        "resume", help="send again the uploads that were interrupted",
-        description="Re-send jobs that were interrupted when the app stopped. Claros jobs that "
-        "had begun sending, and jobs whose outcome is unknown, may already have arrived: they "
-        "are only re-sent with --include-unknown. Exit status 0 only when every job was sent.",
-    )
-    r.add_argument("--include-unknown", action="store_true",
-                   help="also re-send jobs that may already have arrived (risk of a duplicate)")
-    r.add_argument("--concurrency", type=int, default=3)
-    r.add_argument("--json", action="store_true")
 
 
 def cmd_history(args: argparse.Namespace, parser: argparse.ArgumentParser,

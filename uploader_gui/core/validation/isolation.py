@@ -10,9 +10,12 @@ import importlib
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from uploader_gui.core.validation.result import (
@@ -24,16 +27,49 @@ from uploader_gui.core.validation.result import (
     sniff,
 )
 
-#: Modules a helper imports before its memory is capped.
-_PRELOAD = ("PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "pypdf", "pypdf.generic",
-            "pikepdf")
+_IMAGE_MODULES = ("PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin")
+#: Modules a helper imports before its memory is capped (unless told fewer).
+_PRELOAD = (*_IMAGE_MODULES, "pypdf", "pypdf.generic", "pikepdf")
 
 
-def _worker_main(conn: Any, memory_cap: int) -> None:
+def preload_for(paths: Iterable[str | os.PathLike[str]]) -> tuple[str, ...]:
+    """What a helper should import up front for these files, judged by their names.
+
+    pikepdf for PDFs (pypdf is needed only to second a repair, and is imported
+    then), Pillow for images. A file named wrongly still gets its check: the
+    helper imports what it needs when it needs it, under the memory cap.
+    """
+    suffixes = {Path(p).suffix.lower() for p in paths}
+    modules: list[str] = []
+    if suffixes - {".jpg", ".jpeg", ".png"}:
+        modules.append("pikepdf")
+    if suffixes & {".jpg", ".jpeg", ".png"}:
+        modules.extend(_IMAGE_MODULES)
+    return tuple(modules)
+
+
+def fork_is_safe() -> bool:
+    """Whether a helper may be forked from this process rather than spawned.
+
+    Only on Linux (macOS's system libraries do not survive a fork), and only while
+    this process has a single thread: a fork copies no other thread, so a lock one
+    of them held would stay locked in the helper forever.
+    """
+    return (sys.platform.startswith("linux") and threading.active_count() == 1
+            and "fork" in multiprocessing.get_all_start_methods())
+
+
+def _worker_main(conn: Any, memory_cap: int, preload: Sequence[str] = _PRELOAD,
+                 parent_end: Any = None) -> None:
     """Body of a helper process: handle whatever arrives until told to stop."""
+    if parent_end is not None:
+        # Forked: this copy of the app's end of the pipe would keep it open, and the
+        # helper would wait forever instead of ending with the app.
+        parent_end.close()
     # Import the parsers before capping memory, so the cap bounds the work on
-    # a file and not the interpreter's start-up.
-    for module in _PRELOAD:
+    # a file and not the interpreter's start-up (what is not preloaded is imported
+    # under the cap, which is far above what a parser's import takes).
+    for module in preload:
         importlib.import_module(module)
     from uploader_gui.core.validation import validate_file
     from uploader_gui.core.validation.pdfrepair import CopyError, write_sendable_copy
@@ -79,9 +115,12 @@ def _timeout_problem(seconds: float) -> Problem:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, memory_cap: int) -> None:
+    def __init__(self, memory_cap: int, preload: Sequence[str], fork: bool = False) -> None:
+        ctx: Any = multiprocessing.get_context("fork" if fork and fork_is_safe() else "spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, memory_cap), daemon=True)
+        forked = ctx.get_start_method() == "fork"
+        self.proc = ctx.Process(target=_worker_main, daemon=True, args=(
+            child, memory_cap, tuple(preload), self.conn if forked else None))
         self.proc.start()
         child.close()
 
@@ -106,6 +145,12 @@ class IsolatedValidator:
     Thread-safe: callers on several threads each borrow a helper process. A
     helper that overruns its time, dies or runs out of memory is replaced and
     the file gets a clear rejection.
+
+    ``preload``: the modules each helper imports before its memory is capped
+    (default: every parser; see :func:`preload_for`). ``fork``: fork helpers
+    while that is safe (:func:`fork_is_safe`; far quicker than starting a new
+    interpreter), spawn them otherwise; the default is to spawn. :meth:`start`
+    starts helpers at once, so that their start-up overlaps the caller's work.
     """
 
     def __init__(
@@ -113,13 +158,18 @@ class IsolatedValidator:
         workers: int = 2,
         timeout: float = DEFAULT_TIMEOUT_S,
         memory_cap: int = DEFAULT_MEMORY_CAP,
+        *,
+        preload: Sequence[str] = _PRELOAD,
+        fork: bool = False,
     ) -> None:
         self.timeout = timeout
         self.memory_cap = memory_cap
-        self._ctx = multiprocessing.get_context("spawn")
+        self.preload = tuple(preload)
+        self.fork = fork
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(max(1, workers))
+        self._workers = max(1, workers)
+        self._slots = threading.BoundedSemaphore(self._workers)
         self._closed = False
 
     def __enter__(self) -> IsolatedValidator:
@@ -128,6 +178,13 @@ class IsolatedValidator:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start(self, count: int = 1) -> IsolatedValidator:
+        """Start up to ``count`` helpers now (never more than ``workers``); returns self."""
+        with self._lock:
+            while not self._closed and len(self._idle) < min(count, self._workers):
+                self._idle.append(_Worker(self.memory_cap, self.preload, self.fork))
+        return self
+
     def _borrow(self) -> _Worker:
         with self._lock:
             while self._idle:
@@ -135,7 +192,7 @@ class IsolatedValidator:
                 if worker.proc.is_alive():
                     return worker
                 worker.close(kill=True)  # died while idle (e.g. the OOM killer)
-        return _Worker(self._ctx, self.memory_cap)
+        return _Worker(self.memory_cap, self.preload, self.fork)
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
