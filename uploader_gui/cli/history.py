@@ -1,4 +1,8 @@
-"""`uploader-gui history` and `uploader-gui resume`."""
+"""`uploader-gui history` and `uploader-gui resume`.
+
+Listing imports only the history: the sending machinery (HTTP, the queue) is
+imported by `resume`, and by `history --refresh-delivery`, which need it.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from uploader_gui.cli.arguments import add_history_parsers  # noqa: F401 - re-exported
-from uploader_gui.cli.send import (
-    _Printer,
-    credentials_from_env,
-    current_connections,
-    deliver_jobs,
-    open_history,
-)
+from uploader_gui.cli.store import open_history
 from uploader_gui.core.jobs import INTERRUPTED, STATE_LABELS, UNKNOWN, Job
-from uploader_gui.core.retry import RetryPolicy
 
 
 def cmd_history(args: argparse.Namespace, parser: argparse.ArgumentParser,
@@ -26,6 +23,7 @@ def cmd_history(args: argparse.Namespace, parser: argparse.ArgumentParser,
         parser.error("--limit must be at least 1")
     store = open_history(parser, viewing=not args.refresh_delivery)
     if args.refresh_delivery:
+        from uploader_gui.cli.send import credentials_from_env
         from uploader_gui.core.delivery import refresh_delivery
 
         env = credentials_from_env()
@@ -62,6 +60,9 @@ def _line(job: Job) -> str:
 
 def cmd_resume(args: argparse.Namespace, parser: argparse.ArgumentParser,
                out: Callable[[str], None] = print) -> int:
+    from uploader_gui.cli.send import _Printer, current_connections, deliver_jobs
+    from uploader_gui.core.retry import RetryPolicy
+
     store = open_history(parser)
     wanted = [INTERRUPTED] + ([UNKNOWN] if args.include_unknown else [])
     candidates = sorted(store.jobs(status=wanted), key=lambda j: j.id or 0)

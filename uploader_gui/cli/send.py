@@ -27,19 +27,12 @@ from uploader_gui.cli.arguments import (  # noqa: F401 - add_send_parser re-expo
     ENV_TOKEN,
     add_send_parser,
 )
+from uploader_gui.cli.store import VIEWABLE, open_history  # noqa: F401 - re-exported
 from uploader_gui.core.batch import needs_conversion
 from uploader_gui.core.delivery import wait_for_delivery
 from uploader_gui.core.diskspace import PlannedWrite, bytes_needed, free_space_problem
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
-from uploader_gui.core.history import (
-    DISK_FULL,
-    LOCKED,
-    PERMISSION,
-    READ_ONLY,
-    HistoryError,
-    HistoryStore,
-)
-from uploader_gui.core.history_store import open_store
+from uploader_gui.core.history import HistoryError, HistoryStore
 from uploader_gui.core.jobs import FAILED, SENT, SUCCESS, VERIFIED, Job
 from uploader_gui.core.paths import data_dir
 from uploader_gui.core.planner import (
@@ -72,10 +65,6 @@ from uploader_gui.core.targets import (
 from uploader_gui.core.targets.base import DELIVERY_STATUS
 from uploader_gui.core.transport import UploadError, require_secure_url
 from uploader_gui.core.validation import expand_paths, size_limit
-
-#: History problems that still let it be read (and listed by `history`).
-VIEWABLE = frozenset({LOCKED, DISK_FULL, READ_ONLY, PERMISSION})
-
 
 
 def _secret(name: str) -> Secret | None:
@@ -267,7 +256,6 @@ def refusal_row(refusal: Refusal) -> dict[str, Any]:
     return row
 
 
-
 def _room_problem(cfg: TargetConfig, files: list[Path], *, replace: bool) -> str | None:
     """Is there room in the data folder for this batch? (History, PDFs from images, backups.)"""
     writes = []
@@ -280,39 +268,6 @@ def _room_problem(cfg: TargetConfig, files: list[Path], *, replace: bool) -> str
         writes.append(PlannedWrite(size, converted=image and needs_conversion(cfg.kind, "png"),
                                    backup=cfg.kind == "redcap" and replace))
     return free_space_problem(data_dir(), bytes_needed(writes))
-
-
-def open_history(parser: argparse.ArgumentParser, *, viewing: bool = False) -> HistoryStore:
-    """The history, or exit 2 with the reason in words (nothing is sent that can't be recorded).
-
-    ``viewing``: when it cannot be written (locked, disk full, read-only), open it
-    read-only instead, with a warning on stderr, so earlier uploads can still be listed.
-    """
-    try:
-        store = open_store()
-    except HistoryError as err:
-        return _read_only_or_exit(parser, err, viewing)
-    recovered = getattr(store, "recovery_message", None)  # SQLite only
-    if recovered:
-        print(f"uploader-gui: {recovered}", file=sys.stderr)
-    try:
-        store.mark_interrupted()
-    except HistoryError as err:
-        store.close()
-        return _read_only_or_exit(parser, err, viewing)
-    return store
-
-
-def _read_only_or_exit(parser: argparse.ArgumentParser, err: HistoryError,
-                       viewing: bool) -> HistoryStore:
-    if not viewing or err.kind not in VIEWABLE:
-        parser.exit(2, f"uploader-gui: {err}\n")
-    try:
-        store = HistoryStore(read_only=True)
-    except HistoryError:
-        parser.exit(2, f"uploader-gui: {err}\n")
-    print(f"uploader-gui: {err} Showing it read-only.", file=sys.stderr)
-    return store
 
 
 @dataclass

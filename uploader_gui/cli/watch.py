@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from uploader_gui.cli.arguments import add_watch_parser  # noqa: F401 - re-exported
-from uploader_gui.cli.send import open_history, profile_and_credentials
+from uploader_gui.cli.send import profile_and_credentials
+from uploader_gui.cli.store import open_history
 from uploader_gui.core.paths import data_dir
 from uploader_gui.core.validation import IsolatedValidator
 from uploader_gui.core.watch import FolderWatcher, Outcome, PatternError, WatchSettings
