@@ -74,8 +74,14 @@ def single_upload(sb: SandboxProcess, work: Path, reps: int) -> list[CaseResult]
 
     home = work / "send-home"
     home.mkdir(exist_ok=True)
-    exe = shutil.which("uploader-gui")
-    cmd = [exe] if exe else [sys.executable, "-m", "uploader_gui"]
+    # The command as installed: its bytecode compiled (pip compiles it on install, and
+    # PYTHONDONTWRITEBYTECODE may be set here), started by the script next to this
+    # interpreter, not by a version manager's shim (pyenv's runs bash and `pyenv exec`).
+    import compileall
+
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "uploader_gui"), quiet=1)
+    exe = Path(sys.executable).with_name("uploader-gui")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "uploader_gui"]
     send = [*cmd, "send", "--target", "claros", "--url", sb.url, "--patient", "1001",
             "--allow-duplicate", str(pdf)]
     env = child_env(UPLOADER_GUI_TOKEN=CLAROS_KEY, UPLOADER_GUI_HOME=str(home))
