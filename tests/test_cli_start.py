@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import filemaker as fm
 import pytest
 
 from uploader_gui.cli.arguments import HELP, build_parser, command_of
+from uploader_gui.core.validation.isolation import fork_is_safe
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -133,7 +135,23 @@ def test_a_forked_helper_keeps_the_time_limit_and_the_memory_cap(tmp_path: Path)
     assert out["huge"]["ok"] is False and out["huge"]["problems"][0]["code"] == "too_complex"
     assert "memory" in out["huge"]["problems"][0]["message"]
     assert out["slow"]["ok"] is False and "took longer than" in out["slow"]["problems"][0]["message"]
-    assert out["pdf"]["ok"] is True  # the killed helper was replaced (spawned: threads now)
+    assert out["pdf"]["ok"] is True  # the helper killed at its time limit was replaced
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="helpers are forked on Linux only")
+def test_helpers_are_forked_only_from_a_process_with_one_thread() -> None:
+    alone = subprocess.run(
+        [sys.executable, "-c", "from uploader_gui.core.validation.isolation import fork_is_safe;"
+         "print(fork_is_safe())"], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert alone.stdout.strip() == "True", alone.stderr
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not fork_is_safe()
+    finally:
+        stop.set()
+        other.join()
 
 
 ORPHAN = """
