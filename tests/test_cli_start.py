@@ -60,6 +60,9 @@ def test_headless_commands_import_no_qt_and_no_other_command(sandbox, tmp_path: 
                             "1001", str(pdf), home=app_home, tmp_path=tmp_path,
                             UPLOADER_GUI_TOKEN="sandbox-claros-key")
     assert "1 of 1 file(s) sent" in out
+    # It ends without the interpreter's teardown, but after the exit handlers: the
+    # module list above was written by one, and the log holds what was logged.
+    assert "history database migrated" in (app_home / "logs" / "uploader-gui.log").read_text()
     assert "PySide6" not in packages(sent) and not any(m.startswith("uploader_gui.gui")
                                                        for m in sent)
     assert COMMAND_MODULES & sent == {"uploader_gui.cli.send"}

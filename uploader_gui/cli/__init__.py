@@ -9,6 +9,7 @@ once it is chosen, and the helper that checks files starts before that import
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,11 +19,17 @@ from uploader_gui.cli.arguments import build_parser, command_of
 __all__ = ["build_parser", "main"]
 
 
+#: Commands that end without the interpreter's teardown when run as the program.
+QUICK_EXIT = frozenset({"send", "validate", "history"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: this program's arguments); its exit status."""
     if getattr(sys, "frozen", False):
         import multiprocessing
 
         multiprocessing.freeze_support()
+    as_program = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
@@ -31,6 +38,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # Before anything else is imported: the helper starts while this process does.
         prestart.start_validator(args.paths, prestart.WORKERS[args.command])
+    code = _run(args, parser)
+    if as_program and args.command in QUICK_EXIT:
+        end_now(code)
+    return code
+
+
+def end_now(code: int) -> None:
+    """End the program now, with ``code``, once what it wrote is out.
+
+    Tearing the interpreter down (freeing every imported module's objects) takes
+    longer than a small upload, and on a busy computer far longer. The command has
+    closed its history and its helpers; what the interpreter would still do at exit
+    is done here: the exit handlers (the logs' flush among them) and the flush of
+    standard output. While another thread still runs, the usual exit is kept.
+    """
+    import atexit
+    import threading
+
+    if threading.active_count() > 1:
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.self_test:
         from uploader_gui.cli.selftest import run_self_test
 
