@@ -22,12 +22,12 @@ _started: IsolatedValidator | None = None
 
 
 def start_validator(paths: Sequence[str], workers: int) -> None:
-    """Start the helpers that will check these files (before anything heavy is imported)."""
+    """Start the helper that will check these files (before anything heavy is imported)."""
     global _started
     if _started is not None or not fork_is_safe():
         return  # a second command in this process, or threads already: start them as before
     validator = IsolatedValidator(workers=workers, preload=preload_for(paths), fork=True)
-    _started = validator.start(min(workers, len(paths)))
+    _started = validator.start(1)  # the commands check one file at a time
 
 
 def validator(workers: int) -> IsolatedValidator:
