@@ -83,6 +83,10 @@ def _low_space(folder: Path) -> bool:
         return False
 
 
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def connect(path: Path, *, read_only: bool = False, immutable: bool = False
             ) -> sqlite3.Connection:
     if read_only:
@@ -94,6 +98,8 @@ def connect(path: Path, *, read_only: bool = False, immutable: bool = False
                            isolation_level=None, uri=read_only)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # SQLite's own LOWER() knows only ASCII: a search for "josé" must find "JOSÉ" too.
+    conn.create_function("LOWER", 1, _lower, deterministic=True)
     if not read_only:
         conn.execute("PRAGMA foreign_keys = ON")
     return conn
