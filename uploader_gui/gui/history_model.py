@@ -73,6 +73,8 @@ class HistoryModel(QAbstractTableModel):
         self.query = HistoryQuery()
         self._more = False
         self._busy = False
+        #: The query changed and its first page is not in yet: the loaded rows are no prefix.
+        self._stale = False
         #: Changes that arrived while a first page was being read (applied on top of it).
         self._live: dict[int, Job] = {}
         #: Every upload in the history (not only the loaded ones), and the highest id seen.
@@ -147,7 +149,7 @@ class HistoryModel(QAbstractTableModel):
                                  descending=order == Qt.SortOrder.DescendingOrder)
         if query == self.query:
             return
-        self.query = query
+        self.query, self._stale = query, True
         self.layoutAboutToBeChanged.emit()
         old = {id(j): r for r, j in enumerate(self._jobs)}
         self._jobs = self._sorted(self._jobs)
@@ -162,7 +164,7 @@ class HistoryModel(QAbstractTableModel):
         """Other criteria (the order stays the model's): the first page is read again."""
         query = query.with_(order=self.query.order, descending=self.query.descending)
         if query != self.query:
-            self.query = query
+            self.query, self._stale = query, True
             self.reloadWanted.emit()
 
     def _sorted(self, jobs: list[Job]) -> list[Job]:
@@ -174,7 +176,7 @@ class HistoryModel(QAbstractTableModel):
     # ------------------------------------------------------------------ pages
 
     def canFetchMore(self, parent: AnyIndex = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and self._more and not self._busy
+        return not parent.isValid() and self._more and not (self._busy or self._stale)
 
     def fetchMore(self, parent: AnyIndex = QModelIndex()) -> None:  # noqa: B008
         if self.canFetchMore(parent):
@@ -198,7 +200,7 @@ class HistoryModel(QAbstractTableModel):
         that arrived while it was being read applied on top."""
         if query != self.query:  # the criteria changed meanwhile; another read is coming
             return
-        self._busy, self._more = False, page.more
+        self._busy, self._stale, self._more = False, False, page.more
         if page.total is not None:
             self.total, self._top_id = page.total, page.top_id
         live, self._live = self._live, {}
@@ -242,7 +244,7 @@ class HistoryModel(QAbstractTableModel):
         self.beginResetModel()
         self._jobs = self._sorted(jobs)
         self._index()
-        self._more, self._busy = False, False
+        self._more, self._busy, self._stale = False, False, False
         self.total = len(self._jobs)
         self._top_id = max((j.id or 0 for j in self._jobs), default=0)
         self.endResetModel()
