@@ -24,8 +24,9 @@ store = HistoryStore()
 print("checked" if store.checked else "not checked", flush=True)
 if sys.argv[1] == "close":
     store.close()
-else:
+elif sys.argv[1] == "stay":
     time.sleep(600)
+# "exit": the interpreter ends normally with the store still open
 """
 
 
@@ -77,6 +78,16 @@ def test_killed_process_leaves_its_mark_and_the_next_start_checks(app_home) -> N
 
     assert open_and_close(app_home) == "checked"
     assert not marks(app_home)  # checked once; the next start is clean again
+    assert open_and_close(app_home) == "not checked"
+
+
+def test_a_normal_exit_without_closing_is_clean_too(app_home) -> None:
+    """The window may close while its history is still being opened on a worker."""
+    HistoryStore().close()
+    proc = opener(app_home, "exit")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.strip() == "not checked", err
+    assert not marks(app_home)
     assert open_and_close(app_home) == "not checked"
 
 

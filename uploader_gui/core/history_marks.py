@@ -9,11 +9,14 @@ not exit cleanly: the next start checks the file, then clears the mark.
 
 One mark per open store, not one per folder: the window, a scripted ``send`` and a
 watcher may use the history at the same moment, and one of them ending cleanly says
-nothing about the others.
+nothing about the others. A process that exits normally with a store still open (the
+window closed while its history was being opened on a worker) removes its marks at exit;
+only a crash, a kill or a power cut leaves one behind.
 """
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import os
@@ -24,6 +27,8 @@ from uploader_gui.core.owners import PROCESS_OWNER, owner_alive
 log = logging.getLogger(__name__)
 
 _numbers = itertools.count(1)
+_ours: set[Path] = set()  # this process's marks, removed at a normal exit if still there
+_at_exit: list[bool] = []  # whether that is arranged already
 
 
 def _marks(path: Path) -> list[Path]:
@@ -57,11 +62,20 @@ def mark_running(path: Path) -> Path | None:
     except OSError as exc:
         log.warning("history: the mark %s cannot be written (%s)", mark, exc)
         return None
+    if not _at_exit:
+        atexit.register(_clear_ours)
+        _at_exit.append(True)
+    _ours.add(mark)
     return mark
+
+
+def _clear_ours() -> None:
+    clear(list(_ours))
 
 
 def clear(marks: list[Path]) -> None:
     for mark in marks:
+        _ours.discard(mark)
         try:
             mark.unlink(missing_ok=True)
         except OSError as exc:
