@@ -253,10 +253,15 @@ class HistoryPanel(QWidget):
             if header.sectionSize(col) != want:
                 header.resizeSection(col, want)
 
-    def set_history(self, history: HistoryStore) -> None:
-        """The history is open now (the window opens it on a worker): show it."""
+    def set_history(self, history: HistoryStore, first: Page | None = None) -> None:
+        """The history is open now (the window opens it on a worker): show it; ``first``:
+        its newest page, read on that worker too (if the filters still ask for that)."""
         self.history = history
-        self.load()
+        if first is None or self.model.query != HistoryQuery():
+            self.load()
+            return
+        self._reload_timer.stop()
+        self._page_in(first, None, self.model.begin_reload())
 
     def load(self) -> None:
         """Read the newest page (of what the filters ask for) on a worker, then show it;
