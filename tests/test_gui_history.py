@@ -10,7 +10,7 @@ from pathlib import Path
 
 import filemaker as fm
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from uploader_gui.cli.sandbox_profiles import sandbox_profiles
@@ -196,20 +196,65 @@ def test_interrupted_banner_resume(qtbot, validator, sandbox, tmp_path: Path, ap
         w.shutdown()
 
 
-def test_close_while_uploading_asks(qtbot, window: MainWindow, tmp_path: Path, sandbox,
-                                    monkeypatch) -> None:
+def answer_close_dialog(qtbot, button_text: str) -> list[str]:
+    """When the close question comes up, read it and click the button named."""
+    seen: list[str] = []
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        seen.append(box.text() + " " + box.informativeText())
+        button = next(b for b in box.buttons() if button_text in b.text().replace("&", ""))
+        button.click()
+
+    QTimer.singleShot(0, click)
+    return seen
+
+
+def test_close_while_uploading_asks(qtbot, window: MainWindow, tmp_path: Path, sandbox) -> None:
     sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=3, times=1)
     upload(qtbot, window, [fm.good_pdf(tmp_path / "busy.pdf")])
     qtbot.waitUntil(lambda: window.uploads.active > 0, timeout=10_000)
-    asked = []
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(
-        lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No))
+    asked = answer_close_dialog(qtbot, "Cancel")
     window.close()
-    assert asked and window.isVisible()
+    assert asked and "1 upload is still running" in asked[0] and window.isVisible()
     t0 = time.monotonic()
     qtbot.waitUntil(lambda: staged_state(window, "busy.pdf") == "verified", timeout=10_000)
-    # "No" left the upload running to the end: it was not cancelled.
+    # Cancel left the upload running to the end: it was not cancelled.
     assert time.monotonic() - t0 < 10
+
+
+def test_close_and_keep_sending_in_the_background(qtbot, window: MainWindow, tmp_path: Path,
+                                                  sandbox, app_home) -> None:
+    # The window closes at once; the helper process finishes the batch and records it all;
+    # then the app says how it ended.
+    sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=1, times=2)
+    files = [fm.good_pdf(tmp_path / f"later-{i}.pdf", pages=i + 1) for i in range(4)]
+    upload(qtbot, window, files)
+    qtbot.waitUntil(lambda: window.uploads.active > 0, timeout=10_000)
+    helper = window.uploads.dispatcher._proc
+    asked = answer_close_dialog(qtbot, "Keep sending")
+    window.close()
+    app = QApplication.instance()
+    try:
+        assert asked and not window.isVisible()
+        background = window.background
+        with qtbot.waitSignal(background.finished, timeout=30_000) as done:
+            pass
+        assert "4 verified" in done.args[0], done.args[0]
+        assert not helper.is_alive() and helper.exitcode == 0
+        store = HistoryStore(read_only=True)
+        try:
+            assert {j.name: j.status for j in store.jobs()} == {f.name: "verified" for f in files}
+        finally:
+            store.close()
+        assert len([r for r in sandbox.received("claros")
+                    if r["filename"].startswith("later-")]) == 4
+    finally:
+        window.background.quit_timer.stop()
+        app.setQuitOnLastWindowClosed(True)
 
 
 def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindow, sandbox,

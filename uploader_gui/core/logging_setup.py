@@ -159,11 +159,13 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
                       "log lines are being dropped.", file=sys.stderr)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int = logging.INFO, name: str = LOG_NAME) -> None:
+    """Log to ``name`` in the log folder (a helper process has a file of its own, so two
+    processes never rotate one file)."""
     root = logging.getLogger()
     if any(getattr(h, "_uploader_gui", False) for h in root.handlers):
         return
-    path = log_dir() / LOG_NAME
+    path = log_dir() / name
     try:
         handler = PrivateRotatingFileHandler(
             path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"

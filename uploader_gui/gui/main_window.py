@@ -29,6 +29,7 @@ from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.targets import KIND_LABELS
 from uploader_gui.core.validation import IsolatedValidator
+from uploader_gui.gui.background import BACKGROUND, CANCEL, CLOSE, BackgroundUploads, ask_on_close
 from uploader_gui.gui.batch_summary import batch_summary, make_banner
 from uploader_gui.gui.clinic_history import ClinicHistory
 from uploader_gui.gui.focus_style import install_focus_style
@@ -45,7 +46,7 @@ from uploader_gui.gui.window_actions import build_menus, make_actions
 from uploader_gui.gui.window_history import InterruptedBar, OpenedHistory, open_history
 from uploader_gui.gui.window_lock import WindowLock
 from uploader_gui.gui.window_profiles import ProfileManager
-from uploader_gui.gui.window_state import close_while_uploading, restore_geometry, save_geometry
+from uploader_gui.gui.window_state import restore_geometry, save_geometry
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ class MainWindow(QMainWindow):
         self.uploads.message.connect(self.upload_panel.say)
         self.uploads.resendProblems.connect(lambda problems: QMessageBox.information(
             self, tr("Not sent again"), "\n".join(problems)))
+        self.uploads.helperRestarted.connect(self._show_interrupted)  # the upload helper died
         self.upload_panel.uploadRequested.connect(self.start_upload)
         self.upload_panel.findPatientRequested.connect(a.find_patient.trigger)
         self.upload_panel.cancelAllRequested.connect(self.uploads.cancel_all)
@@ -235,12 +237,15 @@ class MainWindow(QMainWindow):
         self.history_panel.set_history(store)
         self.clinic.attach(store)  # the clinic's history: other desks' uploads, live
         self.upload_panel.set_unavailable(None)
-        self._interrupted = opened.interrupted  # read on the worker, with the history
-        self.interrupted_bar.show_jobs(opened.interrupted)
+        self._show_interrupted(opened.interrupted)  # read on the worker, with the history
         if opened.recovery:  # always announced, with its path: here and on stderr
             print(f"uploader-gui: {opened.recovery}", file=sys.stderr)
             QMessageBox.warning(self, tr("Upload history repaired"), opened.recovery)
         self.historyReady.emit()
+
+    def _show_interrupted(self, jobs: list[Any]) -> None:
+        self._interrupted = jobs
+        self.interrupted_bar.show_jobs(jobs)
 
     def resume_interrupted(self) -> None:
         """Send again the interrupted jobs that are safe to repeat; never Claros in-flight ones."""
@@ -473,10 +478,13 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ size, closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.uploads.active and not close_while_uploading(self, self.uploads.active):
+        choice = ask_on_close(self, self.uploads.active) if self.uploads.active else CLOSE
+        if choice == CANCEL:
             event.ignore()
             return
         save_geometry(self, self.split)
+        if choice == BACKGROUND and self.uploads.keep_sending():
+            self.background = BackgroundUploads(self.uploads)  # says when they are done
         self.shutdown()
         super().closeEvent(event)
 

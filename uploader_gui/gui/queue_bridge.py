@@ -1,6 +1,7 @@
-"""From the upload queue's worker threads to Qt signals, in batches.
+"""From the upload queue to Qt signals, in batches.
 
-Workers call the listener methods; they only put small records on a
+The queue (in its helper process, ``core.dispatch_service``; or a Dispatcher's
+worker threads) calls the listener methods; they only put small records on a
 thread-safe queue. A timer on the UI thread drains it every 100 ms and emits
 one signal per batch, so 500 jobs finishing at once are one repaint, not 500.
 """
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
+from uploader_gui.core.dispatch_service import DispatcherClient
+from uploader_gui.core.dispatcher import DispatcherListener
 from uploader_gui.core.history import HistoryError
 from uploader_gui.core.jobs import Job
 
@@ -45,6 +47,8 @@ class QueueBridge(QObject, DispatcherListener):
     throughputChanged = Signal(object)
     #: The history stopped taking writes (disk full…): the sentence to show.
     historyFailed = Signal(str)
+    #: The upload helper process died (see ``DispatcherClient``).
+    helperStopped = Signal()
 
     def __init__(self, parent: QObject | None = None, interval_ms: int = 100) -> None:
         QObject.__init__(self, parent)
@@ -53,7 +57,7 @@ class QueueBridge(QObject, DispatcherListener):
         self._lock = threading.Lock()
         self._dirty = False
         self._history_message: str | None = None
-        self.dispatcher: Dispatcher | None = None
+        self.dispatcher: DispatcherClient | None = None
         self._samples: list[tuple[float, int]] = []
         self._finished_bytes = 0
         self._timer = QTimer(self)
@@ -77,6 +81,9 @@ class QueueBridge(QObject, DispatcherListener):
                                      "their own once the history can be written again.")
 
     # UI thread -----------------------------------------------------------
+
+    def service_stopped(self) -> None:
+        self.helperStopped.emit()
 
     def flush(self) -> None:
         latest: dict[int, Job] = {}

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
-from uploader_gui.core.dispatcher import Dispatcher
+from uploader_gui.core.dispatch_service import DispatcherClient, profile_table
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FINAL, INTERRUPTED, STATE_LABELS, Job
 from uploader_gui.core.planner import Plan, PlanInput, plan
@@ -21,7 +21,7 @@ from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import remember
 from uploader_gui.core.retry import RetryPolicy
 from uploader_gui.core.staging import StagedFile
-from uploader_gui.core.targets import Credentials, Destination, TargetConfig
+from uploader_gui.core.targets import Credentials, Destination
 from uploader_gui.core.validation import REMOVE_SCRIPTS
 from uploader_gui.gui.confirm_send import files_phrase
 from uploader_gui.gui.queue_bridge import QueueBridge
@@ -46,19 +46,25 @@ class UploadController(QObject):
     message = Signal(str)
     #: sentences about stored jobs that could not be sent again (see :meth:`resend`).
     resendProblems = Signal(list)
+    #: The upload helper died and was replaced: the jobs it left, now interrupted.
+    helperRestarted = Signal(list)
+    #: After :meth:`keep_sending`: the helper has finished the queue and exited.
+    backgroundFinished = Signal()
 
     def __init__(self, profiles: list[Profile], history: HistoryStore | None,
                  parent: QObject | None = None, *, concurrency: int = 3,
                  policy: RetryPolicy | None = None) -> None:
         super().__init__(parent)
-        self.profiles = {p.name: p for p in profiles}
+        self._profiles = {p.name: p for p in profiles}
         self.history = history
         self._runner = TaskRunner(self, workers=1)
         self._uid_to_key: dict[str, str] = {}
         self._key_to_job: dict[str, int] = {}
         self._batches: set[threading.Event] = set()
         self.bridge = QueueBridge(self)
-        self.dispatcher: Dispatcher | None = None
+        self.dispatcher: DispatcherClient | None = None
+        self._notifier: QSocketNotifier | None = None
+        self._background = False
         self._concurrency, self._policy = concurrency, policy
         self.bridge.jobsChanged.connect(self._jobs_changed)
         self._delivery_timer = QTimer(self)
@@ -71,23 +77,75 @@ class UploadController(QObject):
             self.attach_history(history)
 
     def attach_history(self, history: HistoryStore) -> None:
-        """Start the queue on the history, once it is open (the window opens it on a worker)."""
+        """Set up the queue on the history, once it is open (the window opens it on a worker).
+
+        The queue runs in a helper process (``core.dispatch_service``), started on a worker
+        a few seconds after the window is up or by the first upload, whichever is first; its
+        events are read here on the UI thread, without a thread of our own.
+        """
         self.history = history
-        self.dispatcher = Dispatcher(history, self._credentials_for, concurrency=self._concurrency,
-                                     policy=self._policy or RetryPolicy(), listener=self.bridge,
-                                     retry_history_every=5.0, settings_for=self._settings_for)
+        self.dispatcher = DispatcherClient(
+            history, profile_table(self._profiles), concurrency=self._concurrency,
+            policy=self._policy or RetryPolicy(), listener=self.bridge, retry_history_every=5.0)
         self.bridge.dispatcher = self.dispatcher
+        self.bridge.helperStopped.connect(self._helper_stopped)
         self.bridge.historyFailed.connect(self.message.emit)  # disk full, in words
+        self._watch_events()
         self._delivery_timer.start()
+        client = self.dispatcher
+        QTimer.singleShot(3000, self, lambda: self._runner.run(client.start, lambda _r, _e: None))
+
+    def _watch_events(self) -> None:
+        assert self.dispatcher is not None
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+        self._notifier = QSocketNotifier(self.dispatcher.event_fd, QSocketNotifier.Type.Read,
+                                         self)
+        self._notifier.activated.connect(self._drain)
+
+    def _drain(self) -> None:
+        if self.dispatcher is not None and not self.dispatcher.drain() and self._background:
+            self.bridge.flush()  # the last outcomes, before saying it is over
+            self.backgroundFinished.emit()
+
+    def _helper_stopped(self) -> None:
+        """The helper died (killed, out of memory): say so, mark what it had interrupted,
+        and let the next upload start a new one."""
+        self._watch_events()  # the new helper's pipe
+        self.message.emit("The upload helper stopped unexpectedly. Uploads it had under way "
+                          "are marked interrupted: Resume sends them again.")
+        store = self.history
+
+        def mark() -> list[Job]:
+            if store is None:
+                return []
+            store.mark_interrupted()
+            return store.jobs(status=INTERRUPTED)
+
+        def done(jobs: list[Job] | None, error: BaseException | None) -> None:
+            if error is not None:
+                log.error("could not mark interrupted uploads: %r", error)
+            elif jobs:
+                self.helperRestarted.emit(jobs)
+            if self.dispatcher is not None:  # a new helper, ready for the next upload
+                self._runner.run(self.dispatcher.start, lambda _r, _e: None)
+
+        self._runner.run(mark, done)
+
+    @property
+    def profiles(self) -> dict[str, Profile]:
+        return self._profiles
+
+    @profiles.setter
+    def profiles(self, profiles: dict[str, Profile]) -> None:
+        self._profiles = profiles
+        if self.dispatcher is not None:
+            self.dispatcher.set_profiles(profile_table(profiles))
 
     def _credentials_for(self, job: Job) -> Credentials:
         profile = self.profiles.get(job.profile or "")
         return profile.credentials if profile else Credentials()
-
-    def _settings_for(self, job: Job) -> TargetConfig | None:
-        """A resumed or re-sent job goes where its profile points now."""
-        profile = self.profiles.get(job.profile or "")
-        return profile.config if profile else None
 
     @property
     def active(self) -> int:
@@ -309,10 +367,23 @@ class UploadController(QObject):
 
     def shutdown(self) -> None:
         self._delivery_timer.stop()
-        self.bridge.stop()
         self._runner.shutdown()
+        if self._background:
+            return  # the helper goes on; its events are still read until it exits
+        self.bridge.stop()
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
         if self.dispatcher is not None:
             self.dispatcher.shutdown(cancel=True, timeout=3)
+
+    def keep_sending(self) -> bool:
+        """The window closes; the helper finishes the queue, records it all and exits, and
+        :attr:`backgroundFinished` says so. False if nothing was running."""
+        self._delivery_timer.stop()
+        if self.dispatcher is None or not self.dispatcher.finish_in_background():
+            return False
+        self._background = True
+        return True
 
 
 def _row_state(job: Job) -> str:

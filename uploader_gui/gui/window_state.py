@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QCoreApplication
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QWidget
+from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from uploader_gui.core.recent import load_window_state, save_window_state
 from uploader_gui.gui.tasks import TaskRunner
@@ -43,17 +43,3 @@ def save_geometry(window: QMainWindow, split: QSplitter) -> None:
         "split": bytes(split.saveState().toBase64().data()).decode("ascii"),
         "geometry": bytes(window.saveGeometry().toBase64().data()).decode("ascii"),
     })
-
-
-def close_while_uploading(parent: QWidget, n: int) -> bool:
-    """Ask before closing with uploads running; True to close. Cancel is the default."""
-    answer = QMessageBox.question(
-        parent, tr("Uploads are running"),
-        (tr("1 upload is still running or waiting.") if n == 1 else
-         tr("{n} uploads are still running or waiting.").format(n=n))
-        + " " + tr("If you close now they are stopped, and the history keeps them so they "
-                   "can be resumed later."),
-        QMessageBox.StandardButton.Close | QMessageBox.StandardButton.Cancel,
-        QMessageBox.StandardButton.Cancel,
-    )
-    return answer == QMessageBox.StandardButton.Close
