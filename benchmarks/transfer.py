@@ -93,7 +93,7 @@ def single_upload(sb: SandboxProcess, work: Path, reps: int) -> list[CaseResult]
 
     send_once(), wall(bare_python)  # a warm page cache for the imports, as for curl
     app_p, ref_p, floor_p = [], [], []
-    for _ in range(max(3, reps // 2)):
+    for _ in range(max(2, reps // 2)):
         app_p.append(send_once())
         ref_p.append(wall(curl_claros(sb.url, pdf), check=True)[0])
         floor_p.append(wall(bare_python, env=env, check=True)[0])
