@@ -142,11 +142,11 @@ def test_the_cpu_hog_spins_on_one_core_and_is_killed_on_ctrl_c() -> None:
     with pytest.raises(KeyboardInterrupt), cpu_hog() as hog:
         pid = hog.pid
         assert os.sched_getaffinity(pid) == {hog_core()}
-        time.sleep(0.3)
+        time.sleep(0.5)
         raise KeyboardInterrupt
     # This process is alive, so the hog did not leave by itself: it was killed and reaped.
     assert not Path(f"/proc/{pid}").exists()
-    assert hog.cpu_s > 0 and hog.wall_s >= 0.3
+    assert hog.cpu_s > 0 and hog.wall_s >= 0.5
 
 
 @pytest.mark.timeout(120)
