@@ -26,6 +26,19 @@ def app_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     return home
 
 
+@pytest.fixture(autouse=True)
+def _stop_uploads_when_pytest_qt_closes_a_window(request, monkeypatch) -> None:
+    """pytest-qt closes each test's windows before the test's own fixtures end; a window
+    whose queue has not yet told it the last job ended would then ask "Uploads are running"
+    in a modal box nobody answers. Outside tests marked ``close_question`` the answer is
+    "Stop and close", as the fixtures' shutdown() would do anyway."""
+    import sys
+
+    window_module = sys.modules.get("uploader_gui.gui.main_window")
+    if window_module is not None and "close_question" not in request.keywords:
+        monkeypatch.setattr(window_module, "ask_on_close", lambda _parent, _n: "close")
+
+
 @pytest.fixture(scope="session")
 def validator():
     from uploader_gui.core.validation import IsolatedValidator

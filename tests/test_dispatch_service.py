@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 
 import filemaker as fm
+import pytest
 
 from uploader_gui.cli.sandbox_profiles import sandbox_profiles
 from uploader_gui.core.dispatch_service import DispatcherClient, ServiceStopped, profile_table
 from uploader_gui.core.history import HistoryStore
+from uploader_gui.core.history_store import open_store
 from uploader_gui.core.jobs import FINAL, INTERRUPTED, Job
 from uploader_gui.core.paths import log_dir
 from uploader_gui.core.planner import PlanInput, plan
@@ -28,6 +30,18 @@ from uploader_gui.core.retry import RetryPolicy
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = RetryPolicy(base=0.01, cap=0.05, max_attempts=2)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, monkeypatch):
+    """The desk's SQLite, or the clinic's PostgreSQL: the helper opens the same one."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("UPLOADER_GUI_DATABASE", request.getfixturevalue("postgres_db"))
+    else:
+        monkeypatch.delenv("UPLOADER_GUI_DATABASE", raising=False)
+    s = open_store()
+    yield s
+    s.close()
 
 
 class Events:
@@ -81,13 +95,15 @@ def profiles(sandbox) -> dict:
     return profile_table({p.name: p for p in sandbox_profiles(sandbox.url, sandbox.credentials)})
 
 
-def test_the_helper_uploads_records_and_reports(sandbox, validator, tmp_path: Path) -> None:
-    store = HistoryStore()
+def test_the_helper_uploads_records_and_reports(sandbox, validator, tmp_path: Path,
+                                                store) -> None:
     events = Events()
     client = DispatcherClient(store, profiles(sandbox), concurrency=2, policy=FAST,
                               listener=events)
     try:
-        jobs = [client.submit(job) for job in claros_jobs(sandbox, validator, store, tmp_path, 5)]
+        prefix = type(store).__name__  # one sandbox for the module: its own file names
+        jobs = [client.submit(job)
+                for job in claros_jobs(sandbox, validator, store, tmp_path, 5, prefix=prefix)]
         assert all(j.id is not None for j in jobs) and client.active_count() > 0
         ids = {j.id for j in jobs}
         pump(client, lambda: {j.id for j in events.finished} >= ids)
@@ -106,27 +122,26 @@ def test_the_helper_uploads_records_and_reports(sandbox, validator, tmp_path: Pa
             assert stored is not None and stored.status == "verified" and stored.remote_id
         assert client._proc.pid != os.getpid()
         assert len([r for r in sandbox.received("claros")
-                    if r["filename"].startswith("doc-")]) == 5
+                    if r["filename"].startswith(prefix + "-")]) == 5
         # The token reached the helper (the sandbox accepted it) but never its log.
         token = sandbox.credentials["claros_api_key"]
         helper_log = log_dir() / "uploader-gui-queue.log"
         assert helper_log.exists() and token not in helper_log.read_text()
     finally:
         client.shutdown()
-        store.close()
     assert not client._proc.is_alive() and client._proc.exitcode == 0
 
 
 def test_a_killed_helper_is_reported_its_jobs_interrupted_and_a_new_one_starts(
-        sandbox, validator, tmp_path: Path) -> None:
+        sandbox, validator, tmp_path: Path, store) -> None:
     sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=20, times=10)
-    store = HistoryStore()
     events = Events()
     client = DispatcherClient(store, profiles(sandbox), concurrency=2, policy=FAST,
                               listener=events)
     try:
         jobs = [client.submit(job)
-                for job in claros_jobs(sandbox, validator, store, tmp_path, 3, prefix="killed")]
+                for job in claros_jobs(sandbox, validator, store, tmp_path, 3,
+                                       prefix="killed-" + type(store).__name__)]
         pump(client, lambda: sum(1 for j in events.changed if j.status == "uploading") >= 2)
         first = client._proc
         os.kill(first.pid, signal.SIGKILL)
@@ -138,7 +153,8 @@ def test_a_killed_helper_is_reported_its_jobs_interrupted_and_a_new_one_starts(
         assert {j.id for j in store.jobs(status=INTERRUPTED)} >= marked
         # The next request starts a new helper, which sends.
         sandbox.clear_faults()
-        [again] = claros_jobs(sandbox, validator, store, tmp_path, 1, prefix="again")
+        [again] = claros_jobs(sandbox, validator, store, tmp_path, 1,
+                              prefix="again-" + type(store).__name__)
         again = client.submit(again)
         assert client._proc is not first and client._proc.pid != first.pid
         pump(client, lambda: any(j.id == again.id for j in events.finished))
@@ -146,7 +162,6 @@ def test_a_killed_helper_is_reported_its_jobs_interrupted_and_a_new_one_starts(
         assert final is not None and final.status == "verified"
     finally:
         client.shutdown()
-        store.close()
 
 
 def test_if_the_window_dies_the_helper_finishes_and_records_everything(

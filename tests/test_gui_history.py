@@ -213,6 +213,7 @@ def answer_close_dialog(qtbot, button_text: str) -> list[str]:
     return seen
 
 
+@pytest.mark.close_question
 def test_close_while_uploading_asks(qtbot, window: MainWindow, tmp_path: Path, sandbox) -> None:
     sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=3, times=1)
     upload(qtbot, window, [fm.good_pdf(tmp_path / "busy.pdf")])
@@ -226,6 +227,7 @@ def test_close_while_uploading_asks(qtbot, window: MainWindow, tmp_path: Path, s
     assert time.monotonic() - t0 < 10
 
 
+@pytest.mark.close_question
 def test_close_and_keep_sending_in_the_background(qtbot, window: MainWindow, tmp_path: Path,
                                                   sandbox, app_home) -> None:
     # The window closes at once; the helper process finishes the batch and records it all;
@@ -403,3 +405,37 @@ def test_history_sorts_by_any_column_and_keeps_newest_on_top(qtbot, window: Main
     upload(qtbot, window, [fm.good_pdf(tmp_path / "newest.pdf", pages=5)])
     qtbot.waitUntil(lambda: len(history_rows(window)) == 4, timeout=30_000)
     assert names()[0] == "newest.pdf"
+
+
+def test_a_killed_upload_helper_is_reported_and_its_uploads_can_be_resumed(
+        qtbot, window: MainWindow, tmp_path: Path, sandbox) -> None:
+    import os
+    import signal
+
+    # Two uploads held by the server; the helper process that sends them is killed.
+    sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=20, times=2)
+    files = [fm.good_pdf(tmp_path / f"cut-off-{i}.pdf", pages=i + 1) for i in range(2)]
+    upload(qtbot, window, files)
+    qtbot.waitUntil(lambda: window.counts()["sending"] == 2 and window.uploads.active == 2,
+                    timeout=15_000)
+    reader = HistoryStore(read_only=True)
+    try:  # both requests have gone out (the first attempt of each is on record)
+        qtbot.waitUntil(lambda: sum(j.began_sending for j in reader.jobs()) == 2, timeout=15_000)
+    finally:
+        reader.close()
+    helper = window.uploads.dispatcher._proc
+    os.kill(helper.pid, signal.SIGKILL)
+    # The window says so, in words, and offers the interrupted uploads for resuming.
+    qtbot.waitUntil(lambda: "upload helper stopped" in window.upload_panel.message.text(),
+                    timeout=10_000)
+    qtbot.waitUntil(window.interrupted_bar.isVisible, timeout=10_000)
+    assert "2 uploads were interrupted" in window.interrupted_label.text()
+    # Claros uploads whose bytes had gone out are not resent blindly: the bar says to review.
+    assert "review" in window.interrupted_label.text().lower()
+    # A new helper was started; a new upload goes through it.
+    qtbot.waitUntil(lambda: window.uploads.dispatcher.started, timeout=10_000)
+    assert window.uploads.dispatcher._proc.pid != helper.pid
+    sandbox.clear_faults()
+    window.clear_all()
+    upload(qtbot, window, [fm.good_pdf(tmp_path / "after.pdf", pages=7)])
+    qtbot.waitUntil(lambda: staged_state(window, "after.pdf") == "verified", timeout=30_000)

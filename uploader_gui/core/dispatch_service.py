@@ -43,6 +43,7 @@ from typing import Any
 
 from uploader_gui.core.history import HistoryError
 from uploader_gui.core.jobs import Job
+from uploader_gui.core.listener import DispatcherListener
 from uploader_gui.core.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,8 @@ def store_spec(store: Any) -> tuple[str, str]:
 # ---------------------------------------------------------------------- the helper
 
 
-class _Collector:
-    """The helper's DispatcherListener: keeps the latest of everything until sent."""
+class _Collector(DispatcherListener):
+    """The helper's listener: keeps the latest of everything until it is sent."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()

@@ -46,6 +46,7 @@ from uploader_gui.core.jobs import (
     config_to_json,
     with_connection,
 )
+from uploader_gui.core.listener import DispatcherListener
 from uploader_gui.core.outcome import CancelToken
 from uploader_gui.core.recheck import StagedFileError, hash_staged
 from uploader_gui.core.retry import Attempt, RetryPolicy, deliver
@@ -61,22 +62,6 @@ MIN_CONCURRENCY, MAX_CONCURRENCY = 1, 8
 CredentialsFor = Callable[[Job], Credentials]
 #: The job's profile's settings as they are now (None: keep the job's own).
 SettingsFor = Callable[[Job], "TargetConfig | None"]
-
-
-class DispatcherListener:
-    """Called from worker threads. Implementations must be quick and thread-safe."""
-
-    def job_changed(self, job: Job) -> None:
-        pass
-
-    def job_progress(self, job_id: int, sent: int, total: int) -> None:
-        pass
-
-    def job_finished(self, job: Job) -> None:
-        """The dispatcher is done with this job (after any verification right after sending)."""
-
-    def history_failed(self, error: HistoryError) -> None:
-        """The history stopped taking writes (``error.kind``, e.g. disk full); sent once."""
 
 
 @dataclass

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from uploader_gui.core.dispatch_service import DispatcherClient
-from uploader_gui.core.dispatcher import DispatcherListener
 from uploader_gui.core.history import HistoryError
 from uploader_gui.core.jobs import Job
+from uploader_gui.core.listener import DispatcherListener
 
 
 @dataclass

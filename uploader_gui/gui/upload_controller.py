@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QWidget
@@ -16,7 +17,6 @@ from PySide6.QtWidgets import QWidget
 from uploader_gui.core.dispatch_service import DispatcherClient, profile_table
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import FINAL, INTERRUPTED, STATE_LABELS, Job
-from uploader_gui.core.planner import Plan, PlanInput, plan
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import remember
 from uploader_gui.core.retry import RetryPolicy
@@ -26,6 +26,9 @@ from uploader_gui.core.validation import REMOVE_SCRIPTS
 from uploader_gui.gui.confirm_send import files_phrase
 from uploader_gui.gui.queue_bridge import QueueBridge
 from uploader_gui.gui.tasks import TaskRunner
+
+if TYPE_CHECKING:
+    from uploader_gui.core.planner import Plan
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +158,8 @@ class UploadController(QObject):
 
     def upload(self, files: list[StagedFile], profile: Profile, destination: Destination) -> int:
         """Plan (on a worker), ask, then queue. Returns how many files go on to be planned."""
+        from uploader_gui.core.planner import PlanInput, plan  # (PIL, pypdf: not at start)
+
         if self.dispatcher is None:
             self.message.emit("Uploading is not possible because the history cannot be written.")
             return 0

@@ -70,7 +70,7 @@ def _read_only(err: HistoryError) -> OpenedHistory:
 
 
 class InterruptedBar(QFrame):
-    """"2 uploads were interrupted when the app closed." with Resume and Review."""
+    """"2 uploads were interrupted before they finished." with Resume and Review."""
 
     resumeRequested = Signal()
     reviewRequested = Signal()
@@ -98,8 +98,8 @@ class InterruptedBar(QFrame):
             self.setVisible(False)
             return
         held = sum(not j.safe_to_resume() for j in jobs)
-        text = (tr("1 upload was interrupted when the app closed.") if len(jobs) == 1 else
-                tr("{n} uploads were interrupted when the app closed.").format(n=len(jobs)))
+        text = (tr("1 upload was interrupted before it finished.") if len(jobs) == 1 else
+                tr("{n} uploads were interrupted before they finished.").format(n=len(jobs)))
         if held:
             text += " " + tr("{n} of them went to Claros and may already have arrived: review "
                              "those before sending them again.").format(n=held)
