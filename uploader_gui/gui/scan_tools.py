@@ -102,7 +102,12 @@ class ScanTools(QObject):
     def open_split(self) -> SplitBatchDialog | None:
         items = self._selected_pdfs()
         profile = self._profile()
-        if len(items) != 1 or profile is None or self.window.uploads.dispatcher is None:
+        if self.window.uploads.dispatcher is None:
+            QMessageBox.information(self.window, tr("Split at cover sheets"), (
+                self.window.history_problem or tr(
+                    "The upload history is still being opened. Try again in a moment.")))
+            return None
+        if len(items) != 1 or profile is None:
             QMessageBox.information(self.window, tr("Split at cover sheets"), tr(
                 "Choose a profile and select one scanned PDF in the list first."))
             return None
