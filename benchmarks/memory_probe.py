@@ -1,9 +1,10 @@
 """Case 2's uploading process: peak RSS while one big file goes to REDCap.
 
-``python -m benchmarks.memory_probe app|requests URL TOKEN FILE RECORD`` prints
+``python -m benchmarks.memory_probe app|requests|idle URL TOKEN FILE RECORD`` prints
 ``{"baseline_mb", "peak_mb", "delta_mb", "seconds"}``. ``app`` uses the app's REDCap target
 (the GUI's code path, streamed by the multipart encoder); ``requests`` is plain
-``requests.post(files=...)``, the naive way, for reference. RSS is sampled from
+``requests.post(files=...)``, the naive way, for reference; ``idle`` makes the same target
+and samples for ``IDLE_S`` without uploading: the floor (what the sampling itself sees). RSS is sampled from
 ``/proc/self/statm`` every 2 ms by a thread and cross-checked with ``ru_maxrss`` (used only
 if it grew during the upload: it is a lifetime peak, and start-up briefly peaks higher than
 the settled baseline).
@@ -21,6 +22,7 @@ from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
+IDLE_S = 0.5
 
 
 def rss() -> int:
@@ -64,6 +66,8 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     if mode == "app":
         target.upload(Document(path, "pdf", path.stat().st_size), dest)
+    elif mode == "idle":
+        time.sleep(IDLE_S)
     else:
         with open(path, "rb") as fh:
             resp = requests.post(url + "/api/", data={

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from benchmarks.files import pdf_of_size, raw_file
-from benchmarks.harness import CaseResult, Stats, child_env, run_child, wall
+from benchmarks.harness import CaseResult, Result, Stats, child_env, measure, run_child, wall
 from benchmarks.sandbox_proc import SandboxProcess
 from uploader_gui.core.dispatcher import Dispatcher
 from uploader_gui.core.history import HistoryStore
@@ -22,6 +22,7 @@ from uploader_gui.core.jobs import SUCCESS, Job, sha256_of
 from uploader_gui.core.targets import Credentials, Destination, Document, Secret, TargetConfig, make_target
 
 MB = 1024 * 1024
+SEND_TARGET_S = 0.35  # issue 18: `uploader-gui send` of one file, whole process
 CLAROS_KEY = "sandbox-claros-key"  # the sandbox's demo key; not a secret
 
 
@@ -43,6 +44,7 @@ def _curl_time(url: str, path: Path) -> float:
 def single_upload(sb: SandboxProcess, work: Path, reps: int) -> list[CaseResult]:
     """Case 1: one 10 MB PDF, core upload call vs curl; and whole processes."""
     pdf = pdf_of_size(work / "single-10mb.pdf", 10 * MB, seed=10)
+    tiny = pdf_of_size(work / "single-1kb.pdf", 1024, seed=11)
     target = make_target(TargetConfig(kind="claros", base_url=sb.url, name="bench"),
                          Credentials(token=Secret(CLAROS_KEY)))
     doc = Document(pdf, "pdf", pdf.stat().st_size)
@@ -53,11 +55,12 @@ def single_upload(sb: SandboxProcess, work: Path, reps: int) -> list[CaseResult]
         target.upload(doc, dest)
         return time.perf_counter() - t0
 
-    app_once(), _curl_time(sb.url, pdf)  # warm the page cache and both code paths
-    app, ref = [], []
+    app_once(), _curl_time(sb.url, pdf), _curl_time(sb.url, tiny)  # warm the cache and code paths
+    app, ref, floor = [], [], []
     for _ in range(reps):
         app.append(app_once())
         ref.append(_curl_time(sb.url, pdf))
+        floor.append(_curl_time(sb.url, tiny))
     target.close()
     shipped = _shipped_sandbox_uploads(work, doc, dest, reps=3)
     request = CaseResult(
@@ -69,32 +72,47 @@ def single_upload(sb: SandboxProcess, work: Path, reps: int) -> list[CaseResult]
         notes="Sandbox with TCP_NODELAY (see sandbox_proc). Against the sandbox as shipped the "
               f"app's keep-alive request takes {Stats.of(shipped).median:.3f} s: its response waits "
               "for a 40 ms delayed ACK.",
-        extra={"app_vs_sandbox_as_shipped_s": shipped})
+        extra={"app_vs_sandbox_as_shipped_s": shipped},
+        floor_name="curl -F of a 1 KB PDF", floor=Stats.of(floor))
     request.passed = request.ratio <= 1.10
 
     home = work / "send-home"
     home.mkdir(exist_ok=True)
-    exe = shutil.which("uploader-gui")
-    cmd = [exe] if exe else [sys.executable, "-m", "uploader_gui"]
+    # The command as installed: its bytecode compiled (pip compiles it on install, and
+    # PYTHONDONTWRITEBYTECODE may be set here), started by the script next to this
+    # interpreter, not by a version manager's shim (pyenv's runs bash and `pyenv exec`).
+    import compileall
+
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "uploader_gui"), quiet=1)
+    exe = Path(sys.executable).with_name("uploader-gui")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "uploader_gui"]
     send = [*cmd, "send", "--target", "claros", "--url", sb.url, "--patient", "1001",
             "--allow-duplicate", str(pdf)]
     env = child_env(UPLOADER_GUI_TOKEN=CLAROS_KEY, UPLOADER_GUI_HOME=str(home))
-    app_p, ref_p = [], []
-    for _ in range(max(2, reps // 2)):
+    bare_python = [sys.executable, "-c", "pass"]
+
+    def send_once() -> float:
         seconds, proc = wall(send, env=env)
         if proc.returncode != 0:
             raise RuntimeError(f"uploader-gui send failed: {proc.stdout}{proc.stderr}")
-        app_p.append(seconds)
-        seconds, proc = wall(curl_claros(sb.url, pdf), check=True)
-        ref_p.append(seconds)
+        return seconds
+
+    send_once(), wall(bare_python)  # a warm page cache for the imports, as for curl
+    app_p, ref_p, floor_p = [], [], []
+    for _ in range(max(2, reps // 2)):
+        app_p.append(send_once())
+        ref_p.append(wall(curl_claros(sb.url, pdf), check=True)[0])
+        floor_p.append(wall(bare_python, env=env, check=True)[0])
     process = CaseResult(
-        "1b", "single 10 MB upload (whole process)",
+        "1b", "send one 10 MB file (whole process)",
         "wall time from fork to exit of `uploader-gui send --target claros ... FILE` (Python start, "
         "imports, history, validation of the file in a helper process, upload) vs `curl -F` of "
-        "the same file",
-        "s", Stats.of(app_p), "curl process", Stats.of(ref_p), "report only", None,
-        notes="The issue sets no target here; the difference is Python start-up, imports and the "
-              "file check before sending.")
+        "the same file; one warm-up, then they alternate",
+        "s", Stats.of(app_p), "curl process", Stats.of(ref_p), f"≤ {SEND_TARGET_S} s", None,
+        notes="Judged on the worst run. The floor is the interpreter's own start: "
+              f"`{Path(sys.executable).name} -c pass`, fork to exit.",
+        floor_name="python -c pass", floor=Stats.of(floor_p))
+    process.passed = process.app.max <= SEND_TARGET_S
     return [request, process]
 
 
@@ -125,6 +143,8 @@ def streaming_memory(sb: SandboxProcess, work: Path, reps: int) -> CaseResult:
         seconds.append(out["seconds"])
     out = run_child("memory_probe", ["requests", sb.url, token, str(big), "1"])
     ref.append(out["delta_mb"])
+    floor = [run_child("memory_probe", ["idle", sb.url, token, str(big), "1"])["delta_mb"]
+             for _ in range(reps)]
     big.unlink()
     app_stats = Stats.of(app)
     return CaseResult(
@@ -133,7 +153,8 @@ def streaming_memory(sb: SandboxProcess, work: Path, reps: int) -> CaseResult:
         "just before RedcapTarget.upload() vs the peak RSS sampled every 2 ms (and ru_maxrss) until "
         "it returns; reference: the same upload with plain requests.post(files=...)",
         "MB", app_stats, "requests files=", Stats.of(ref), "≤ 40 MB above baseline",
-        app_stats.max <= 40, extra={"app_upload_seconds": seconds})
+        app_stats.max <= 40, extra={"app_upload_seconds": seconds},
+        floor_name="same probe, no upload", floor=Stats.of(floor))
 
 
 def _job(path: Path, config: TargetConfig) -> Job:
@@ -142,8 +163,9 @@ def _job(path: Path, config: TargetConfig) -> Job:
                target_config=config)
 
 
-def batch_files(work: Path, count: int = 200, size: int = 300 * 1024) -> list[Path]:
-    folder = work / "batch"
+def batch_files(work: Path, count: int = 200, size: int = 300 * 1024,
+                name: str = "batch") -> list[Path]:
+    folder = work / name
     folder.mkdir(exist_ok=True)
     return [pdf_of_size(folder / f"batch-{i:03d}.pdf", size, seed=1000 + i) for i in range(count)]
 
@@ -151,13 +173,14 @@ def batch_files(work: Path, count: int = 200, size: int = 300 * 1024) -> list[Pa
 def batch_throughput(sb: SandboxProcess, work: Path, reps: int) -> CaseResult:
     """Case 3: 200 × 300 KB through the queue at concurrency 4 vs xargs -P4 curl."""
     files = batch_files(work)
+    tiny = batch_files(work, size=1024, name="batch-1kb")
     config = TargetConfig(kind="claros", base_url=sb.url, name="bench batch")
     creds = Credentials(token=Secret(CLAROS_KEY))
     folder = files[0].parent
     xargs = ["xargs", "-0", "-P4", "-I{}", *curl_claros(sb.url, Path("{}"), "{}")]
     stdin = "".join(f"{p.name}\0" for p in files)
 
-    def app_once(history: HistoryStore) -> float:
+    def app_once(history: HistoryStore, files: list[Path] = files) -> float:
         t0 = time.perf_counter()
         d = Dispatcher(history, lambda _job: creds, concurrency=4)
         jobs = [d.submit(_job(p, config)) for p in files]
@@ -180,11 +203,12 @@ def batch_throughput(sb: SandboxProcess, work: Path, reps: int) -> CaseResult:
     home = Path(tempfile.mkdtemp(prefix="bench-history-", dir=work))
     history = HistoryStore(home / "history.sqlite3")
     curl_once()  # warm-up: page cache, server threads
-    app, ref = [], []
+    app, ref, floor = [], [], []
     try:
         for _ in range(reps):
             app.append(app_once(history))
             ref.append(curl_once())
+            floor.append(app_once(history, tiny))
     finally:
         history.close()
     result = CaseResult(
@@ -192,17 +216,22 @@ def batch_throughput(sb: SandboxProcess, work: Path, reps: int) -> CaseResult:
         "wall time from creating the Dispatcher and submitting 200 Claros jobs (each recorded in "
         "the SQLite history, re-hashed and uploaded by 4 workers) until wait_idle() returns; "
         "reference: `xargs -0 -P4 curl -F` of the same 200 files, fork to exit",
-        "s", Stats.of(app), "xargs -P4 curl", Stats.of(ref), "ratio ≤ 1.25", None)
+        "s", Stats.of(app), "xargs -P4 curl", Stats.of(ref), "ratio ≤ 1.25", None,
+        floor_name="the same queue, 200 × 1 KB", floor=Stats.of(floor))
     result.passed = result.ratio <= 1.25
     return result
 
 
-def run(work: Path, quick: bool) -> list[CaseResult]:
-    results: list[CaseResult] = []
+def run(work: Path, quick: bool) -> list[Result]:
+    """Cases 1a, 1b, 2 and 3; those whose reference tool (curl, xargs) is missing are
+    recorded as not measured, and the others still run."""
+    results: list[Result] = []
     with SandboxProcess(work / "sandbox") as sb:
-        results += single_upload(sb, work, reps=3 if quick else 9)
-        results.append(streaming_memory(sb, work, reps=1 if quick else 3))
-        results.append(batch_throughput(sb, work, reps=2 if quick else 5))
+        results += measure(("1a", "1b"), lambda: single_upload(sb, work, reps=3 if quick else 9),
+                           needs=("curl",))
+        results += measure(("2",), lambda: [streaming_memory(sb, work, reps=1 if quick else 3)])
+        results += measure(("3",), lambda: [batch_throughput(sb, work, reps=2 if quick else 5)],
+                           needs=("curl", "xargs"))
     shutil.rmtree(work / "sandbox", ignore_errors=True)
     os.sync()
     return results

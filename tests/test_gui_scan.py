@@ -199,6 +199,8 @@ def test_desk_flow_from_the_window(qtbot, window, tmp_path: Path, sandbox) -> No
     assert edited.sources[0]["path"] == str(batch)  # History will name the user's file
     assert len(PdfReader(edited.path).pages) == 9
     window.view.selectRow(0)
+    # Splitting sends: the history (opened on a worker at start) must be open.
+    qtbot.waitUntil(lambda: window.uploads.dispatcher is not None, timeout=30_000)
     split = window.scan_tools.open_split()
     qtbot.waitUntil(lambda: len(split.part_boxes) == 4, timeout=60_000)
     before = len(sandbox.received("claros"))

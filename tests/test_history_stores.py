@@ -269,3 +269,88 @@ def test_jobs_and_other_actions_land_in_one_audit_trail(store, database) -> None
     assert entries[0].destination == "patient 1001" and entries[0].sha256 == "ab" * 32
     assert "Ada" not in "".join(e.destination + e.receipt for e in entries)  # no names
     assert verify(entries).ok
+
+
+# ---------------------------------------------------------------------- the History tab's pages
+
+def varied(store, n: int) -> list[Job]:
+    """``n`` jobs that differ in everything the History tab sorts and filters by, with ties
+    (same time, same name) and text whose order depends on the collation (case, accents)."""
+    names = ["b.pdf", "B.pdf", "a.pdf", "é.pdf", "Z-scan.pdf", "a.pdf", "50% off.pdf", "a_b.pdf"]
+    statuses = [SENT, FAILED, INTERRUPTED, QUEUED]
+    made = []
+    base = 1_700_000_000.0
+    for i in range(n):
+        j = job(names[i % len(names)], sha=f"{i:064x}", patient=str(1000 + i % 7))
+        j.workstation, j.delivery = f"desk-{i % 3}", [None, "pending", "succeeded"][i % 3]
+        j.target = ["claros", "redox"][i % 2]
+        j.created = base + (i // 2) * 60  # two jobs at each time: the id breaks the tie
+        j.profile = ["Front desk", "Lab", None][i % 3]
+        j.patient_label = ["Ada Sandbox", "", "José Núñez", None][i % 4]
+        j.status = statuses[i % len(statuses)]
+        j.error = "It failed." if j.status == FAILED else None
+        j.remote_id = f"PDF_{i}" if j.status == SENT else None
+        made.append(store.add_job(j))
+    return made
+
+
+def walk(store, query, size: int) -> list[int]:
+    """Every page of ``query``, one after another, as the History tab reads them."""
+    ids: list[int] = []
+    page = store.page(query, size=size, total=True)
+    ids += [j.id for j in page.jobs]
+    while page.more:
+        page = store.page(query, query.key(page.jobs[-1]), size=size)
+        ids += [j.id for j in page.jobs]
+    return ids
+
+
+@pytest.mark.parametrize("order", ["created", "name", "patient", "target", "delivery", "status"])
+def test_pages_follow_the_python_order_for_every_column(store, order) -> None:
+    from uploader_gui.core.history_pages import HistoryQuery, sort_key
+
+    jobs = varied(store, 41)
+    for descending in (True, False):
+        query = HistoryQuery(order=order, descending=descending)
+        want = [j.id for j in sorted(jobs, key=lambda j: sort_key(order, j), reverse=descending)]
+        assert walk(store, query, size=6) == want
+        assert [j.id for j in store.matching(query)] == want
+
+
+def test_pages_filter_as_the_window_does(store) -> None:
+    from uploader_gui.core.history_pages import HistoryQuery
+
+    jobs = varied(store, 40)
+    since, until = jobs[10].created, jobs[30].created
+    for query in (HistoryQuery(text="JOSÉ"), HistoryQuery(text="pdf_1"), HistoryQuery(text="50%"),
+                  HistoryQuery(text="a_b"), HistoryQuery(text="patient 1003"),
+                  HistoryQuery(text="front"), HistoryQuery(status=FAILED),
+                  HistoryQuery(target="redox"), HistoryQuery(since=since, until=until),
+                  HistoryQuery(workstation="desk-1", status=SENT),
+                  HistoryQuery(text="a", workstation="desk-2", order="name")):
+        want = [j.id for j in sorted(jobs, key=query.key, reverse=True) if query.accepts(j)]
+        assert walk(store, query, size=4) == want, query
+    # The wildcards of LIKE are only characters: "50%" is not "50" then anything.
+    assert [j.name for j in store.matching(HistoryQuery(text="50%"))] == ["50% off.pdf"] * 5
+    assert {j.name for j in store.matching(HistoryQuery(text="a_b"))} == {"a_b.pdf"}
+
+
+def test_an_upload_between_two_pages_neither_shifts_nor_repeats_them(store) -> None:
+    from uploader_gui.core.history_pages import HistoryQuery
+
+    jobs = varied(store, 12)
+    query = HistoryQuery()
+    first = store.page(query, size=5, total=True)
+    assert (first.total, first.top_id, first.more) == (12, jobs[-1].id, True)
+    newest = store.add_job(job("newest.pdf", sha="ff" * 32))  # arrives meanwhile, on top
+    rest = walk_from(store, query, first, size=5)
+    assert [j.id for j in first.jobs] + rest == [j.id for j in reversed(jobs)]
+    assert newest.id not in rest
+
+
+def walk_from(store, query, page, size: int) -> list[int]:
+    ids: list[int] = []
+    while page.more:
+        page = store.page(query, query.key(page.jobs[-1]), size=size)
+        ids += [j.id for j in page.jobs]
+    return ids

@@ -1,91 +1,73 @@
-"""The `uploader-gui` command: the window by default, headless subcommands otherwise."""
+"""The `uploader-gui` command: the window by default, headless subcommands otherwise.
+
+Only what the chosen command needs is imported (a headless command never imports
+Qt): the options are defined in :mod:`.arguments`, each command's code is imported
+once it is chosen, and the helper that checks files starts before that import
+(:mod:`.prestart`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from uploader_gui import __version__
-from uploader_gui.core.validation import (
-    DEFAULT_LIMITS,
-    IsolatedValidator,
-    ValidationResult,
-    expand_paths,
-    human_size,
-)
+from uploader_gui.cli.arguments import build_parser, command_of
 
-TARGETS = tuple(DEFAULT_LIMITS)
+__all__ = ["build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="uploader-gui",
-        description="Send patient documents (PDF, JPEG, PNG) to Redox, Claros Health or "
-        "REDCap. With no command, opens the window.",
-    )
-    parser.add_argument("--version", action="version", version=f"uploader-gui {__version__}")
-    parser.add_argument(
-        "--sandbox",
-        action="store_true",
-        help="open the window connected to a built-in emulator of the three systems "
-        "(no credentials needed)",
-    )
-    parser.add_argument(
-        "--self-test",
-        action="store_true",
-        help="check that this installation works (stage, check and send a generated PDF to a "
-        "built-in test system), print one line per check, and exit",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    parser.subparsers = sub.choices  # type: ignore[attr-defined]
-
-    v = sub.add_parser(
-        "validate",
-        help="check files before sending",
-        description="Check files the way the app does before anything is sent. "
-        "Exit status: 0 when every file is acceptable, 1 when any is rejected, 2 on a usage error.",
-    )
-    v.add_argument("--target", choices=TARGETS, help="apply this system's size limit")
-    v.add_argument("--max-size-mb", type=float, metavar="MB",
-                   help="override the size limit, in megabytes")
-    v.add_argument("--json", action="store_true", help="print one JSON object per file")
-    v.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
-
-    from uploader_gui.cli.audit import add_audit_parsers
-    from uploader_gui.cli.history import add_history_parsers
-    from uploader_gui.cli.profiles import add_profiles_parser
-    from uploader_gui.cli.scan_commands import add_scan_parsers
-    from uploader_gui.cli.send import add_send_parser
-    from uploader_gui.cli.watch import add_watch_parser
-
-    add_send_parser(sub)
-    add_history_parsers(sub)
-    add_watch_parser(sub)
-    add_profiles_parser(sub)
-    add_audit_parsers(sub)
-    add_scan_parsers(sub)
-
-    s = sub.add_parser(
-        "sandbox",
-        help="run the local emulator of Redox, Claros and REDCap",
-        description="Serve a local emulator of the three APIs for training and tests.",
-    )
-    s.add_argument("--port", type=int, default=8765)
-    s.add_argument("--data", metavar="DIR", help="where received files are kept")
-    s.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
-    return parser
+#: Commands that end without the interpreter's teardown when run as the program.
+QUICK_EXIT = frozenset({"send", "validate", "history"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    multiprocessing.freeze_support()
-    parser = build_parser()
+    """Run the command line ``argv`` (default: this program's arguments); its exit status."""
+    if getattr(sys, "frozen", False):
+        import multiprocessing
+
+        multiprocessing.freeze_support()
+    as_program = argv is None
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
+    if args.command in ("send", "validate") and not args.self_test:
+        from uploader_gui.cli import prestart
+
+        # Before anything else is imported: the helper starts while this process does.
+        prestart.start_validator(args.paths, prestart.WORKERS[args.command])
+    code = _run(args, parser)
+    if as_program and args.command in QUICK_EXIT:
+        end_now(code)
+    return code
+
+
+def end_now(code: int) -> None:
+    """End the program now, with ``code``, once what it wrote is out.
+
+    Tearing the interpreter down (freeing every imported module's objects) takes
+    longer than a small upload, and on a busy computer far longer. The command has
+    closed its history and its helpers; what the interpreter would still do at exit
+    is done here: the exit handlers (the logs' flush among them) and the flush of
+    standard output. While another thread still runs, the usual exit is kept.
+    """
+    import atexit
+    import threading
+
+    if threading.active_count() > 1:
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.self_test:
         from uploader_gui.cli.selftest import run_self_test
 
@@ -100,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         configure_logging()
     if args.command == "validate":
+        from uploader_gui.cli.validate import cmd_validate
+
         return cmd_validate(args, parser)
     if args.command == "sandbox":
         return cmd_sandbox(args)
@@ -133,68 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from uploader_gui.gui.app import run_gui
 
     return run_gui(use_sandbox=args.sandbox)
-
-
-# --------------------------------------------------------------------------- validate
-
-
-def cmd_validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    max_bytes = None
-    if args.max_size_mb is not None:
-        if args.max_size_mb <= 0:
-            parser.error("--max-size-mb must be positive")
-        max_bytes = int(args.max_size_mb * 1024 * 1024)
-    missing = [p for p in args.paths if not os.path.lexists(p)]
-    if missing:
-        parser.error("no such file or folder: " + ", ".join(missing))
-
-    files = list(expand_paths(args.paths))
-    results: list[ValidationResult] = []
-    with IsolatedValidator(workers=min(2, os.cpu_count() or 1)) as validator:
-        for path in files:
-            res = validator.validate(path, args.target, max_bytes)
-            results.append(res)
-            if args.json:
-                print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
-    if not args.json:
-        print_table(results)
-    return 0 if all(r.ok for r in results) else 1
-
-
-def _details(r: ValidationResult) -> str:
-    if r.pages is not None:
-        return f"{r.pages} page" + ("" if r.pages == 1 else "s")
-    if r.width is not None and r.height is not None:
-        return f"{r.width}×{r.height}"
-    return ""
-
-
-def print_table(results: list[ValidationResult]) -> None:
-    if not results:
-        print("No files found.")
-        return
-    rows = [
-        (
-            "OK" if r.ok else "REJECTED",
-            (r.type or "?").upper(),
-            human_size(r.size) if r.size is not None else "",
-            _details(r),
-            r.path,
-        )
-        for r in results
-    ]
-    heads = ("VERDICT", "TYPE", "SIZE", "PAGES/SIZE", "FILE")
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(heads[:-1])]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
-    print(fmt.format(*heads))
-    wrap = max(40, shutil.get_terminal_size((100, 20)).columns - 6)
-    for r, row in zip(results, rows, strict=True):
-        print(fmt.format(*row))
-        for p in r.problems:
-            label = "warning" if p.severity == "warning" else "problem"
-            print(f"      {label}: {p.message}"[: wrap * 3])
-    ok = sum(r.ok for r in results)
-    print(f"\n{ok} of {len(results)} file(s) can be sent; {len(results) - ok} rejected.")
 
 
 # --------------------------------------------------------------------------- sandbox

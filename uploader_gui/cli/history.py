@@ -1,4 +1,8 @@
-"""`uploader-gui history` and `uploader-gui resume`."""
+"""`uploader-gui history` and `uploader-gui resume`.
+
+Listing imports only the history: the sending machinery (HTTP, the queue) is
+imported by `resume`, and by `history --refresh-delivery`, which need it.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from uploader_gui.cli.send import (
-    _Printer,
-    credentials_from_env,
-    current_connections,
-    deliver_jobs,
-    open_history,
-)
-from uploader_gui.core.jobs import INTERRUPTED, STATE_LABELS, STATES, UNKNOWN, Job
-from uploader_gui.core.retry import RetryPolicy
-
-
-def add_history_parsers(sub: Any) -> None:
-    h = sub.add_parser("history", help="list uploads and their outcomes",
-                       description="Print the upload history, newest first.")
-    h.add_argument("--json", action="store_true", help="one JSON object per job")
-    h.add_argument("--status", choices=STATES, action="append",
-                   help="only jobs in this state (repeatable)")
-    h.add_argument("--search", help="file name, patient or record, or remote id contains this")
-    h.add_argument("--limit", type=int, help="at most this many jobs")
-    h.add_argument("--refresh-delivery", action="store_true",
-                   help="ask the Redox Platform API whether sent documents were delivered")
-
-    r = sub.add_parser(
-        "resume", help="send again the uploads that were interrupted",
-        description="Re-send jobs that were interrupted when the app stopped. Claros jobs that "
-        "had begun sending, and jobs whose outcome is unknown, may already have arrived: they "
-        "are only re-sent with --include-unknown. Exit status 0 only when every job was sent.",
-    )
-    r.add_argument("--include-unknown", action="store_true",
-                   help="also re-send jobs that may already have arrived (risk of a duplicate)")
-    r.add_argument("--concurrency", type=int, default=3)
-    r.add_argument("--json", action="store_true")
+from uploader_gui.cli.arguments import add_history_parsers  # noqa: F401 - re-exported
+from uploader_gui.cli.store import open_history
+from uploader_gui.core.jobs import INTERRUPTED, STATE_LABELS, UNKNOWN, Job
 
 
 def cmd_history(args: argparse.Namespace, parser: argparse.ArgumentParser,
@@ -48,6 +23,7 @@ def cmd_history(args: argparse.Namespace, parser: argparse.ArgumentParser,
         parser.error("--limit must be at least 1")
     store = open_history(parser, viewing=not args.refresh_delivery)
     if args.refresh_delivery:
+        from uploader_gui.cli.send import credentials_from_env
         from uploader_gui.core.delivery import refresh_delivery
 
         env = credentials_from_env()
@@ -84,6 +60,9 @@ def _line(job: Job) -> str:
 
 def cmd_resume(args: argparse.Namespace, parser: argparse.ArgumentParser,
                out: Callable[[str], None] = print) -> int:
+    from uploader_gui.cli.send import _Printer, current_connections, deliver_jobs
+    from uploader_gui.core.retry import RetryPolicy
+
     store = open_history(parser)
     wanted = [INTERRUPTED] + ([UNKNOWN] if args.include_unknown else [])
     candidates = sorted(store.jobs(status=wanted), key=lambda j: j.id or 0)

@@ -25,6 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from uploader_gui.cli.arguments import (  # noqa: F401 - re-exported
+    add_profiles_parser,
+    add_target_options,
+)
 from uploader_gui.core.outcome import UploadError
 from uploader_gui.core.profiles import (
     Profile,
@@ -34,12 +38,10 @@ from uploader_gui.core.profiles import (
     export_profiles,
     import_profiles,
     load_profile_set,
-    profiles_path,
     save_profile_set,
 )
 from uploader_gui.core.secrets import (
     ROLE_LABELS,
-    ROLES,
     InvalidSecretError,
     SecretError,
     SecretStore,
@@ -47,119 +49,13 @@ from uploader_gui.core.secrets import (
     missing_secrets,
     roles_for,
 )
-from uploader_gui.core.targets import KIND_LABELS, KINDS, Credentials, Destination, TargetConfig
+from uploader_gui.core.targets import KIND_LABELS, Credentials, Destination, TargetConfig
 
 MAX_SECRET = 64 * 1024
 Out = Callable[[str], None]
 
 #: How the CLI finds the keyring; tests replace it with an in-memory store.
 store_factory: Callable[[], SecretStore] = SecretStore.detect
-
-
-def _role(value: str) -> str:
-    role = value.strip().lower().replace("-", "_")
-    if role not in ROLES:
-        raise argparse.ArgumentTypeError(f"must be one of {', '.join(r.replace('_', '-') for r in ROLES)}")
-    return role
-
-
-def add_target_options(p: argparse.ArgumentParser) -> None:
-    """The target flags `profiles add` shares with `send`'s ad-hoc target."""
-    p.add_argument("--target", choices=KINDS, required=True, help="the kind of system")
-    p.add_argument("--url", required=True,
-                   help="base URL: Redox API base, Claros base, or the REDCap API endpoint")
-    p.add_argument("--blob-url", help="Redox file upload base (default: same as --url)")
-    p.add_argument("--auth", choices=("jwt", "legacy"), help="Redox authentication (default jwt)")
-    p.add_argument("--client-id", help="Redox OAuth client ID (signed-JWT auth)")
-    p.add_argument("--key-id", help="Redox key ID, the JWT's kid (signed-JWT auth)")
-    p.add_argument("--jwt-alg", choices=("RS384", "ES384", "HS384"),
-                   help="Redox JWT algorithm (default: from the key)")
-    p.add_argument("--destination", action="append", default=[], metavar="ID[=NAME]",
-                   help="Redox destination (repeatable)")
-    p.add_argument("--source-id", help="Redox source ID (only when the organisation has several)")
-    p.add_argument("--platform-org-id",
-                   help="Redox organisation ID for the Platform API (organisation-based logs)")
-    p.add_argument("--platform-environment-id",
-                   help="Redox environment ID for the Platform API's log search (used when set)")
-    p.add_argument("--data-model", choices=("Media", "Notes"),
-                   help="Redox data model for documents: Media.New (default) or Notes.New")
-    p.add_argument("--platform-client-id", help="Redox Platform API client ID (delivery status)")
-    p.add_argument("--platform-key-id", help="Redox Platform API key ID (delivery status)")
-    p.add_argument("--patient-id-type", help="Redox patient identifier type (default MR)")
-    p.add_argument("--document-type", help="Redox document type (default Clinical Document)")
-    p.add_argument("--field", help="REDCap file-upload field to use by default")
-    p.add_argument("--event", help="REDCap unique event name to use by default")
-    p.add_argument("--repeat-instance", type=int, help="REDCap repeat instance to use by default")
-    p.add_argument("--size-limit-mb", type=float, metavar="MB", help="largest file to send")
-    p.add_argument("--ca-bundle", metavar="FILE",
-                   help="PEM file of the certificate authority to trust instead of this "
-                   "computer's (for a private CA)")
-    p.add_argument("--no-confirm", action="store_true",
-                   help="send without the last-look confirmation in the window")
-    p.add_argument("--redcap-overwrite", choices=("ask", "backup"),
-                   help="REDCap: when the field already holds a file, ask (default) or always "
-                   "back it up and replace it")
-    p.add_argument("--identity-fields", metavar="FIELD,FIELD",
-                   help="REDCap: up to three fields that say who a record is, shown before "
-                   "sending (e.g. first_name,last_name,dob)")
-    p.add_argument("--watch-folder", metavar="DIR", help="a folder to watch (scanner output)")
-    p.add_argument("--watch-pattern", metavar="REGEX",
-                   help="filename rule with (?P<patient>…), (?P<mrn>…) or (?P<record>…)")
-    p.add_argument("--watch-manual", action="store_true",
-                   help="in the window, put watched files on the list instead of sending them")
-    p.add_argument("--test-message", dest="test_flag", action="store_true", default=None,
-                   help="mark Redox messages as Test (the default)")
-    p.add_argument("--production", dest="test_flag", action="store_false",
-                   help="mark Redox messages as not Test")
-
-
-def add_profiles_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "profiles", help="list, add, test and share target profiles",
-        description="Manage target profiles. Profiles are kept without secrets in "
-        f"{profiles_path().name} in the config folder; secrets go to the system keyring and are "
-        "never taken from the command line or printed.",
-    )
-    ps = p.add_subparsers(dest="profiles_command", metavar="ACTION", required=True)
-
-    ls = ps.add_parser("list", help="list the profiles")
-    ls.add_argument("--json", action="store_true")
-
-    sh = ps.add_parser("show", help="a profile's settings, and which secrets are set")
-    sh.add_argument("name")
-    sh.add_argument("--json", action="store_true")
-
-    add = ps.add_parser("add", help="add (or with --replace, change) a profile")
-    add.add_argument("--name", required=True, help="the profile's name, as staff will see it")
-    add_target_options(add)
-    add.add_argument("--replace", action="store_true", help="replace a profile of the same name")
-
-    rm = ps.add_parser("remove", help="remove a profile and its keyring entries")
-    rm.add_argument("name")
-    rm.add_argument("--keep-secrets", action="store_true", help="leave its keyring entries")
-
-    t = ps.add_parser("test", help="try a harmless call with the profile's address and secrets")
-    t.add_argument("name")
-
-    ss = ps.add_parser(
-        "set-secret", help="store a secret in the keyring (read from stdin or a silent prompt)",
-        description="Store one of a profile's secrets in the system keyring. The value is read "
-        "from standard input when it is not a terminal, otherwise from a prompt that does not "
-        "echo; never from the command line. Roles: " +
-        "; ".join(f"{r.replace('_', '-')} ({ROLE_LABELS[r]})" for r in ROLES) + ".",
-    )
-    ss.add_argument("name")
-    ss.add_argument("role", type=_role, metavar="ROLE")
-    ss.add_argument("refused", nargs="*", help=argparse.SUPPRESS)
-
-    im = ps.add_parser("import", help="add the profiles in a file exported on another computer")
-    im.add_argument("file", type=Path)
-    im.add_argument("--replace", action="store_true", help="replace profiles of the same name")
-
-    ex = ps.add_parser("export", help="write profiles (without secrets) to a file for other computers")
-    ex.add_argument("file", type=Path)
-    ex.add_argument("names", nargs="*", metavar="NAME", help="only these (default: all)")
-    return p
 
 
 # --------------------------------------------------------------------------- helpers

@@ -15,54 +15,9 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
+from uploader_gui.cli.arguments import add_scan_parsers  # noqa: F401 - re-exported
 from uploader_gui.core.targets.base import KIND_LABELS
-
-
-def add_scan_parsers(sub: Any) -> None:
-    c = sub.add_parser(
-        "cover-sheet",
-        help="print a cover sheet for a patient (for scanning batches)",
-        description="Write a one-page cover sheet PDF for one patient: a QR code and a Code 128 "
-        "with the profile, the patient or record, the document type and a check value, and the "
-        "patient's name and date of birth in large print. Put it on top of the patient's pages "
-        "in a scan batch. Exit status 0 when written, 1 when the patient is unknown.",
-    )
-    c.add_argument("--profile", metavar="NAME", required=True, help="a saved profile")
-    c.add_argument("--patient", metavar="ID", required=True,
-                   help="patient ID (Claros, Redox) or record ID (REDCap)")
-    c.add_argument("--doctype", metavar="T", help="document type to print on the sheet")
-    c.add_argument("-o", "--output", metavar="FILE", required=True, help="the PDF to write")
-
-    s = sub.add_parser(
-        "split",
-        help="show how a scanned batch would be split and routed",
-        description="Read the cover sheets and patient labels in a PDF and show the parts it "
-        "would be split into, their pages and destinations, or that they are unmatched. "
-        "Nothing is sent and the file is not changed.",
-    )
-    s.add_argument("file", metavar="FILE")
-    s.add_argument("--profile", metavar="NAME",
-                   help="a saved profile (its patient-label rule is applied)")
-    s.add_argument("--json", action="store_true", help="print one JSON object")
-
-    sc = sub.add_parser(
-        "scan",
-        help="scan pages into a PDF",
-        description="Scan from a SANE scanner into a PDF (0600). Exit status 0 when saved, "
-        "1 when scanning failed or was cancelled with no page, 2 on a usage error.",
-    )
-    sc.add_argument("--profile", metavar="NAME", required=True, help="a saved profile")
-    sc.add_argument("--device", metavar="D", help="scanner (see --list); default: the first found")
-    sc.add_argument("--source", choices=("adf", "flatbed"), default="flatbed")
-    sc.add_argument("--duplex", action="store_true", help="both sides (document feeder only)")
-    sc.add_argument("--color", action="store_true", help="colour instead of grey")
-    sc.add_argument("--resolution", type=int, default=200, metavar="DPI", help="default 200")
-    sc.add_argument("--pages", type=int, metavar="N",
-                    help="pages to scan (default: the whole feeder, or one from the flatbed)")
-    sc.add_argument("--list", action="store_true", help="list the scanners and exit")
-    sc.add_argument("-o", "--output", metavar="FILE", help="the PDF to write")
 
 
 def cmd_cover_sheet(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

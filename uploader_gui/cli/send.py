@@ -16,19 +16,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from uploader_gui.cli import prestart
+from uploader_gui.cli.arguments import (  # noqa: F401 - add_send_parser re-exported
+    ENV_REDOX_CLIENT_ID,
+    ENV_REDOX_KEY,
+    ENV_REDOX_KEY_ID,
+    ENV_REDOX_PLATFORM_KEY,
+    ENV_REDOX_PRIVATE_KEY,
+    ENV_REDOX_SECRET,
+    ENV_TOKEN,
+    add_send_parser,
+)
+from uploader_gui.cli.store import VIEWABLE, open_history  # noqa: F401 - re-exported
 from uploader_gui.core.batch import needs_conversion
 from uploader_gui.core.delivery import wait_for_delivery
 from uploader_gui.core.diskspace import PlannedWrite, bytes_needed, free_space_problem
 from uploader_gui.core.dispatcher import Dispatcher, DispatcherListener
-from uploader_gui.core.history import (
-    DISK_FULL,
-    LOCKED,
-    PERMISSION,
-    READ_ONLY,
-    HistoryError,
-    HistoryStore,
-)
-from uploader_gui.core.history_store import open_store
+from uploader_gui.core.history import HistoryError, HistoryStore
 from uploader_gui.core.jobs import FAILED, SENT, SUCCESS, VERIFIED, Job
 from uploader_gui.core.paths import data_dir
 from uploader_gui.core.planner import (
@@ -52,7 +56,6 @@ from uploader_gui.core.secrets import (
     register_credentials,
 )
 from uploader_gui.core.targets import (
-    KINDS,
     Credentials,
     Destination,
     Secret,
@@ -61,68 +64,7 @@ from uploader_gui.core.targets import (
 )
 from uploader_gui.core.targets.base import DELIVERY_STATUS
 from uploader_gui.core.transport import UploadError, require_secure_url
-from uploader_gui.core.validation import IsolatedValidator, expand_paths, size_limit
-
-#: History problems that still let it be read (and listed by `history`).
-VIEWABLE = frozenset({LOCKED, DISK_FULL, READ_ONLY, PERMISSION})
-ENV_TOKEN = "UPLOADER_GUI_TOKEN"  # noqa: S105 - a variable name, not a secret
-ENV_REDOX_KEY = "UPLOADER_GUI_REDOX_KEY"
-ENV_REDOX_SECRET = "UPLOADER_GUI_REDOX_SECRET"  # noqa: S105 - a variable name
-ENV_REDOX_CLIENT_ID = "UPLOADER_GUI_REDOX_CLIENT_ID"
-ENV_REDOX_KEY_ID = "UPLOADER_GUI_REDOX_KEY_ID"
-ENV_REDOX_PRIVATE_KEY = "UPLOADER_GUI_REDOX_PRIVATE_KEY"
-ENV_REDOX_PLATFORM_KEY = "UPLOADER_GUI_REDOX_PLATFORM_KEY"
-
-
-def add_send_parser(sub: Any) -> None:
-    s = sub.add_parser(
-        "send",
-        help="validate and send files to a target",
-        description="Validate each file, then send it. Credentials come from the profile's "
-        f"keyring entries or from environment variables ({ENV_TOKEN}; {ENV_REDOX_KEY} and "
-        f"{ENV_REDOX_SECRET}; or {ENV_REDOX_CLIENT_ID}, {ENV_REDOX_KEY_ID} and "
-        f"{ENV_REDOX_PRIVATE_KEY}), never from the command line. Exit status 0 only when every "
-        "file was sent (with --verify: verified).",
-    )
-    where = s.add_mutually_exclusive_group(required=True)
-    where.add_argument("--profile", metavar="NAME", help="a saved profile")
-    where.add_argument("--target", choices=KINDS, help="an ad-hoc target (needs --url)")
-    s.add_argument("--url", help="base URL: Redox API base, Claros base, or the REDCap API endpoint")
-    s.add_argument("--blob-url", help="Redox file upload base (default: same as --url)")
-    s.add_argument("--auth", choices=("jwt", "legacy"), help="Redox authentication (default jwt)")
-    s.add_argument("--patient", help="patient ID (Claros, Redox)")
-    s.add_argument("--patient-id-type", help="Redox patient identifier type, e.g. MR")
-    s.add_argument("--record", help="REDCap record ID")
-    s.add_argument("--field", help="REDCap file-upload field")
-    s.add_argument("--event", help="REDCap unique event name (longitudinal projects)")
-    s.add_argument("--repeat-instance", type=int, help="REDCap repeat instance")
-    s.add_argument("--document-type", help="Redox document type")
-    s.add_argument("--destination", action="append", default=[], metavar="ID",
-                   help="Redox destination ID (repeatable)")
-    s.add_argument("--test-message", dest="test_flag", action="store_true", default=None,
-                   help="mark Redox messages as Test")
-    s.add_argument("--production", dest="test_flag", action="store_false",
-                   help="mark Redox messages as not Test")
-    s.add_argument("--max-attempts", type=int, default=5, help="attempts per file (default 5)")
-    s.add_argument("--retry-base", type=float, default=1.0, help="backoff base, seconds")
-    s.add_argument("--retry-cap", type=float, default=30.0, help="backoff cap, seconds")
-    s.add_argument("--concurrency", type=int, default=3, help="uploads at once, 1-8 (default 3)")
-    s.add_argument("--replace", action="store_true",
-                   help="REDCap: replace a file the field already holds (a backup is saved first)")
-    s.add_argument("--allow-duplicate", action="store_true",
-                   help="send even if the same file already went to the same patient or record")
-    s.add_argument("--allow-unknown", action="store_true",
-                   help="send even if an earlier upload of the same file there may have arrived")
-    s.add_argument("--remove-scripts", action="store_true",
-                   help="a PDF with JavaScript or launch actions: send a copy with them removed "
-                   "(never the file as it is); also the profile setting remove_active_content")
-    s.add_argument("--verify", action="store_true",
-                   help="wait until each upload is verified (REDCap read-back, Claros receipt, "
-                   "Redox delivery logs); exit non-zero if any is not")
-    s.add_argument("--verify-timeout", type=float, default=600.0, metavar="SECONDS",
-                   help="how long --verify waits for Redox's delivery logs (default 600)")
-    s.add_argument("--json", action="store_true", help="print one JSON object per file")
-    s.add_argument("paths", nargs="+", metavar="PATH")
+from uploader_gui.core.validation import expand_paths, size_limit
 
 
 def _secret(name: str) -> Secret | None:
@@ -259,7 +201,7 @@ def cmd_send(args: argparse.Namespace, parser: argparse.ArgumentParser,
     history = open_history(parser)
     printer = _Printer(args.json, out, verify=args.verify)
     try:
-        with IsolatedValidator(workers=1) as validator:
+        with prestart.validator(prestart.WORKERS["send"]) as validator:
             inputs = [PlanInput(str(path), path.resolve(),
                                 validator.validate(path, cfg.kind, limit)) for path in files]
             the_plan = plan(inputs, cfg, creds, destination, history, profile=args.profile,
@@ -314,7 +256,6 @@ def refusal_row(refusal: Refusal) -> dict[str, Any]:
     return row
 
 
-
 def _room_problem(cfg: TargetConfig, files: list[Path], *, replace: bool) -> str | None:
     """Is there room in the data folder for this batch? (History, PDFs from images, backups.)"""
     writes = []
@@ -327,39 +268,6 @@ def _room_problem(cfg: TargetConfig, files: list[Path], *, replace: bool) -> str
         writes.append(PlannedWrite(size, converted=image and needs_conversion(cfg.kind, "png"),
                                    backup=cfg.kind == "redcap" and replace))
     return free_space_problem(data_dir(), bytes_needed(writes))
-
-
-def open_history(parser: argparse.ArgumentParser, *, viewing: bool = False) -> HistoryStore:
-    """The history, or exit 2 with the reason in words (nothing is sent that can't be recorded).
-
-    ``viewing``: when it cannot be written (locked, disk full, read-only), open it
-    read-only instead, with a warning on stderr, so earlier uploads can still be listed.
-    """
-    try:
-        store = open_store()
-    except HistoryError as err:
-        return _read_only_or_exit(parser, err, viewing)
-    recovered = getattr(store, "recovery_message", None)  # SQLite only
-    if recovered:
-        print(f"uploader-gui: {recovered}", file=sys.stderr)
-    try:
-        store.mark_interrupted()
-    except HistoryError as err:
-        store.close()
-        return _read_only_or_exit(parser, err, viewing)
-    return store
-
-
-def _read_only_or_exit(parser: argparse.ArgumentParser, err: HistoryError,
-                       viewing: bool) -> HistoryStore:
-    if not viewing or err.kind not in VIEWABLE:
-        parser.exit(2, f"uploader-gui: {err}\n")
-    try:
-        store = HistoryStore(read_only=True)
-    except HistoryError:
-        parser.exit(2, f"uploader-gui: {err}\n")
-    print(f"uploader-gui: {err} Showing it read-only.", file=sys.stderr)
-    return store
 
 
 @dataclass

@@ -11,39 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from uploader_gui.cli.send import open_history, profile_and_credentials
+from uploader_gui.cli.arguments import add_watch_parser  # noqa: F401 - re-exported
+from uploader_gui.cli.send import profile_and_credentials
+from uploader_gui.cli.store import open_history
 from uploader_gui.core.paths import data_dir
 from uploader_gui.core.validation import IsolatedValidator
 from uploader_gui.core.watch import FolderWatcher, Outcome, PatternError, WatchSettings
 from uploader_gui.core.watch_status import WatchHealth, describe, read_status, write_status
-
-
-def add_watch_parser(sub: Any) -> None:
-    w = sub.add_parser(
-        "watch", help="send what a scanner saves in a folder",
-        description="Watch a folder and send each file once it has finished being written. "
-        "A filename rule with a named group (?P<patient>…), (?P<mrn>…) or (?P<record>…) "
-        "(and optionally (?P<doctype>…)) says where each file goes. Sent files move to Sent/ "
-        "beside them, failed ones to Failed/ with a .txt reason; files without a match stay. "
-        "With the profile's split_cover_sheets, PDFs with cover sheets are split and each part "
-        "goes where its sheet says (unattended only with unattended_cover_sheets). "
-        "Nothing is ever deleted. Stops cleanly on Ctrl+C or SIGTERM.",
-    )
-    w.add_argument("--profile", required=True, metavar="NAME")
-    w.add_argument("--pattern", metavar="REGEX",
-                   help="filename rule (default: the profile's watch_pattern)")
-    w.add_argument("--once", action="store_true", help="process what is there now, then exit")
-    w.add_argument("--settle", type=float, default=3.0,
-                   help="seconds a file must stay unchanged before it is sent (default 3)")
-    w.add_argument("--json", action="store_true", help="one JSON object per file handled")
-    w.add_argument("--status-file", type=Path, metavar="FILE",
-                   help="where to write the watcher's health after every scan (default: "
-                   "watch-PROFILE.json in the app's data folder)")
-    w.add_argument("--status", action="store_true",
-                   help="print the health of the watcher for --profile and exit: 0 when it is "
-                   "running and scanning, 1 otherwise (for monitoring)")
-    w.add_argument("folder", metavar="DIR", nargs="?",
-                   help="the folder (default: the profile's watch_folder)")
 
 
 def status_path(args: argparse.Namespace) -> Path:

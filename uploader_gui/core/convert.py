@@ -17,10 +17,12 @@ import shutil
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-
-from PIL import Image, ImageOps
+from typing import TYPE_CHECKING
 
 from uploader_gui.core.paths import data_dir
+
+if TYPE_CHECKING:  # Pillow is imported when an image is converted, not with the queue
+    from PIL import Image
 
 # A4 is 8.27 x 11.69 in, Letter 8.5 x 11 in: the page must fit both.
 PAGE_INCHES = (8.27, 11.0)
@@ -46,6 +48,8 @@ def page_dpi(width: int, height: int) -> float:
 
 
 def _page_image(path: Path) -> Image.Image:
+    from PIL import Image, ImageOps
+
     with Image.open(path, formats=["JPEG", "PNG"]) as im:
         im.load()
         upright = ImageOps.exif_transpose(im) or im

@@ -3,8 +3,9 @@
 * WAL mode with a busy timeout; the file is created with mode 0600.
 * A schema version with numbered migrations; the file is copied aside
   before a migration runs.
-* ``PRAGMA quick_check`` at start-up: a corrupt file is moved aside, a fresh
-  one is created, and :attr:`HistoryStore.recovered_from` says where the old one is.
+* ``PRAGMA quick_check`` at start-up after an unclean exit (``core.history_marks``), or
+  whenever SQLite finds the file damaged: a corrupt file is moved aside, a fresh one is
+  created, and :attr:`HistoryStore.recovered_from` says where the old one is.
   Only real corruption does that: a locked, full, read-only or forbidden file is
   left alone and raises :class:`HistoryError` of that kind (``core.history_open``).
 * ``read_only=True`` opens the file for viewing only (History stays visible when it
@@ -45,6 +46,7 @@ from uploader_gui.core.history_errors import (  # noqa: F401 - kinds re-exported
     HistoryError,
     moved_aside_message,
 )
+from uploader_gui.core.history_marks import clear, left_behind, mark_running
 from uploader_gui.core.history_open import connect, history_error, open_reader, open_writer
 from uploader_gui.core.history_queries import JobQueries
 from uploader_gui.core.jobs import (
@@ -228,16 +230,26 @@ class HistoryStore(JobQueries):
         self._lock = threading.Lock()
         self._local = threading.local()
         self._writer: sqlite3.Connection | None = None
+        self._mark: Path | None = None
+        #: Whether the integrity check ran at this opening (an unclean exit before).
+        self.checked = False
         if read_only:
             self._local.conn = open_reader(self.path)
         else:
-            self._writer, self.recovered_from, self.backup_path = open_writer(self.path,
-                                                                              MIGRATIONS)
+            stale = left_behind(self.path)
+            self.checked = bool(stale)
+            if stale:
+                log.info("history: %d earlier session(s) did not end cleanly; checking %s",
+                         len(stale), self.path)
+            self._writer, self.recovered_from, self.backup_path = open_writer(
+                self.path, MIGRATIONS, check=bool(stale))
             try:
                 ensure_sqlite_schema(self.path)  # the audit trail lives beside the jobs
             except sqlite3.Error as exc:
                 self._writer.close()
                 raise history_error(exc, self.path) from None
+            clear(stale)
+            self._mark = mark_running(self.path)
 
     @property
     def recovery_message(self) -> str | None:
@@ -288,9 +300,13 @@ class HistoryStore(JobQueries):
         return conn
 
     def close(self) -> None:
+        """A clean close: the next start needs no integrity check for this session."""
         with self._lock:
             if self._writer is not None:
                 self._writer.close()
+            if self._mark is not None:
+                clear([self._mark])
+                self._mark = None
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

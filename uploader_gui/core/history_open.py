@@ -83,6 +83,10 @@ def _low_space(folder: Path) -> bool:
         return False
 
 
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
 def connect(path: Path, *, read_only: bool = False, immutable: bool = False
             ) -> sqlite3.Connection:
     if read_only:
@@ -94,6 +98,8 @@ def connect(path: Path, *, read_only: bool = False, immutable: bool = False
                            isolation_level=None, uri=read_only)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # SQLite's own LOWER() knows only ASCII: a search for "josé" must find "JOSÉ" too.
+    conn.create_function("LOWER", 1, _lower, deterministic=True)
     if not read_only:
         conn.execute("PRAGMA foreign_keys = ON")
     return conn
@@ -216,24 +222,54 @@ def _backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:
     return backup
 
 
-def open_writer(path: Path, migrations: list[tuple[int, str]]
+def open_writer(path: Path, migrations: list[tuple[int, str]], *, check: bool = True
                 ) -> tuple[sqlite3.Connection, Path | None, Path | None]:
-    """The writer connection, where a corrupt file went (or None), and the migration backup."""
+    """The writer connection, where a corrupt file went (or None), and the migration backup.
+
+    ``check=False`` (the last session ended cleanly) skips ``quick_check``; a file SQLite
+    still finds damaged on opening is then checked, and moved aside, all the same.
+    """
     create_private(path)
     recovered: Path | None = None
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise history_error(exc, path) from None
-    if size > 0:
-        problem = check_integrity(path)
-        if problem is not None:
-            recovered = move_aside(path, problem)
+    if size > 0 and check:
+        recovered = _check(path)
+    try:
+        conn, backup = _open_checked(path, migrations)
+    except HistoryError as err:
+        if check or err.kind != CORRUPT:
+            raise
+        log.warning("history %s: damaged although the last session ended cleanly (%s)",
+                    path, err)
+        recovered = _check(path)
+        if recovered is None:
+            raise
+        conn, backup = _open_checked(path, migrations)
+    return conn, recovered, backup
+
+
+def _check(path: Path) -> Path | None:
+    """The integrity check; where a really corrupt file was moved (None: it is sound)."""
+    started = time.monotonic()
+    problem = check_integrity(path)
+    log.info("history %s: integrity check %s in %.2f s", path,
+             "failed" if problem else "passed", time.monotonic() - started)
+    return move_aside(path, problem) if problem is not None else None
+
+
+def _open_checked(path: Path, migrations: list[tuple[int, str]]
+                  ) -> tuple[sqlite3.Connection, Path | None]:
     try:
         conn = connect(path)
     except sqlite3.Error as exc:
         raise history_error(exc, path) from None
     try:
+        # Readable at all? A lock held by another program is waited for once and then
+        # said in words (set_wal's retries are for copies switching to WAL together).
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         set_wal(conn)
         backup = migrate(conn, path, migrations)
     except (sqlite3.Error, OSError) as exc:
@@ -248,7 +284,7 @@ def open_writer(path: Path, migrations: list[tuple[int, str]]
             os.chmod(side, 0o600)
         except OSError:
             pass
-    return conn, recovered, backup
+    return conn, backup
 
 
 def open_reader(path: Path) -> sqlite3.Connection:

@@ -92,6 +92,7 @@ def _words(exc: BaseException, where: str) -> HistoryError:
 
 class PostgresHistoryStore(JobQueries):
     LIKE = "ILIKE"
+    TEXT_ORDER = ' COLLATE "C"'
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn

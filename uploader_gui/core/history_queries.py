@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from uploader_gui.core.history_pages import PAGE_SIZE, HistoryQuery, Page
 from uploader_gui.core.jobs import AttemptRecord, Job
 
 #: What counts as "it went" for duplicates: accepted, or proven.
@@ -18,6 +19,8 @@ WENT = "status IN ('sent', 'verified')"
 class JobQueries:
     #: Case-insensitive matching for search (PostgreSQL's LIKE is case-sensitive).
     LIKE = "LIKE"
+    #: Text sorted by code point, as Python sorts it (PostgreSQL's default is the locale's).
+    TEXT_ORDER = ""
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Each store runs the query on its own reader connection (an abstract method)."""
@@ -84,3 +87,22 @@ class JobQueries:
 
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) AS n FROM jobs")[0]["n"])
+
+    # ------------------------------------------------------------------ the History tab
+
+    def page(self, query: HistoryQuery, after: tuple[Any, ...] | None = None,
+             size: int = PAGE_SIZE, *, total: bool = False) -> Page:
+        """The next ``size`` uploads that ``query`` asks for, after the row keyed ``after``
+        (None: from the top). ``total``: also count every upload in the history."""
+        sql, params = query.sql(after=after, limit=size + 1, text_order=self.TEXT_ORDER)
+        jobs = self._jobs(sql, params)
+        page = Page(jobs[:size], len(jobs) > size)
+        if total:
+            row = self._rows("SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS top FROM jobs")[0]
+            page.total, page.top_id = int(row["n"]), int(row["top"])
+        return page
+
+    def matching(self, query: HistoryQuery) -> list[Job]:
+        """Every upload ``query`` asks for, in its order (what an export writes)."""
+        sql, params = query.sql(text_order=self.TEXT_ORDER)
+        return self._jobs(sql, params)

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from uploader_gui.core.logging_setup import scrub_secrets
@@ -145,6 +144,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     except ValueError:
         pass
     try:
+        from email.utils import parsedate_to_datetime  # rare: a Retry-After date
+
         when = parsedate_to_datetime(value)
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -19,11 +19,11 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
+from uploader_gui.core.names import PROFILES_FILE
 from uploader_gui.core.outcome import UploadError
 from uploader_gui.core.paths import config_dir
 from uploader_gui.core.targets.base import KINDS, Credentials, Destination, TargetConfig
 
-PROFILES_FILE = "profiles.json"
 FORMAT = "uploader-gui profiles"
 VERSION = 1
 MAX_NAME = 80

@@ -21,26 +21,27 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from keyring.backend import KeyringBackend
+from typing import TYPE_CHECKING, Any
 
 from uploader_gui.core.logging_setup import register_secret
-from uploader_gui.core.memory_keyring import MemoryKeyring
+from uploader_gui.core.names import ROLE_LABELS, ROLES
 from uploader_gui.core.targets.base import Credentials, Secret, TargetConfig
+
+if TYPE_CHECKING:  # the keyring is imported when a secret is first looked up
+    from keyring.backend import KeyringBackend
 
 log = logging.getLogger(__name__)
 
+
+def __getattr__(name: str) -> Any:
+    """``MemoryKeyring`` is still importable from here; importing it loads the keyring."""
+    if name == "MemoryKeyring":
+        from uploader_gui.core.memory_keyring import MemoryKeyring
+
+        return MemoryKeyring
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 SERVICE = "uploader-gui"
-#: The roles match the fields of :class:`Credentials`.
-ROLES = ("token", "redox_api_key", "redox_secret", "redox_private_key", "platform_key")
-ROLE_LABELS = {
-    "token": "API token",
-    "redox_api_key": "Redox API key",
-    "redox_secret": "Redox API secret",
-    "redox_private_key": "Redox private key (PEM)",
-    "platform_key": "Redox Platform API key (delivery logs)",
-}
 #: Roles whose value may span several lines (PEM text). All others must be one line.
 MULTILINE_ROLES = frozenset({"redox_private_key", "platform_key"})
 DETECT_TIMEOUT = 8.0
@@ -177,6 +178,8 @@ def classify_backend(backend: Any) -> BackendStatus:
         bad = [v for v in verdicts if not v.secure]
         why = bad[0].message if bad else "No keyring is available."
         return BackendStatus(name, "a chain of keyrings", False, why)
+    from uploader_gui.core.memory_keyring import MemoryKeyring
+
     if isinstance(backend, MemoryKeyring):
         return BackendStatus(name, "an in-memory keyring", True,
                              "Credentials are kept in memory only (test keyring).")

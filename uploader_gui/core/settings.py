@@ -11,7 +11,6 @@ libpq service file or ``.pgpass`` that the admin manages.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +29,8 @@ DEFAULT_LOCK_MINUTES = 10.0
 
 
 def _load(path: Path) -> dict[str, object]:
+    import tomllib
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

@@ -61,9 +61,9 @@ class EntryStore(Protocol):
 def pam_usable() -> bool:
     if not sys.platform.startswith("linux"):
         return False
-    try:
-        import pam  # noqa: F401 - python-pam
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("pam") is None:  # python-pam; imported when a person unlocks
         return False
     return os.path.exists("/etc/pam.d/login") or os.path.exists("/etc/pam.d/other")
 

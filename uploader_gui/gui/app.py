@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
 import sys
 from html import escape
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, QSocketNotifier, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from uploader_gui import APP_NAME, __version__
 from uploader_gui.gui.icons import app_icon
@@ -32,6 +34,31 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setDesktopFileName(APP_NAME)
     app.setWindowIcon(app_icon())
     return app
+
+
+def close_on_terminate(window: QWidget) -> None:
+    """SIGTERM (a logout, a shutdown, ``kill``) closes the window as the Quit action does,
+    so the history is closed cleanly and the next start needs no integrity check.
+
+    Python runs its signal handlers only between bytecodes; Qt's event loop is C++, so a
+    socket written by the C-level handler wakes a notifier on the UI thread."""
+    if not hasattr(signal, "SIGTERM") or sys.platform == "win32":
+        return
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+
+    def woken() -> None:
+        try:
+            reader.recv(64)
+        except OSError:
+            pass
+
+    notifier.activated.connect(woken)
+    window._terminate_wakeup = (reader, writer, notifier)  # type: ignore[attr-defined]
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: QTimer.singleShot(0, window.close))
 
 
 def no_display_reason(environ: dict[str, str] | None = None,
@@ -80,6 +107,7 @@ def run_gui(use_sandbox: bool = False) -> int:
                 "are kept in {folder}.").format(folder=data_dir() / "sandbox")))
     window = MainWindow(profiles=profiles, banner=banner, sandbox=use_sandbox)
     window.show()
+    close_on_terminate(window)
     if not use_sandbox:
         window.start_keyring()
     code = app.exec()

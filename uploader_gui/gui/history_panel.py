@@ -7,7 +7,17 @@ import json
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QDate, QDateTime, Qt, QTime, QTimer, QUrl, Signal
+from PySide6.QtCore import (
+    QCoreApplication,
+    QDate,
+    QDateTime,
+    QItemSelectionModel,
+    Qt,
+    QTime,
+    QTimer,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from uploader_gui.core.csv_safe import safe_cell
 from uploader_gui.core.history import HistoryStore
+from uploader_gui.core.history_pages import HistoryQuery, Page
 from uploader_gui.core.jobs import STATE_LABELS, STATES, AttemptRecord, Job
 from uploader_gui.core.targets import KIND_LABELS
 from uploader_gui.gui.columns import text_widths
@@ -111,8 +122,20 @@ class HistoryPanel(QWidget):
         filters.addWidget(self.use_to)
         filters.addWidget(self.date_to)
 
+        self._kept: list[int] = []
+        self._reload_timer = QTimer(self)  # filters typed quickly: one read, not one a key
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(150)
+        self._reload_timer.timeout.connect(self.load)
+        self.model.reloadWanted.connect(self._reload_timer.start)
+        self.model.moreWanted.connect(self._fetch_more)
+        self.proxy.criteriaChanged.connect(self.model.set_query)
+
         self.view = QTableView()
         self.view.setModel(self.proxy)
+        # After the view's own: its selection is cleared by a reset, then put back here.
+        self.proxy.modelAboutToBeReset.connect(self._keep_selection)
+        self.proxy.modelReset.connect(self._restore_selection)
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(COL_TIME, Qt.SortOrder.DescendingOrder)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -230,35 +253,80 @@ class HistoryPanel(QWidget):
             if header.sectionSize(col) != want:
                 header.resizeSection(col, want)
 
-    def set_history(self, history: HistoryStore) -> None:
-        """The history is open now (the window opens it on a worker): show it."""
+    def set_history(self, history: HistoryStore, first: Page | None = None) -> None:
+        """The history is open now (the window opens it on a worker): show it; ``first``:
+        its newest page, read on that worker too (if the filters still ask for that)."""
         self.history = history
-        self.load()
+        if first is None or self.model.query != HistoryQuery():
+            self.load()
+            return
+        self._reload_timer.stop()
+        self._page_in(first, None, self.model.begin_reload())
 
     def load(self) -> None:
-        """Read the whole history on a worker thread, then show it."""
+        """Read the newest page (of what the filters ask for) on a worker, then show it;
+        the rest is read a page at a time as the list is scrolled down."""
+        self._reload_timer.stop()
         if self.history is None:
             return
-        store = self.history
-        self._runner.run(lambda: store.jobs(), self._loaded)
+        store, query = self.history, self.model.begin_reload()
+        self._runner.run(lambda: store.page(query, total=True),
+                         lambda page, error: self._page_in(page, error, query))
 
-    def _loaded(self, jobs: list[Job] | None, error: BaseException | None) -> None:
-        if error is not None:
-            self.count_label.setText(f"The history could not be read: {error}")
+    def _page_in(self, page: Page | None, error: BaseException | None,
+                 query: HistoryQuery) -> None:
+        if error is not None or page is None:
+            self.model.read_failed()
+            self.count_label.setText(tr("The history could not be read: {error}").format(
+                error=error))
             return
-        self.model.set_jobs(jobs or [])
-        self.view.sortByColumn(COL_TIME, Qt.SortOrder.DescendingOrder)
+        self.model.show_page(page, query)
         self._update_count()
+
+    def _fetch_more(self) -> None:
+        if self.history is None:
+            self.model.read_failed()
+            return
+        store, (query, after) = self.history, self.model.next_page_after()
+
+        def shown(page: Page | None, error: BaseException | None) -> None:
+            if error is not None or page is None:
+                self.model.read_failed()
+                self.count_label.setText(tr("The history could not be read: {error}").format(
+                    error=error))
+                return
+            self.model.append_page(page, query)
+            self._update_count()
+
+        self._runner.run(lambda: store.page(query, after), shown)
+
+    def _keep_selection(self) -> None:
+        self._kept = [j.id for j in self.selected_jobs() if j.id is not None]
+
+    def _restore_selection(self) -> None:
+        kept, self._kept = self._kept, []
+        selection = self.view.selectionModel()
+        flags = (QItemSelectionModel.SelectionFlag.Select
+                 | QItemSelectionModel.SelectionFlag.Rows)
+        for job_id in kept:
+            row = self.model.row_of(job_id)
+            if row is not None:
+                index = self.proxy.mapFromSource(self.model.index(row, 0))
+                if index.isValid():
+                    selection.select(index, flags)
 
     def jobs_changed(self, jobs: list[Job]) -> None:
         self.model.upsert(jobs)
         self._selection_changed()
 
     def _update_count(self, *args: object) -> None:
-        shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.count_label.setText(
-            tr("{shown} of 1 upload shown.").format(shown=shown) if total == 1 else
-            tr("{shown} of {total} uploads shown.").format(shown=shown, total=total))
+        shown = self.proxy.rowCount()
+        total = max(self.model.total, self.model.rowCount())
+        text = (tr("{shown} of 1 upload shown.").format(shown=shown) if total == 1 else
+                tr("{shown} of {total} uploads shown.").format(shown=shown, total=total))
+        if self.model.can_fetch_more():
+            text += " " + tr("Scroll down for older ones.")
+        self.count_label.setText(text)
 
     def _dates_changed(self) -> None:
         since = until = None
@@ -368,11 +436,13 @@ class HistoryPanel(QWidget):
             self.export_csv(Path(name))
 
     def export_csv(self, path: Path) -> None:
-        """Write the rows now shown (filters applied) on a worker thread."""
-        jobs = self.visible_jobs()
-        store = self.history
+        """Write every upload the filters let through, in the order shown, on a worker
+        thread: the whole history's, not only the rows read so far."""
+        loaded = self.visible_jobs()
+        store, query = self.history, self.model.query
 
         def export() -> Path:
+            jobs = loaded if store is None else _merge(store.matching(query), loaded, query)
             written = _write_csv(path, jobs)
             if store is not None and not getattr(store, "read_only", False):
                 store.audit("exported", receipt=f"{len(jobs)} uploads to {path.name}")
@@ -388,6 +458,12 @@ class HistoryPanel(QWidget):
 
     def shutdown(self) -> None:
         self._runner.shutdown()
+
+
+def _merge(read: list[Job], loaded: list[Job], query: HistoryQuery) -> list[Job]:
+    """The rows read for an export, each as fresh as what the window shows."""
+    shown = {j.id: j for j in loaded}
+    return [shown.get(j.id, j) for j in read if query.accepts(shown.get(j.id, j))]
 
 
 def _write_csv(path: Path, jobs: list[Job]) -> Path:

@@ -9,14 +9,23 @@ keyring exists, :func:`offer_session_only` explains it and offers session-only m
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from uploader_gui.core.profiles import Profile, ProfileError, load_profile_set
-from uploader_gui.core.secrets import SecretError, SecretStore, credentials_for
 from uploader_gui.gui.tasks import TaskRunner
+
+if TYPE_CHECKING:  # keyring (and the HTTP stack it pulls in) loads on the probe's worker
+    from uploader_gui.core.secrets import SecretStore
+
+
+def detect_keyring() -> SecretStore:
+    """Worker thread: import keyring and find the system's store."""
+    from uploader_gui.core.secrets import SecretStore
+
+    return SecretStore.detect()
 
 
 class KeyringProbe(QObject):
@@ -25,7 +34,7 @@ class KeyringProbe(QObject):
     ready = Signal(object)  # SecretStore
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None,
-                 detect: Callable[[], SecretStore] = SecretStore.detect) -> None:
+                 detect: Callable[[], SecretStore] = detect_keyring) -> None:
         super().__init__(parent)
         self._runner = runner
         self._detect = detect
@@ -36,6 +45,8 @@ class KeyringProbe(QObject):
 
     def _done(self, store: SecretStore | None, error: BaseException | None) -> None:
         if store is None:  # detect() reports failures in its status; this is a bug guard
+            from uploader_gui.core.secrets import SecretStore
+
             store = SecretStore(None)
         self.store = store
         self.ready.emit(store)
@@ -47,6 +58,8 @@ def load_session_profiles(store: SecretStore) -> tuple[list[Profile], list[str]]
     Blocking (it reads the keyring, which may ask to unlock): run it on a worker.
     A locked keyring leaves the profiles without credentials and says so once.
     """
+    from uploader_gui.core.secrets import SecretError, credentials_for
+
     problems: list[str] = []
     try:
         profiles = list(load_profile_set().values())

@@ -45,13 +45,19 @@ class IdleWatcher(QObject):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.idle)
         self._paused = False
+        self._watching = False
         self.set_minutes(minutes)
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
 
     def set_minutes(self, minutes: float) -> None:
         self.minutes = minutes
+        if minutes > 0 and not self._watching:
+            # Only from now: every event of the app passes through this filter, and the
+            # first of each kind costs PySide a wrapper type (~75 ms in all at start-up);
+            # the window reads the setting on a worker, so this comes after its first paint.
+            app = QApplication.instance()
+            if app is not None:
+                app.installEventFilter(self)
+                self._watching = True
         if minutes > 0:
             self._timer.setInterval(int(minutes * 60_000))
             self._timer.start()

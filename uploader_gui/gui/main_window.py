@@ -234,7 +234,7 @@ class MainWindow(QMainWindow):
             self.uploads.attach_history(store)
         self.watches.shutdown()
         self.watches = self._make_watches(list(self.uploads.profiles.values()))
-        self.history_panel.set_history(store)
+        self.history_panel.set_history(store, opened.first_page)
         self.clinic.attach(store)  # the clinic's history: other desks' uploads, live
         self.upload_panel.set_unavailable(None)
         self._show_interrupted(opened.interrupted)  # read on the worker, with the history

@@ -20,7 +20,6 @@ from PySide6.QtGui import (
     QPixmap,
     QResizeEvent,
 )
-from PySide6.QtPdf import QPdfDocument
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -50,6 +49,8 @@ def tr(text: str) -> str:
 def render_page(path: str, file_type: str, page: int, size: QSize) -> tuple[QImage, int]:
     """Worker thread: one page (or the image) scaled to fit ``size``; and the page count."""
     if file_type == "pdf":
+        from PySide6.QtPdf import QPdfDocument  # on the worker, when a PDF is first shown
+
         doc = QPdfDocument()
         try:
             if doc.load(path) != QPdfDocument.Error.None_:
@@ -81,6 +82,8 @@ STRIP_HEIGHT = 56
 
 def render_thumbnails(path: str, height: int, limit: int = STRIP_PAGES) -> list[QImage]:
     """Worker thread: the first ``limit`` pages of a PDF, ``height`` pixels tall."""
+    from PySide6.QtPdf import QPdfDocument
+
     doc = QPdfDocument()
     try:
         if doc.load(path) != QPdfDocument.Error.None_:

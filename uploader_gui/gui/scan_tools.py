@@ -11,17 +11,18 @@ which stages the app's private copies with the user's originals as their sources
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject
 from PySide6.QtWidgets import QMenu, QMessageBox, QToolButton
 
-from uploader_gui.core.jobs import Job
-from uploader_gui.core.pages import Edited
-from uploader_gui.gui.batch_dialog import SplitBatchDialog
-from uploader_gui.gui.cover_sheet_dialog import CoverSheetDialog
-from uploader_gui.gui.page_tools import PageToolsDialog
-from uploader_gui.gui.scan_dialog import ScanDialog
+if TYPE_CHECKING:  # each tool's dialog (and SANE, pikepdf, the splitter) loads when opened
+    from uploader_gui.core.jobs import Job
+    from uploader_gui.core.pages import Edited
+    from uploader_gui.gui.batch_dialog import SplitBatchDialog
+    from uploader_gui.gui.cover_sheet_dialog import CoverSheetDialog
+    from uploader_gui.gui.page_tools import PageToolsDialog
+    from uploader_gui.gui.scan_dialog import ScanDialog
 
 
 def tr(text: str) -> str:
@@ -66,6 +67,8 @@ class ScanTools(QObject):
     # ------------------------------------------------------------------ the tools
 
     def open_scan(self) -> ScanDialog:
+        from uploader_gui.gui.scan_dialog import ScanDialog
+
         profile = self._profile()
         device = profile.config.scan_device if profile is not None else None
         self.dialog = ScanDialog(self.window, device=device)
@@ -80,6 +83,8 @@ class ScanTools(QObject):
                 "Select one PDF (or several, to merge them) in the list first. Scans are "
                 "added to the list as PDFs."))
             return None
+        from uploader_gui.gui.page_tools import PageToolsDialog
+
         self.dialog = PageToolsDialog([i.path for i in items], self._origins(items), self.window)
         keys = [i.key for i in items]
 
@@ -97,7 +102,12 @@ class ScanTools(QObject):
     def open_split(self) -> SplitBatchDialog | None:
         items = self._selected_pdfs()
         profile = self._profile()
-        if len(items) != 1 or profile is None or self.window.uploads.dispatcher is None:
+        if self.window.uploads.dispatcher is None:
+            QMessageBox.information(self.window, tr("Split at cover sheets"), (
+                self.window.history_problem or tr(
+                    "The upload history is still being opened. Try again in a moment.")))
+            return None
+        if len(items) != 1 or profile is None:
             QMessageBox.information(self.window, tr("Split at cover sheets"), tr(
                 "Choose a profile and select one scanned PDF in the list first."))
             return None
@@ -109,6 +119,8 @@ class ScanTools(QObject):
                 dispatcher.submit(job)
             self._tell(tr("%d document(s) are on their way; see History.") % len(jobs))
 
+        from uploader_gui.gui.batch_dialog import SplitBatchDialog
+
         self.dialog = SplitBatchDialog(item.path, profile, self.window.history,
                                        self.window._validator, submit,
                                        sources=item.sources or None, parent=self.window)
@@ -117,6 +129,8 @@ class ScanTools(QObject):
         return self.dialog
 
     def open_cover_sheet(self) -> CoverSheetDialog:
+        from uploader_gui.gui.cover_sheet_dialog import CoverSheetDialog
+
         profiles = list(self.window.uploads.profiles.values())
         patient = self.window.upload_panel.patient.text() if hasattr(
             self.window.upload_panel, "patient") else ""

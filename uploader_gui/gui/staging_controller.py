@@ -13,7 +13,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
-from uploader_gui.core.convert import convert_for_upload
 from uploader_gui.core.staging import StagedFile, staging_key
 from uploader_gui.core.validation import (
     IsolatedValidator,
@@ -174,4 +173,11 @@ class StagingController(QObject):
                                     if item.key in keys])
             self.add_paths([pdf])
 
-        self._runner.run(lambda: convert_for_upload([i.path for i in images], name=name), done)
+        paths = [i.path for i in images]
+
+        def combine() -> Path:  # PIL is imported here, on the worker, the first time
+            from uploader_gui.core.convert import convert_for_upload
+
+            return convert_for_upload(paths, name=name)
+
+        self._runner.run(combine, done)

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from uploader_gui.core.dispatcher import Dispatcher
-from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.profiles import Profile
-from uploader_gui.core.validation import IsolatedValidator
-from uploader_gui.core.watch import FolderWatcher, Outcome, PatternError, WatchSettings
 from uploader_gui.gui.tasks import TaskRunner
+
+if TYPE_CHECKING:  # the folder watcher (and its PDF splitting) only for a watch folder
+    from uploader_gui.core.dispatcher import Dispatcher
+    from uploader_gui.core.history import HistoryStore
+    from uploader_gui.core.validation import IsolatedValidator
+    from uploader_gui.core.watch import FolderWatcher, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ class WatchController(QObject):
         self._staged: set[Path] = set()
         if history is None or dispatcher is None:
             return
+        if any(p.config.watch_folder for p in profiles):
+            from uploader_gui.core.watch import FolderWatcher, PatternError, WatchSettings
         for profile in profiles:
             folder = profile.config.watch_folder
             if not folder:

@@ -22,6 +22,7 @@ from uploader_gui.core.history import (
     HistoryError,
     HistoryStore,
 )
+from uploader_gui.core.history_pages import HistoryQuery, Page
 from uploader_gui.core.history_store import open_store
 from uploader_gui.core.jobs import INTERRUPTED, Job
 
@@ -41,6 +42,8 @@ class OpenedHistory:
     view: HistoryStore | None = None
     #: The announcement for a history that was damaged and moved aside (with its path).
     recovery: str | None = None
+    #: The History tab's first page (newest first), read with the rest on the worker.
+    first_page: Page | None = None
 
 
 def open_history() -> OpenedHistory:
@@ -52,7 +55,8 @@ def open_history() -> OpenedHistory:
         log.error("history unavailable (%s): %s", getattr(err, "kind", "?"), err)
         return _read_only(err)
     return OpenedHistory(store, interrupted=store.jobs(status=INTERRUPTED),
-                         recovery=store.recovery_message)
+                         recovery=store.recovery_message,
+                         first_page=store.page(HistoryQuery(), total=True))
 
 
 def _read_only(err: HistoryError) -> OpenedHistory:

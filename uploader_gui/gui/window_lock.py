@@ -8,16 +8,19 @@ from it). File ▸ Lock now (Ctrl+L) locks at once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QStackedWidget, QWidget
 
-from uploader_gui.core.secrets import SecretStore
 from uploader_gui.core.settings import DEFAULT_LOCK_MINUTES, SettingsError, lock_after_minutes
 from uploader_gui.core.unlock import Unlocker
 from uploader_gui.gui.lock_screen import IdleWatcher, LockScreen
 from uploader_gui.gui.tasks import TaskRunner
+
+if TYPE_CHECKING:
+    from uploader_gui.core.secrets import SecretStore
 
 
 def tr(text: str) -> str:
@@ -29,12 +32,18 @@ class _Entries:
 
     def __init__(self, provider: Callable[[], SecretStore | None]) -> None:
         self._provider = provider
-        self._session = SecretStore(None)
-        self._session.use_session_only()
+        self._session: SecretStore | None = None  # made when first needed (keyring is big)
 
     def _store(self) -> SecretStore:
         store = self._provider()
-        return store if store is not None and store.available else self._session
+        if store is not None and store.available:
+            return store
+        if self._session is None:
+            from uploader_gui.core.secrets import SecretStore
+
+            self._session = SecretStore(None)
+            self._session.use_session_only()
+        return self._session
 
     def get_app_entry(self, name: str) -> str | None:
         return self._store().get_app_entry(name)

@@ -8,13 +8,13 @@ reports back with signals and never reaches into the window.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from uploader_gui.core.profiles import Profile
 from uploader_gui.core.recent import remember
-from uploader_gui.core.secrets import SecretStore
 from uploader_gui.core.targets.base import FIND_PATIENTS
 from uploader_gui.gui.keyring_status import (
     KeyringProbe,
@@ -22,6 +22,9 @@ from uploader_gui.gui.keyring_status import (
     offer_session_only,
 )
 from uploader_gui.gui.tasks import TaskRunner
+
+if TYPE_CHECKING:
+    from uploader_gui.core.secrets import SecretStore
 
 
 def tr(text: str) -> str:

@@ -21,16 +21,17 @@ if TYPE_CHECKING:
 
 def make_target(config: TargetConfig, credentials: Credentials,
                 transport: Transport | None = None) -> Target:
-    from uploader_gui.core.targets.claros import ClarosTarget
-    from uploader_gui.core.targets.redcap import RedcapTarget
-    from uploader_gui.core.targets.redox import RedoxTarget
-
-    classes: dict[str, type[Target]] = {
-        "redox": RedoxTarget, "claros": ClarosTarget, "redcap": RedcapTarget,
-    }
-    if config.kind not in classes:
+    # Only the module of this kind is imported: Redox's brings the JWT and crypto stack.
+    cls: type[Target]
+    if config.kind == "redox":
+        from uploader_gui.core.targets.redox import RedoxTarget as cls
+    elif config.kind == "claros":
+        from uploader_gui.core.targets.claros import ClarosTarget as cls
+    elif config.kind == "redcap":
+        from uploader_gui.core.targets.redcap import RedcapTarget as cls
+    else:
         raise ValueError(f"unknown target kind {config.kind!r}")
-    return classes[config.kind](config, credentials, transport)
+    return cls(config, credentials, transport)
 
 
 __all__ = [

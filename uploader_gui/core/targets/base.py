@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uploader_gui.core.logging_setup import register_secret
+from uploader_gui.core.names import KIND_LABELS, KINDS  # noqa: F401 - re-exported
 from uploader_gui.core.outcome import (
     AUTH,
     NOT_FOUND,
@@ -31,9 +32,6 @@ if TYPE_CHECKING:  # the HTTP stack is loaded when a target is first made, not a
     import requests
 
     from uploader_gui.core.transport import Transport
-
-KINDS = ("redox", "claros", "redcap")
-KIND_LABELS = {"redox": "Redox", "claros": "Claros Health", "redcap": "REDCap"}
 
 
 class Secret:

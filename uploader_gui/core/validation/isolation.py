@@ -11,9 +11,12 @@ import logging
 import multiprocessing
 import os
 import select
+import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from uploader_gui.core.validation.result import (
@@ -30,16 +33,54 @@ from uploader_gui.core.validation.result import (
 #: busy PC the window must win the CPU over the helpers that check 2,000 files for it.
 HELPER_NICE = 10
 
-#: Modules a helper imports before its memory is capped.
-_PRELOAD = ("PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "pypdf", "pypdf.generic",
-            "pikepdf")
+_IMAGE_MODULES = ("PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin")
+#: Modules a helper imports before its memory is capped (unless told fewer).
+_PRELOAD = (*_IMAGE_MODULES, "pypdf", "pypdf.generic", "pikepdf")
 
 
-def _worker_main(conn: Any, memory_cap: int) -> None:
+def preload_for(paths: Iterable[str | os.PathLike[str]]) -> tuple[str, ...]:
+    """What a helper should import up front for these files, judged by their names.
+
+    pikepdf for PDFs (pypdf is needed only to second a repair, and is imported
+    then), Pillow for images. A file named wrongly still gets its check: the
+    helper imports what it needs when it needs it, under the memory cap.
+    """
+    suffixes = {Path(p).suffix.lower() for p in paths}
+    modules: list[str] = []
+    if suffixes - {".jpg", ".jpeg", ".png"}:
+        modules.append("pikepdf")
+    if suffixes & {".jpg", ".jpeg", ".png"}:
+        modules.extend(_IMAGE_MODULES)
+    return tuple(modules)
+
+
+def fork_is_safe() -> bool:
+    """Whether a helper may be forked from this process rather than spawned.
+
+    Only on Linux (macOS's system libraries do not survive a fork), and only while
+    this process has a single thread, counting those of C libraries (Qt's, a keyring
+    backend's): a fork copies no other thread, so a lock one of them held would stay
+    locked in the helper forever.
+    """
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _worker_main(conn: Any, memory_cap: int, preload: Sequence[str] = _PRELOAD,
+                 parent_end: Any = None) -> None:
     """Body of a helper process: handle whatever arrives until told to stop."""
+    if parent_end is not None:
+        # Forked: this copy of the app's end of the pipe would keep it open, and the
+        # helper would wait forever instead of ending with the app.
+        parent_end.close()
     # Import the parsers before capping memory, so the cap bounds the work on
-    # a file and not the interpreter's start-up.
-    for module in _PRELOAD:
+    # a file and not the interpreter's start-up (what is not preloaded is imported
+    # under the cap, which is far above what a parser's import takes).
+    for module in preload:
         importlib.import_module(module)
     from uploader_gui.core.validation import validate_file
     from uploader_gui.core.validation.pdfrepair import CopyError, write_sendable_copy
@@ -85,9 +126,13 @@ def _timeout_problem(seconds: float) -> Problem:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, memory_cap: int, nice: int = 0) -> None:
+    def __init__(self, memory_cap: int, preload: Sequence[str], fork: bool = False,
+                 nice: int = 0) -> None:
+        ctx: Any = multiprocessing.get_context("fork" if fork and fork_is_safe() else "spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, memory_cap), daemon=True)
+        forked = ctx.get_start_method() == "fork"
+        self.proc = ctx.Process(target=_worker_main, daemon=True, args=(
+            child, memory_cap, tuple(preload), self.conn if forked else None))
         self.proc.start()
         child.close()
         if nice:
@@ -159,6 +204,12 @@ class IsolatedValidator:
     Thread-safe: callers on several threads each borrow a helper process. A
     helper that overruns its time, dies or runs out of memory is replaced and
     the file gets a clear rejection.
+
+    ``preload``: the modules each helper imports before its memory is capped
+    (default: every parser; see :func:`preload_for`). ``fork``: fork helpers
+    while that is safe (:func:`fork_is_safe`; far quicker than starting a new
+    interpreter), spawn them otherwise; the default is to spawn. :meth:`start`
+    starts helpers at once, so that their start-up overlaps the caller's work.
     """
 
     def __init__(
@@ -166,15 +217,20 @@ class IsolatedValidator:
         workers: int = 2,
         timeout: float = DEFAULT_TIMEOUT_S,
         memory_cap: int = DEFAULT_MEMORY_CAP,
+        *,
+        preload: Sequence[str] = _PRELOAD,
+        fork: bool = False,
         nice: int = 0,
     ) -> None:
         self.timeout = timeout
         self.memory_cap = memory_cap
+        self.preload = tuple(preload)
+        self.fork = fork
         self.nice = nice
-        self._ctx = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(max(1, workers))
+        self._workers = max(1, workers)
+        self._slots = threading.BoundedSemaphore(self._workers)
         self._closed = False
         self._leased: set[HelperLease] = set()
 
@@ -184,6 +240,14 @@ class IsolatedValidator:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start(self, count: int = 1) -> IsolatedValidator:
+        """Start up to ``count`` helpers now (never more than ``workers``); returns self."""
+        with self._lock:
+            while not self._closed and len(self._idle) < min(count, self._workers):
+                self._idle.append(_Worker(self.memory_cap, self.preload, self.fork,
+                                          self.nice))
+        return self
+
     def _borrow(self) -> _Worker:
         with self._lock:
             while self._idle:
@@ -191,7 +255,7 @@ class IsolatedValidator:
                 if worker.proc.is_alive():
                     return worker
                 worker.close(kill=True)  # died while idle (e.g. the OOM killer)
-        return _Worker(self._ctx, self.memory_cap, self.nice)
+        return _Worker(self.memory_cap, self.preload, self.fork, self.nice)
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
@@ -257,7 +321,7 @@ class IsolatedValidator:
 
     def start_helper(self) -> None:
         """Start one helper process and keep it idle (blocks a few ms: call off the UI thread)."""
-        worker = _Worker(self._ctx, self.memory_cap, self.nice)
+        worker = _Worker(self.memory_cap, self.preload, self.fork, self.nice)
         self._give_back(worker)
 
     def release(self, lease: HelperLease, broken: bool = False) -> None:
