@@ -502,8 +502,9 @@ class DispatcherClient:
     def paused(self) -> bool:
         return self._mirror.paused
 
-    def held_jobs(self) -> int:
-        """How many queued jobs the helper holds back while the history cannot be written."""
+    def held_count(self) -> int:
+        """How many queued jobs the helper holds back while the history cannot be written
+        (the in-process Dispatcher's ``held_jobs()`` lists them; here only the count comes)."""
         return self._mirror.held
 
     def active_count(self) -> int:
