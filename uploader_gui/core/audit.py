@@ -22,8 +22,6 @@ them with an earlier report.
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import os
 import sqlite3
@@ -60,6 +58,8 @@ class AuditEntry:
         body = [self.seq, self.at, self.username, self.workstation, self.action, self.sha256,
                 self.destination, self.target, self.receipt, self.prev_hash]
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        import hashlib  # loads OpenSSL: only once an entry is written or checked
+
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -377,6 +377,8 @@ def _cell(value: Any) -> str:
 
 def export_csv(entries: Sequence[AuditEntry], path: Path) -> int:
     """Write the entries as CSV (0600; cells that a spreadsheet would run are neutralised)."""
+    import csv
+
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)

@@ -61,7 +61,7 @@ from uploader_gui.core.jobs import (
 from uploader_gui.core.logging_setup import scrub_secrets
 from uploader_gui.core.owners import PROCESS_OWNER, claim_free, owner_alive
 from uploader_gui.core.paths import data_dir
-from uploader_gui.core.targets.base import Destination, TargetConfig
+from uploader_gui.core.target_config import Destination, TargetConfig
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,14 @@ start-up finds for a job that was ``queued`` or ``uploading`` when the process d
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-import uuid
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from uploader_gui.core.targets.base import Destination, TargetConfig
+from uploader_gui.core.target_config import Destination, TargetConfig
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 QUEUED = "queued"
 UPLOADING = "uploading"
@@ -69,6 +68,8 @@ def check_transition(old: str, new: str) -> None:
 
 
 def sha256_of(path: Path, chunk: int = 1024 * 1024) -> str:
+    import hashlib  # loads OpenSSL: only once a file is really hashed
+
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -121,7 +122,7 @@ class Job:
     profile: str | None = None
     pages: int | None = None
     status: str = QUEUED
-    uid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    uid: str = field(default_factory=lambda: _new_uid())
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
     started: float | None = None
@@ -216,6 +217,12 @@ class Job:
         return self.target != "claros" or not self.began_sending
 
 
+def _new_uid() -> str:
+    import uuid  # imports platform: only once a job is made, not to read the history
+
+    return str(uuid.uuid4())
+
+
 def _iso(t: float | None) -> str | None:
     if t is None:
         return None
@@ -248,8 +255,12 @@ def with_connection(config: TargetConfig, current: TargetConfig | None) -> Targe
 
 
 def config_to_json(config: TargetConfig) -> str:
+    import json
+
     return json.dumps(asdict(config), sort_keys=True)
 
 
 def config_from_json_text(text: str) -> TargetConfig:
+    import json
+
     return TargetConfig(**json.loads(text))

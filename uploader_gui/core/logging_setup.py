@@ -16,15 +16,13 @@ for each job's patient ID and record) is written as ``[patient]`` instead.
 from __future__ import annotations
 
 import base64
-import io
 import logging
-import logging.handlers
 import os
 import re
 import threading
+from collections import deque
+from typing import Any
 from urllib.parse import quote, quote_plus
-
-from uploader_gui.core.paths import log_dir
 
 LOG_NAME = "uploader-gui.log"
 PATIENT_IDS_ENV = "UPLOADER_GUI_LOG_PATIENT_IDS"
@@ -131,37 +129,79 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A rotating log whose every file, the new one after each rollover included, is 0600.
+#: Records kept in memory before the log file is open (the oldest go first beyond this).
+EARLY_LIMIT = 1000
 
-    The log can name patients, so it is never readable by other users, whatever the umask.
+
+class _EarlyRecords(logging.Handler):
+    """Holds the records logged before :func:`configure_logging` opens the log file.
+
+    The message is fixed when the record is logged (its arguments may change later);
+    scrubbing happens on the way into the file, by the file's own filter, so a secret
+    registered in between is caught too. Once the file is open, a record that still
+    reaches this handler (another thread, at that moment) goes straight to the file.
     """
 
-    def _open(self) -> io.TextIOWrapper:
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        if hasattr(os, "fchmod"):
-            try:
-                os.fchmod(fd, 0o600)
-            except OSError:
-                pass
-        stream = os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
-        assert isinstance(stream, io.TextIOWrapper)
-        return stream
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: deque[logging.LogRecord] = deque(maxlen=EARLY_LIMIT)
+        self.forward: logging.Handler | None = None
 
-    def handleError(self, record: logging.LogRecord) -> None:
-        """A log line that cannot be written (disk full) costs one quiet note, no traceback."""
-        if not getattr(self, "_complained", False):
-            self._complained = True
-            import sys
+    def emit(self, record: logging.LogRecord) -> None:
+        record = logging.makeLogRecord(record.__dict__)  # the other handlers' stays as it is
+        try:
+            record.msg, record.args = record.getMessage(), None
+        except Exception:  # noqa: BLE001 - a bad format string must not hide the record
+            record.msg, record.args = str(record.msg), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.exc_info = None  # the text is kept, not the traceback's frames
+        if self.forward is not None:
+            self.forward.handle(record)
+        else:
+            self.records.append(record)
 
-            if sys.stderr is not None:
-                print("uploader-gui: the log file cannot be written (is the disk full?); "
-                      "log lines are being dropped.", file=sys.stderr)
+    def take(self, forward: logging.Handler | None) -> list[logging.LogRecord]:
+        """The records held so far; later ones go to ``forward`` (None: dropped)."""
+        with self.lock:  # type: ignore[union-attr] - created by Handler.__init__
+            self.forward = forward
+            records = list(self.records)
+            self.records.clear()
+        return records
+
+
+def buffer_early_records() -> None:
+    """Keep INFO and above in memory until :func:`configure_logging` (the window opens its
+    log file after its first paint), which writes them to the file, scrubbed, once."""
+    root = logging.getLogger()
+    if any(getattr(h, "_uploader_gui", False) or isinstance(h, _EarlyRecords)
+           for h in root.handlers):
+        return
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    root.addHandler(_EarlyRecords())
+
+
+def _swap_early(root: logging.Logger, handler: logging.Handler | None
+                ) -> list[logging.LogRecord]:
+    """Put ``handler`` where the early buffer was (one assignment, so a record logged on
+    another thread meanwhile goes to one of them, never both); the buffer's records."""
+    early = [h for h in root.handlers if isinstance(h, _EarlyRecords)]
+    kept = [h for h in root.handlers if not isinstance(h, _EarlyRecords)]
+    root.handlers = kept + ([handler] if handler is not None else [])
+    records: list[logging.LogRecord] = []
+    for buffer in early:
+        records += buffer.take(handler)
+    return records
 
 
 def configure_logging(level: int = logging.INFO, name: str = LOG_NAME) -> None:
     """Log to ``name`` in the log folder (a helper process has a file of its own, so two
-    processes never rotate one file)."""
+    processes never rotate one file). Records held by :func:`buffer_early_records` are
+    written first."""
+    from uploader_gui.core.log_file import PrivateRotatingFileHandler
+    from uploader_gui.core.paths import log_dir
+
     root = logging.getLogger()
     if any(getattr(h, "_uploader_gui", False) for h in root.handlers):
         return
@@ -175,13 +215,28 @@ def configure_logging(level: int = logging.INFO, name: str = LOG_NAME) -> None:
 
         print(f"uploader-gui: the log file {path} cannot be written ({exc.strerror}); "
               "continuing without it.", file=sys.stderr)
+        # What was held goes where it would have gone with no buffer: warnings to stderr.
+        for record in _swap_early(root, None):
+            if record.levelno >= logging.WARNING and logging.lastResort is not None:
+                logging.lastResort.handle(record)
         return
     handler._uploader_gui = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
-    root.addHandler(handler)
     root.setLevel(level)
+    for record in _swap_early(root, handler):
+        if record.levelno >= level:
+            handler.handle(record)
     try:
         os.chmod(path, 0o600)
     except OSError:
         pass
+
+
+def __getattr__(name: str) -> Any:
+    """``PrivateRotatingFileHandler`` lives in ``core.log_file`` (imported when asked for)."""
+    if name == "PrivateRotatingFileHandler":
+        from uploader_gui.core.log_file import PrivateRotatingFileHandler
+
+        return PrivateRotatingFileHandler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,11 +6,10 @@ the history and the window can use these without importing ``requests``.
 
 from __future__ import annotations
 
-import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from uploader_gui.core.logging_setup import scrub_secrets
@@ -130,7 +129,7 @@ def wait_hint(headers: Any) -> float | None:
                 return parsed
             continue
         if number > 10**9:  # a Unix time, not a delay
-            number -= datetime.now(UTC).timestamp()
+            number -= time.time()
         return max(0.0, number)
     return None
 
@@ -144,6 +143,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     except ValueError:
         pass
     try:
+        from datetime import UTC, datetime
         from email.utils import parsedate_to_datetime  # rare: a Retry-After date
 
         when = parsedate_to_datetime(value)
@@ -201,6 +201,8 @@ def _shutdown(conn: Any) -> None:
     sock = getattr(conn, "sock", None)
     if sock is None:
         return
+    import socket  # loaded by the HTTP stack anyway, by the time a request is in flight
+
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:

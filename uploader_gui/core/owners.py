@@ -7,12 +7,22 @@ new one that was given a dead one's PID.
 from __future__ import annotations
 
 import os
-import socket
+
+
+def hostname() -> str:
+    """This computer's name, as ``socket.gethostname()`` says it (from ``uname`` where
+    there is one: the same call, without loading the socket module at start-up)."""
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        return str(uname().nodename)
+    import socket
+
+    return socket.gethostname()
 
 
 def _process_owner() -> str:
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+    return f"{hostname()}:{pid}:{_start_time(pid)}"
 
 
 def _start_time(pid: int) -> str:
@@ -35,7 +45,7 @@ def owner_alive(owner: str | None) -> bool:
         pid = int(pid_text)
     except ValueError:
         return False
-    if host != socket.gethostname():
+    if host != hostname():
         return False
     try:
         os.kill(pid, 0)
@@ -50,6 +60,6 @@ def claim_free(holder: str, lease_until: float, owner: str, now: float) -> bool:
     """Whether a claimed file may be taken by ``owner``."""
     if holder == owner or lease_until < now:
         return True
-    if holder.split(":", 1)[0] != socket.gethostname():
+    if holder.split(":", 1)[0] != hostname():
         return False  # another server: only its lease tells whether it is still at work
     return not owner_alive(holder)  # this computer's process: alive or not, we can tell

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from platformdirs import PlatformDirs
+from typing import TYPE_CHECKING
 
 from uploader_gui import APP_NAME
+
+if TYPE_CHECKING:
+    from platformdirs import PlatformDirs
 
 HOME_ENV = "UPLOADER_GUI_HOME"
 
 
 def _dirs() -> PlatformDirs:
+    from platformdirs import PlatformDirs  # only without UPLOADER_GUI_HOME, when first asked
+
     return PlatformDirs(appname=APP_NAME, appauthor=False)
 
 

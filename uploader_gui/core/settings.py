@@ -29,13 +29,17 @@ DEFAULT_LOCK_MINUTES = 10.0
 
 
 def _load(path: Path) -> dict[str, object]:
-    import tomllib
-
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        fh = path.open("rb")
     except FileNotFoundError:
         return {}
+    except OSError as exc:
+        raise SettingsError(f"The settings file {path} cannot be read: {exc}.") from exc
+    import tomllib  # only when there is a file to read (most desks have none)
+
+    try:
+        with fh:
+            return tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"The settings file {path} cannot be read: {exc}.") from exc
 

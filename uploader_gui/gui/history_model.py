@@ -18,7 +18,7 @@ from PySide6.QtGui import QIcon
 
 from uploader_gui.core.history_pages import HistoryQuery, Page
 from uploader_gui.core.jobs import Job
-from uploader_gui.core.targets import KIND_LABELS
+from uploader_gui.core.names import KIND_LABELS
 from uploader_gui.gui.states import state_icon, state_word
 
 

@@ -10,14 +10,16 @@ freeze the window (the lesson of Picard's 2,000-file freeze).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from queue import Empty, SimpleQueue
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,10 @@ class TaskRunner(QObject):
         budget_ms: float = 12.0,
     ) -> None:
         super().__init__(parent)
+        from concurrent.futures import ThreadPoolExecutor  # with the first runner, not the import
+
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uploader-task")
-        self._done: queue.SimpleQueue[tuple[Callback, Any, BaseException | None]] = (
-            queue.SimpleQueue()
-        )
+        self._done: SimpleQueue[tuple[Callback, Any, BaseException | None]] = SimpleQueue()
         self._budget = budget_ms / 1000.0
         self._pending = 0
         self._timer = QTimer(self)
@@ -77,7 +79,7 @@ class TaskRunner(QObject):
         while time.monotonic() < deadline:
             try:
                 callback, result, error = self._done.get_nowait()
-            except queue.Empty:
+            except Empty:
                 break
             self._pending -= 1
             try:
