@@ -301,7 +301,7 @@ class PostgresHistoryStore(JobQueries):
     def changed_since(self, when: float) -> list[Job]:
         """Jobs any desk changed since ``when`` (the poll behind LISTEN/NOTIFY)."""
         rows = self._read("SELECT * FROM jobs WHERE updated >= ? ORDER BY updated", (when,))
-        return [_job_from_row(r) for r in rows]  # type: ignore[arg-type]
+        return [_job_from_row(r) for r in rows]
 
 
     # ------------------------------------------------------------------ live updates

@@ -163,10 +163,13 @@ class _EarlyRecords(logging.Handler):
 
     def take(self, forward: logging.Handler | None) -> list[logging.LogRecord]:
         """The records held so far; later ones go to ``forward`` (None: dropped)."""
-        with self.lock:  # type: ignore[union-attr] - created by Handler.__init__
+        self.acquire()
+        try:
             self.forward = forward
             records = list(self.records)
             self.records.clear()
+        finally:
+            self.release()
         return records
 
 
