@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 from html import escape
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QSocketNotifier, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
@@ -79,18 +80,29 @@ def no_display_reason(environ: dict[str, str] | None = None,
 
 
 def run_gui(use_sandbox: bool = False) -> int:
-    from uploader_gui.core.logging_setup import configure_logging
-
     reason = no_display_reason()
     if reason:
         print(reason, file=sys.stderr)
         return 1
+    app, window, sandbox = open_window(use_sandbox)
+    code = app.exec()
+    window.shutdown()
+    if sandbox is not None:
+        sandbox.stop()
+    return int(code)
+
+
+def open_window(use_sandbox: bool = False) -> tuple[QApplication, Any, Any]:
+    """What the app does before its event loop runs: the application, and the main window
+    shown as its first frame (the rest of it is built once that is painted); in sandbox
+    mode the sandbox is started first. Returns (application, window, sandbox or None)."""
+    from uploader_gui.core.logging_setup import configure_logging
     from uploader_gui.gui.main_window import MainWindow
 
     configure_logging()
     app = make_app()
     sandbox = None
-    profiles = []
+    profiles: list[Any] = []
     banner = ""
     if use_sandbox:
         from uploader_gui.cli.sandbox_profiles import sandbox_profiles
@@ -105,13 +117,9 @@ def run_gui(use_sandbox: bool = False) -> int:
             escape(QCoreApplication.translate(
                 "App", "Uploads go to built-in test systems on this computer; received files "
                 "are kept in {folder}.").format(folder=data_dir() / "sandbox")))
-    window = MainWindow(profiles=profiles, banner=banner, sandbox=use_sandbox)
+    window = MainWindow(profiles=profiles, banner=banner, sandbox=use_sandbox, first_frame=True)
     window.show()
     close_on_terminate(window)
     if not use_sandbox:
         window.start_keyring()
-    code = app.exec()
-    window.shutdown()
-    if sandbox is not None:
-        sandbox.stop()
-    return int(code)
+    return app, window, sandbox
