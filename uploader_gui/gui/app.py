@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
-from html import escape
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QSocketNotifier, Qt, QTimer
@@ -42,18 +40,18 @@ def close_on_terminate(window: QWidget) -> None:
     so the history is closed cleanly and the next start needs no integrity check.
 
     Python runs its signal handlers only between bytecodes; Qt's event loop is C++, so a
-    socket written by the C-level handler wakes a notifier on the UI thread."""
+    pipe written by the C-level handler wakes a notifier on the UI thread."""
     if not hasattr(signal, "SIGTERM") or sys.platform == "win32":
         return
-    reader, writer = socket.socketpair()
-    reader.setblocking(False)
-    writer.setblocking(False)
-    signal.set_wakeup_fd(writer.fileno())
-    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+    reader, writer = os.pipe()  # a pipe, not a socket pair: no socket module at start
+    os.set_blocking(reader, False)
+    os.set_blocking(writer, False)
+    signal.set_wakeup_fd(writer)
+    notifier = QSocketNotifier(reader, QSocketNotifier.Type.Read, window)
 
     def woken() -> None:
         try:
-            reader.recv(64)
+            os.read(reader, 64)
         except OSError:
             pass
 
@@ -105,6 +103,8 @@ def open_window(use_sandbox: bool = False) -> tuple[QApplication, Any, Any]:
     profiles: list[Any] = []
     banner = ""
     if use_sandbox:
+        from html import escape
+
         from uploader_gui.cli.sandbox_profiles import sandbox_profiles
         from uploader_gui.core.paths import data_dir
         from uploader_gui.sandbox import Sandbox

@@ -7,7 +7,6 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QCoreApplication
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
-from uploader_gui.core.recent import load_window_state, save_window_state
 from uploader_gui.gui.tasks import TaskRunner
 
 
@@ -45,10 +44,19 @@ def restore_geometry(window: QMainWindow, split: QSplitter | None, runner: TaskR
                 except (ValueError, UnicodeEncodeError):
                     pass
 
-    runner.run(load_window_state, loaded)
+    runner.run(_load_window_state, loaded)
+
+
+def _load_window_state() -> dict[str, Any] | None:
+    """Worker thread (the module that reads it, too)."""
+    from uploader_gui.core.recent import load_window_state
+
+    return load_window_state()
 
 
 def save_geometry(window: QMainWindow, split: QSplitter) -> None:
+    from uploader_gui.core.recent import save_window_state
+
     save_window_state({
         "split": bytes(split.saveState().toBase64().data()).decode("ascii"),
         "geometry": bytes(window.saveGeometry().toBase64().data()).decode("ascii"),
