@@ -164,3 +164,33 @@ def test_the_frame_imports_none_of_the_heavy_parts(app_home: Path) -> None:
                          timeout=60, env=env, cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_app_start_shows_the_page_the_child_read(app_home: Path) -> None:
+    """As `uploader-gui` starts: the child forked before Qt reads the newest page, the
+    first frame shows it, and the window's own opening then takes over the history."""
+    seed_history(4)
+    code = (
+        "import os, sys\n"
+        "from uploader_gui.core import history_preread\n"
+        "history_preread.start()\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from uploader_gui.gui.app import open_window\n"
+        "app, w, _ = open_window()\n"
+        "def done():\n"
+        "    if not (w.built and w.history is not None):\n"
+        "        return\n"
+        "    print(w.shell.early_page_shown, w.history_model.rowCount(),\n"
+        "          w.history_model.job(0).name, flush=True)\n"
+        "    w.close()\n"
+        "t = QTimer(); t.timeout.connect(done); t.start(20)\n"
+        "QTimer.singleShot(30_000, app.quit)\n"
+        "app.exec()\n"
+    )
+    env = {"QT_QPA_PLATFORM": "offscreen", "UPLOADER_GUI_HOME": str(app_home),
+           "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=env, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "4", "scan-003.pdf"]
+    assert not list((app_home / "data").glob("*.running-*"))  # closed cleanly

@@ -384,6 +384,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         if not self.built:  # only the first frame: its worker and, once open, the history
             self._runner.shutdown()
+            if self.shell is not None:
+                self.shell.abandon_early()
             opened = self.shell.opened[0] if self.shell and self.shell.opened else None
             for store in (getattr(opened, "store", None), getattr(opened, "view", None)):
                 if store is not None:

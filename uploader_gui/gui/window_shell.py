@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSocketNotifier, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from uploader_gui.core import history_preread
 from uploader_gui.core.names import KIND_LABELS
 from uploader_gui.gui.history_model import HistoryModel
 
@@ -79,6 +80,8 @@ class WindowShell:
         #: What the history's opening on the worker gave: (OpenedHistory, error), once in.
         self.opened: tuple[Any, BaseException | None] | None = None
         self.dropped: list[str] = []
+        #: Whether the newest page came from the forked child (before the window's opening).
+        self.early_page_shown = False
         self._painted = self._built = False
         for title in (tr("&File"), tr("&Edit"), tr("&View"), tr("&Help")):
             window.menuBar().addMenu(title).setEnabled(False)
@@ -92,7 +95,14 @@ class WindowShell:
         self._deadline.setSingleShot(True)
         self._deadline.setInterval(PAGE_WAIT_MS)
         self._deadline.timeout.connect(self._maybe_build)
-        runner.run(_open_history, self._history_opened)
+        self._runner, self._page_shown = runner, False
+        self._early = history_preread.take()  # the newest page, read by a forked child
+        self._opening = self._early is None
+        if self._opening:
+            runner.run(_open_history, self._history_opened)
+        else:  # the window's own opening waits for the first paint: it needs the lock
+            self._notifier = QSocketNotifier(self._early.fd, QSocketNotifier.Type.Read, window)
+            self._notifier.activated.connect(self._early_data)
 
     @staticmethod
     def _frame(window: QMainWindow, profiles: list[Profile]) -> QWidget:
@@ -135,6 +145,19 @@ class WindowShell:
 
     # ------------------------------------------------------------------ until built
 
+    def _early_data(self) -> None:
+        """The child's pipe can be read (UI thread, never waiting): the page, once whole."""
+        early = self._early
+        if early is None or not history_preread.read_some(early):
+            return
+        self._notifier.setEnabled(False)
+        self._early = None
+        page = history_preread.page(early)
+        if page is not None and self.opened is None:
+            self.model.show_page(page, self.model.begin_reload())
+            self._page_shown = self.early_page_shown = True
+        self._maybe_build()
+
     def _history_opened(self, opened: Any, error: BaseException | None) -> None:
         if self._built:  # the page was slow: the built window takes it as usual
             self.window._history_opened(opened, error)  # type: ignore[attr-defined]
@@ -143,18 +166,22 @@ class WindowShell:
         page = getattr(opened, "first_page", None) if error is None else None
         if page is not None:
             self.model.show_page(page, self.model.begin_reload())
+        self._page_shown = True
         self._maybe_build()
 
     def _on_painted(self) -> None:
         self._painted = True
         self._deadline.start()
+        if self.opened is None and not self._opening:
+            self._opening = True
+            self._runner.run(_open_history, self._history_opened)
         self._maybe_build()
 
     def _maybe_build(self) -> None:
         """Build the rest once the frame is on screen and the first page is in (or late)."""
         if self._built or not self._painted:
             return
-        if self.opened is None and self._deadline.isActive():
+        if not self._page_shown and self._deadline.isActive():
             return
         self.build_now()
 
@@ -163,8 +190,15 @@ class WindowShell:
             return
         self._built = True
         self._deadline.stop()
+        self.abandon_early()  # a preview still on its way: the window's own opening follows
         self.window.menuBar().clear()
         self._build()
+
+    def abandon_early(self) -> None:
+        if self._early is not None:
+            self._notifier.setEnabled(False)
+            history_preread.abandon(self._early)
+            self._early = None
 
     @property
     def built(self) -> bool:
