@@ -29,8 +29,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.dont_write_bytecode = False
 
 
-def _finish(t0: float, close: Callable[[], None] | None = None) -> None:
-    seconds = time.time() - t0
+def _finish(t0: float, close: Callable[[], None] | None = None,
+            seconds: float | None = None) -> None:
+    seconds = time.time() - t0 if seconds is None else seconds
     if close is not None:
         close()  # not timed: what a clean exit does (the next start needs no check)
     print(f'{{"seconds": {seconds}}}', flush=True)
@@ -58,25 +59,26 @@ def bare(t0: float) -> None:
 
 
 def app(t0: float, rows: int) -> None:
+    from uploader_gui.core import history_preread
+
+    history_preread.start()  # as `uploader-gui` does before it imports Qt
     from PySide6.QtCore import QEvent, QObject
 
-    from uploader_gui.core.history_pages import PAGE_SIZE
-    from uploader_gui.core.logging_setup import configure_logging
-    from uploader_gui.gui.app import make_app
-    from uploader_gui.gui.main_window import MainWindow
+    from uploader_gui.gui.app import open_window
 
-    configure_logging()
-    qapp = make_app()
-    window = MainWindow(profiles=[])
+    qapp, window, _sandbox = open_window()  # what `uploader-gui` does before its event loop
+    from uploader_gui.core.history_pages import PAGE_SIZE  # imported by the window already
+
     state = {"painted": False}
     page = min(rows, PAGE_SIZE)
 
     def check(*_args: object) -> None:
-        model = window.history_panel.model
+        model = window.history_model
         if state["painted"] and model.rowCount() >= page:
+            seconds = time.time() - t0
             newest = model.job(0)
             assert newest.name == f"scan-{rows - 1:05d}.pdf", newest.name  # the newest first
-            _finish(t0, window.shutdown)
+            _finish(t0, window.shutdown, seconds)
 
     class FirstPaint(QObject):
         def eventFilter(self, obj: QObject, event: QEvent) -> bool:
@@ -87,11 +89,10 @@ def app(t0: float, rows: int) -> None:
 
     painted = FirstPaint()
     window.installEventFilter(painted)
-    model = window.history_panel.model
+    model = window.history_model
     model.modelReset.connect(check)
     model.rowsInserted.connect(check)
     model.layoutChanged.connect(check)
-    window.show()
     qapp.exec()
 
 

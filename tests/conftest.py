@@ -34,9 +34,10 @@ def _stop_uploads_when_pytest_qt_closes_a_window(request, monkeypatch) -> None:
     "Stop and close", as the fixtures' shutdown() would do anyway."""
     import sys
 
-    window_module = sys.modules.get("uploader_gui.gui.main_window")
-    if window_module is not None and "close_question" not in request.keywords:
-        monkeypatch.setattr(window_module, "ask_on_close", lambda _parent, _n: "close")
+    if "uploader_gui.gui.main_window" in sys.modules and "close_question" not in request.keywords:
+        from uploader_gui.gui import background  # where the window's closeEvent asks
+
+        monkeypatch.setattr(background, "ask_on_close", lambda _parent, _n: "close")
 
 
 @pytest.fixture(scope="session")

@@ -114,6 +114,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         handler = history_cli.cmd_history if args.command == "history" else history_cli.cmd_resume
         return handler(args, parser.subparsers[args.command])
+    from uploader_gui.core import history_preread
+
+    history_preread.start()  # the History tab's newest page, read on the other core
     from uploader_gui.gui.app import run_gui
 
     return run_gui(use_sandbox=args.sandbox)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
-from html import escape
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QSocketNotifier, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
@@ -41,18 +40,18 @@ def close_on_terminate(window: QWidget) -> None:
     so the history is closed cleanly and the next start needs no integrity check.
 
     Python runs its signal handlers only between bytecodes; Qt's event loop is C++, so a
-    socket written by the C-level handler wakes a notifier on the UI thread."""
+    pipe written by the C-level handler wakes a notifier on the UI thread."""
     if not hasattr(signal, "SIGTERM") or sys.platform == "win32":
         return
-    reader, writer = socket.socketpair()
-    reader.setblocking(False)
-    writer.setblocking(False)
-    signal.set_wakeup_fd(writer.fileno())
-    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+    reader, writer = os.pipe()  # a pipe, not a socket pair: no socket module at start
+    os.set_blocking(reader, False)
+    os.set_blocking(writer, False)
+    signal.set_wakeup_fd(writer)
+    notifier = QSocketNotifier(reader, QSocketNotifier.Type.Read, window)
 
     def woken() -> None:
         try:
-            reader.recv(64)
+            os.read(reader, 64)
         except OSError:
             pass
 
@@ -79,20 +78,33 @@ def no_display_reason(environ: dict[str, str] | None = None,
 
 
 def run_gui(use_sandbox: bool = False) -> int:
-    from uploader_gui.core.logging_setup import configure_logging
-
     reason = no_display_reason()
     if reason:
         print(reason, file=sys.stderr)
         return 1
+    app, window, sandbox = open_window(use_sandbox)
+    code = app.exec()
+    window.shutdown()
+    if sandbox is not None:
+        sandbox.stop()
+    return int(code)
+
+
+def open_window(use_sandbox: bool = False) -> tuple[QApplication, Any, Any]:
+    """What the app does before its event loop runs: the application, and the main window
+    shown as its first frame (the rest of it is built once that is painted); in sandbox
+    mode the sandbox is started first. Returns (application, window, sandbox or None)."""
+    from uploader_gui.core.logging_setup import configure_logging
     from uploader_gui.gui.main_window import MainWindow
 
     configure_logging()
     app = make_app()
     sandbox = None
-    profiles = []
+    profiles: list[Any] = []
     banner = ""
     if use_sandbox:
+        from html import escape
+
         from uploader_gui.cli.sandbox_profiles import sandbox_profiles
         from uploader_gui.core.paths import data_dir
         from uploader_gui.sandbox import Sandbox
@@ -105,13 +117,9 @@ def run_gui(use_sandbox: bool = False) -> int:
             escape(QCoreApplication.translate(
                 "App", "Uploads go to built-in test systems on this computer; received files "
                 "are kept in {folder}.").format(folder=data_dir() / "sandbox")))
-    window = MainWindow(profiles=profiles, banner=banner, sandbox=use_sandbox)
+    window = MainWindow(profiles=profiles, banner=banner, sandbox=use_sandbox, first_frame=True)
     window.show()
     close_on_terminate(window)
     if not use_sandbox:
         window.start_keyring()
-    code = app.exec()
-    window.shutdown()
-    if sandbox is not None:
-        sandbox.stop()
-    return int(code)
+    return app, window, sandbox

@@ -73,11 +73,14 @@ class HistoryPanel(QWidget):
     #: job ids the user chose to send again (after confirming).
     resendRequested = Signal(list)
 
-    def __init__(self, history: HistoryStore | None, parent: QWidget | None = None) -> None:
+    def __init__(self, history: HistoryStore | None, parent: QWidget | None = None, *,
+                 model: HistoryModel | None = None) -> None:
+        """``model``: one that already holds the newest page (the window's first frame)."""
         super().__init__(parent)
         self.history = history
         self._runner = TaskRunner(self, workers=1)
-        self.model = HistoryModel(self)
+        self.model = model or HistoryModel(self)
+        self.model.setParent(self)
         self.proxy = HistoryFilter(self)
         self.proxy.setSourceModel(self.model)
 

@@ -6,47 +6,24 @@ import logging
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import (
-    QApplication,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from uploader_gui import APP_NAME
-from uploader_gui.core.history import HistoryStore
-from uploader_gui.core.jobs import INTERRUPTED
-from uploader_gui.core.profiles import Profile
-from uploader_gui.core.recent import save_last_profile
-from uploader_gui.core.retry import RetryPolicy
-from uploader_gui.core.staging import StagedFile, staging_key
-from uploader_gui.core.targets import KIND_LABELS
-from uploader_gui.core.validation import IsolatedValidator
-from uploader_gui.gui.background import BACKGROUND, CANCEL, CLOSE, BackgroundUploads, ask_on_close
-from uploader_gui.gui.batch_summary import batch_summary, make_banner
-from uploader_gui.gui.clinic_history import ClinicHistory
-from uploader_gui.gui.focus_style import install_focus_style
-from uploader_gui.gui.history_panel import HistoryPanel
 from uploader_gui.gui.icons import app_icon
-from uploader_gui.gui.patient_lookup import PatientLookup
-from uploader_gui.gui.redcap_choices import project_choices
-from uploader_gui.gui.send_tab import FileList
-from uploader_gui.gui.tasks import TaskRunner, preload_network
-from uploader_gui.gui.upload_controller import UploadController
-from uploader_gui.gui.upload_panel import UploadPanel
-from uploader_gui.gui.watch_controller import WatchController
-from uploader_gui.gui.window_actions import build_menus, make_actions
-from uploader_gui.gui.window_history import InterruptedBar, OpenedHistory, open_history
-from uploader_gui.gui.window_lock import WindowLock
-from uploader_gui.gui.window_profiles import ProfileManager
-from uploader_gui.gui.window_state import restore_geometry, save_geometry
+from uploader_gui.gui.tasks import TaskRunner
+
+if TYPE_CHECKING:  # the rest of the window is imported once its first frame is painted
+    from uploader_gui.core.history import HistoryStore
+    from uploader_gui.core.profiles import Profile
+    from uploader_gui.core.retry import RetryPolicy
+    from uploader_gui.core.staging import StagedFile
+    from uploader_gui.core.validation import IsolatedValidator
+    from uploader_gui.gui.watch_controller import WatchController
+    from uploader_gui.gui.window_history import OpenedHistory
 
 log = logging.getLogger(__name__)
 
@@ -65,157 +42,37 @@ class MainWindow(QMainWindow):
     def __init__(self, validator: IsolatedValidator | None = None,
                  profiles: list[Profile] | None = None, banner: str = "",
                  history: HistoryStore | bool | None = True,
-                 policy: RetryPolicy | None = None, sandbox: bool = False) -> None:
+                 policy: RetryPolicy | None = None, sandbox: bool = False, *,
+                 first_frame: bool = False) -> None:
+        """``first_frame``: paint a light frame first (the app's start), then import and
+        build the rest in place (see :mod:`uploader_gui.gui.window_shell`); otherwise
+        the whole window is built here."""
         super().__init__()
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            install_focus_style(app)
         self.setWindowTitle(tr("Clinic Document Uploader"))
         self.setWindowIcon(app_icon())
         self.setObjectName(APP_NAME)
-        self._validator = validator or IsolatedValidator()
-        self._owns_validator = validator is None
         self._runner = TaskRunner(self, workers=2)
-        self._thumb_runner = TaskRunner(self, workers=1)
-        self._checked_for: str | None = None
-        self._counts_timer = QTimer(self)
-        self._counts_timer.setSingleShot(True)
-        self._counts_timer.setInterval(50)
-        self._counts_timer.timeout.connect(self._refresh_counts)
+        self.shell = None
+        args = (validator, profiles, banner, history, policy, sandbox)
+        if first_frame and history is True:
+            from uploader_gui.gui.window_shell import WindowShell
 
-        self.actions = make_actions(self, {
-            "add_files": lambda: self.files.choose_files(),
-            "add_folder": lambda: self.files.choose_folder(),
-            "remove": self.remove_selected, "clear_all": self.clear_all,
-            "clear_sent": self.clear_sent, "retry": self.retry_failed,
-            "move_up": lambda: self.move_selected(-1), "move_down": lambda: self.move_selected(1),
-            "combine": lambda: self.files.combine_selected(), "upload": self.start_upload,
-            "cancel_all": lambda: self.uploads.cancel_all(),
-            "find_patient": lambda: self.profiles.find_patient(),
-            "profiles": lambda: self.profiles.edit_profiles(),
-            "show_send": lambda: self.tabs.setCurrentIndex(0),
-            "show_history": lambda: self.tabs.setCurrentIndex(1),
-            "help": self.show_help, "about": self.show_about, "quit": self.close,
-        })
-        a = self.actions
-        build_menus(self, a)
-        self.files = FileList(a, self._runner, self._thumb_runner, self._validator,
-                              self.current_target)
-        self.model, self.view, self.staging = self.files.model, self.files.view, self.files.staging
-        self.preview, self.details, self.split = (self.files.preview, self.files.details,
-                                                  self.files.split)
-        self.staging.changed.connect(self._update_counts)
-        self.staging.settled.connect(self._refresh_counts)
-        self.staging.status.connect(self._status)
-        self.staging.failed.connect(lambda why: QMessageBox.warning(
-            self, tr("Combine into one PDF"), why))
-        for name in ("add_button", "add_folder_button", "remove_button", "clear_button",
-                     "clear_sent_button", "retry_button", "up_button", "down_button",
-                     "combine_button", "profiles_button"):
-            setattr(self, name, getattr(self.files.buttons, name))
-        from uploader_gui.gui.scan_tools import ScanTools  # issue 17: Scan…, Pages…, cover sheets
+            self.shell = WindowShell(self, self._runner, list(profiles or []),
+                                     lambda: self._build(*args))
+            self.history_model = self.shell.model
+            self._keyring_wanted: tuple[Any] | None = None
+        else:
+            self._build(*args)
 
-        self.scan_tools = ScanTools(self)
-        self.files.buttons.arrange.insertWidget(3, self.scan_tools.button)
-        a.profiles.setEnabled(sandbox)
-        if not sandbox:
-            a.profiles.setToolTip(tr("Looking for the system keyring…"))
+    @property
+    def built(self) -> bool:
+        """Whether the whole window is there (not only its first frame)."""
+        return self.shell is None or self.shell.built
 
-        self.history_problem = ""
-        self.history_view: HistoryStore | None = None  # read-only, when it can't be written
-        self._interrupted: list[Any] = []
-        self.history: HistoryStore | None = history if isinstance(history, HistoryStore) else None
-        self.lookup = PatientLookup(self._runner, self)
-        self.upload_panel = UploadPanel(profiles or [], lookup=self.lookup)
-        self.upload_panel.profile_combo.currentIndexChanged.connect(self._profile_changed)
-        self.uploads = UploadController(profiles or [], self.history, self, policy=policy)
-        self.uploads.rowState.connect(self._upload_state)
-        self.uploads.rowStates.connect(self._upload_states)
-        self.uploads.rowDestination.connect(self._row_destination)
-        self.upload_panel.destinationChanged.connect(self.model.set_current_destination)
-        self.model.set_current_destination(self.upload_panel.destination_text())
-        self.upload_panel.destinationChanged.connect(lambda _t: self._sync_upload_action())
-        self.lookup.changed.connect(lambda _l: self._sync_upload_action())
-        self.uploads.rowProgress.connect(self._upload_progress)
-        self.uploads.throughputChanged.connect(self.upload_panel.show_throughput)
-        self.uploads.message.connect(self.upload_panel.say)
-        self.uploads.resendProblems.connect(lambda problems: QMessageBox.information(
-            self, tr("Not sent again"), "\n".join(problems)))
-        self.uploads.helperRestarted.connect(self._show_interrupted)  # the upload helper died
-        self.upload_panel.uploadRequested.connect(self.start_upload)
-        self.upload_panel.findPatientRequested.connect(a.find_patient.trigger)
-        self.upload_panel.cancelAllRequested.connect(self.uploads.cancel_all)
-        self.upload_panel.pauseToggled.connect(self.uploads.pause)
+    def _build(self, *args: Any) -> None:
+        from uploader_gui.gui.window_build import build_window
 
-        self.profiles = ProfileManager(self._runner, self, self.upload_panel.current_profile)
-        self.profiles.profilesLoaded.connect(self.set_profiles)
-        self.profiles.problem.connect(self._show_problem)
-        self.profiles.status.connect(lambda text: self._status(text, 5000))
-        self.profiles.keyringReady.connect(self._keyring_ready)
-        self.profiles.patientPicked.connect(self._patient_picked)
-        self.profiles.recentChanged.connect(self.upload_panel.load_recent)
-        self.profiles.searching.connect(
-            lambda busy: self.upload_panel.find_patient_button.setEnabled(not busy))
-        if sandbox:
-            self.profiles.sandbox_profiles = list(profiles or [])
-            a.profiles.setToolTip(tr("Show the built-in sandbox profiles (read-only)"))
-
-        self.watches = self._make_watches(profiles or [])
-        self.history_panel = HistoryPanel(self.history)
-        self.uploads.jobsChanged.connect(self.history_panel.jobs_changed)
-        self.history_panel.resendRequested.connect(self.resend)
-
-        self.banner = make_banner(banner, sandbox)
-
-        self.interrupted_bar = InterruptedBar()
-        self.interrupted_bar.resumeRequested.connect(self.resume_interrupted)
-        self.interrupted_bar.reviewRequested.connect(self.review_interrupted)
-        self.interrupted_label = self.interrupted_bar.label
-        self.resume_button = self.interrupted_bar.resume_button
-
-        staging = QWidget()
-        layout = QVBoxLayout(staging)
-        layout.addWidget(self.files, 1)
-        layout.addWidget(self.upload_panel)
-
-        self.tabs = QTabWidget()
-        self.tabs.addTab(staging, tr("&Send"))
-        self.tabs.addTab(self.history_panel, tr("&History"))
-        self.tabs.tabBar().setAccessibleName(tr("Send or History"))
-        central = QWidget()
-        outer = QVBoxLayout(central)
-        margin = self.fontMetrics().horizontalAdvance("M") // 2
-        outer.setContentsMargins(margin, margin, margin, 0)
-        outer.addWidget(self.banner)
-        outer.addWidget(self.interrupted_bar)
-        outer.addWidget(self.tabs, 1)
-        self.setCentralWidget(central)
-        self.window_lock = WindowLock(self, lambda: self.profiles.secret_store, self._runner)
-        self.clinic = ClinicHistory(self.history_panel, self._runner)
-        file_menu = self.menuBar().actions()[0].menu() if self.menuBar().actions() else None
-        if file_menu is not None:
-            file_menu.insertAction(file_menu.actions()[-1], self.window_lock.action)
-
-        self.count_label = QLabel()
-        self.count_label.setAccessibleName(tr("File counts"))
-        self.statusBar().addPermanentWidget(self.count_label)
-        self.setAcceptDrops(True)
-        restore_geometry(self, self.split, self._runner)
-        self._refresh_counts()
-        self._profile_changed()
-        if history is True:
-            self.upload_panel.set_unavailable(tr("Opening the upload history…"), say=False)
-            self._runner.run(open_history, self._history_opened)
-        elif self.history is None:
-            self.upload_panel.set_unavailable(tr("Sending is off: the upload history cannot "
-                                                 "be used."))
-        else:  # a store given by the caller: the rest as after opening one
-            store = self.history
-            self._runner.run(lambda: OpenedHistory(store, interrupted=store.jobs(
-                status=INTERRUPTED)), self._history_opened)
-        # The HTTP stack is not needed to show the window; load it in the background
-        # soon after, so the first Upload click does not pay for it on the UI thread.
-        QTimer.singleShot(2000, lambda: self._runner.run(preload_network, lambda _r, _e: None))
+        build_window(self, *args)
 
     # ------------------------------------------------------------------ history, uploads
 
@@ -270,6 +127,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ profiles
 
     def _make_watches(self, profiles: list[Profile]) -> WatchController:
+        from uploader_gui.gui.watch_controller import WatchController
+
         watches = WatchController(profiles, self.history, self.uploads.dispatcher,
                                   self._validator, self)
         watches.stageRequested.connect(self.add_paths)
@@ -286,6 +145,9 @@ class MainWindow(QMainWindow):
         self.watches = self._make_watches(profiles)
 
     def start_keyring(self, detect: Any = None) -> None:
+        if not self.built:  # looked for once the window is built
+            self._keyring_wanted = (detect,)
+            return
         self.profiles.start_keyring(detect)
 
     @property
@@ -307,6 +169,9 @@ class MainWindow(QMainWindow):
 
     def _profile_changed(self) -> None:
         """Files are checked against the chosen profile's system and its size limit."""
+        from uploader_gui.core.recent import save_last_profile
+        from uploader_gui.gui.redcap_choices import project_choices
+
         profile = self.upload_panel.current_profile()
         kind = profile.config.kind if profile else None
         self.actions.find_patient.setEnabled(kind == "claros")
@@ -357,15 +222,25 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ drops on the window
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.shell is not None and not self.shell.built:
+            self.shell.drag_enter(event)
+            return
         self.view.dragEnterEvent(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self.shell is not None and not self.shell.built:
+            self.shell.drag_enter(event)
+            return
         self.view.dragMoveEvent(event)
 
     def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
-        self.view.dragLeaveEvent(event)
+        if self.built:
+            self.view.dragLeaveEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
+        if self.shell is not None and not self.shell.built:
+            self.shell.drop(event)
+            return
         self.view.dropEvent(event)
 
     # ------------------------------------------------------------------ the file list
@@ -379,6 +254,8 @@ class MainWindow(QMainWindow):
 
     def stage_copies(self, items: list[tuple[Path, list[dict[str, str]]]]) -> None:
         """Stage the app's private copies (scans, edited pages), each with its originals."""
+        from uploader_gui.core.staging import staging_key
+
         for path, sources in items:
             if sources:
                 self.staging._pending_sources[staging_key(path)] = list(sources)
@@ -442,6 +319,9 @@ class MainWindow(QMainWindow):
             self._counts_timer.start()
 
     def _refresh_counts(self) -> None:
+        from uploader_gui.core.names import KIND_LABELS
+        from uploader_gui.gui.batch_summary import batch_summary
+
         t = self.model.tally()
         c = t.counts
         ready = c["ready"] + c["warning"]
@@ -478,6 +358,19 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ size, closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.built:  # closed at once: nothing was sent or staged yet
+            self.shutdown()
+            super().closeEvent(event)
+            return
+        from uploader_gui.gui.background import (
+            BACKGROUND,
+            CANCEL,
+            CLOSE,
+            BackgroundUploads,
+            ask_on_close,
+        )
+        from uploader_gui.gui.window_state import save_geometry
+
         choice = ask_on_close(self, self.uploads.active) if self.uploads.active else CLOSE
         if choice == CANCEL:
             event.ignore()
@@ -489,6 +382,15 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
+        if not self.built:  # only the first frame: its worker and, once open, the history
+            self._runner.shutdown()
+            if self.shell is not None:
+                self.shell.abandon_early()
+            opened = self.shell.opened[0] if self.shell and self.shell.opened else None
+            for store in (getattr(opened, "store", None), getattr(opened, "view", None)):
+                if store is not None:
+                    store.close()
+            return
         self.window_lock.shutdown()
         self.clinic.shutdown()
         self.watches.shutdown()

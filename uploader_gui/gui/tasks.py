@@ -16,7 +16,7 @@ from collections.abc import Callable
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -31,6 +31,8 @@ class TaskRunner(QObject):
 
     #: :meth:`shutdown` was called: whatever hands work to this runner stops too.
     closing = Signal()
+    #: A worker put the first result in an empty queue: drain now, not at the next tick.
+    _woken = Signal()
 
     def __init__(
         self,
@@ -49,6 +51,7 @@ class TaskRunner(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
         self._timer.timeout.connect(self._drain)
+        self._woken.connect(self._drain, Qt.ConnectionType.QueuedConnection)
         self._closed = False
 
     @property
@@ -71,6 +74,11 @@ class TaskRunner(QObject):
                 self._done.put((callback, None, exc))
             else:
                 self._done.put((callback, outcome, None))
+            if self._done.qsize() == 1 and not self._closed:  # the rest wait for the tick
+                try:
+                    self._woken.emit()
+                except RuntimeError:  # the window (and this runner) is gone already
+                    pass
 
         return self._pool.submit(work)
 

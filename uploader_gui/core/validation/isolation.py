@@ -11,7 +11,6 @@ import logging
 import multiprocessing
 import os
 import select
-import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from uploader_gui.core.forking import fork_is_safe
 from uploader_gui.core.validation.result import (
     DEFAULT_MEMORY_CAP,
     DEFAULT_TIMEOUT_S,
@@ -52,22 +52,6 @@ def preload_for(paths: Iterable[str | os.PathLike[str]]) -> tuple[str, ...]:
     if suffixes & {".jpg", ".jpeg", ".png"}:
         modules.extend(_IMAGE_MODULES)
     return tuple(modules)
-
-
-def fork_is_safe() -> bool:
-    """Whether a helper may be forked from this process rather than spawned.
-
-    Only on Linux (macOS's system libraries do not survive a fork), and only while
-    this process has a single thread, counting those of C libraries (Qt's, a keyring
-    backend's): a fork copies no other thread, so a lock one of them held would stay
-    locked in the helper forever.
-    """
-    if not sys.platform.startswith("linux") or threading.active_count() != 1:
-        return False
-    try:
-        return len(os.listdir("/proc/self/task")) == 1
-    except OSError:
-        return False
 
 
 def _worker_main(conn: Any, memory_cap: int, preload: Sequence[str] = _PRELOAD,
