@@ -3,10 +3,11 @@ runner, and opening the history with its first page.
 
 The frame paints before the rest of the window is imported (issue 18, case 7), so what
 it needs must not pull in the log file's handlers (socket, pickle, queue), platformdirs,
-uuid (platform), hashlib (OpenSSL), csv, tomllib, the targets' machinery or a thread pool.
-Each of those is imported where it is used: configuring the log file, making a job,
-hashing a file, reading a settings file, sending. A fresh interpreter does it, as the
-app starts, after PySide6, and reports what it had imported at each step.
+uuid (platform), hashlib (OpenSSL), csv, tomllib, the targets' machinery, the audit
+trail's entries or a thread pool. Each of those is imported where it is used: configuring
+the log file, making a job, hashing a file, reading a settings file, recording, sending.
+A fresh interpreter does it, as the app starts, after PySide6, and reports what it had
+imported at each step.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ print(json.dumps({
 LATER = {"logging.handlers", "socket", "pickle", "platformdirs", "uuid", "platform", "hashlib",
          "_hashlib", "csv", "tomllib", "concurrent.futures", "requests", "urllib3",
          "uploader_gui.core.targets", "uploader_gui.core.targets.base",
-         "uploader_gui.core.outcome", "uploader_gui.core.log_file"}
+         "uploader_gui.core.outcome", "uploader_gui.core.log_file", "uploader_gui.core.audit"}
 #: Not even by opening the history (datetime comes with sqlite3 itself).
 MODEL_ONLY_LATER = {"sqlite3", "datetime", "uploader_gui.core.history",
                     "uploader_gui.core.logging_setup", "uploader_gui.core.paths"}

@@ -31,6 +31,9 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
+from uploader_gui.core.audit_schema import SQLITE_SCHEMA as _SQLITE_SCHEMA
+from uploader_gui.core.audit_schema import ensure_sqlite_schema  # noqa: F401 - re-exported
+
 ACTIONS = (
     "staged", "sent", "verified", "failed", "cancelled", "resent", "replaced_with_backup",
     "deleted_from_list", "exported",
@@ -182,19 +185,6 @@ class AuditStore(Protocol):
 
 
 # ------------------------------------------------------------------ SQLite
-
-_SQLITE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, username TEXT NOT NULL,
-    workstation TEXT NOT NULL, action TEXT NOT NULL, sha256 TEXT NOT NULL,
-    destination TEXT NOT NULL, target TEXT NOT NULL, receipt TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-"""
-
 
 class SqliteAudit:
     def __init__(self, path: Path) -> None:
@@ -356,15 +346,6 @@ def open_audit(database: str | None = None) -> AuditStore:
     from uploader_gui.core.history import history_path
 
     return SqliteAudit(history_path())
-
-
-def ensure_sqlite_schema(path: Path) -> None:
-    """Create the trail's table and guards in an SQLite file (idempotent, any process)."""
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-    try:
-        conn.executescript(_SQLITE_SCHEMA)
-    finally:
-        conn.close()
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

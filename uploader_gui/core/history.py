@@ -30,13 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from uploader_gui.core.audit import (
-    append_on,
-    ensure_sqlite_schema,
-    identity,
-    job_actions,
-    job_values,
-)
+from uploader_gui.core.audit_schema import ensure_sqlite_schema
 from uploader_gui.core.history_errors import (  # noqa: F401 - kinds re-exported
     CORRUPT,
     DISK_FULL,
@@ -315,6 +309,8 @@ class HistoryStore(JobQueries):
     # ------------------------------------------------------------------ writes
 
     def add_job(self, job: Job) -> Job:
+        from uploader_gui.core.audit import append_on, job_actions, job_values
+
         row = _job_row(job)
         cols = ", ".join(JOB_COLUMNS)
         marks = ", ".join(f":{c}" for c in JOB_COLUMNS)
@@ -327,6 +323,8 @@ class HistoryStore(JobQueries):
 
     def update_job(self, job: Job, *, new_status: str | None = None) -> Job:
         """Save a job; with ``new_status`` the move is checked against the state machine."""
+        from uploader_gui.core.audit import append_on, job_actions, job_values
+
         assert job.id is not None
         old = job.status
         if new_status is not None and new_status != job.status:
@@ -365,6 +363,8 @@ class HistoryStore(JobQueries):
 
     def audit(self, action: str, **values: str) -> None:
         """An entry in the audit trail that no job change makes (an export, a removal)."""
+        from uploader_gui.core.audit import append_on, identity
+
         with self._write() as conn:
             append_on(conn, "?", action, {**identity(), **values})
 

@@ -28,7 +28,7 @@ def _process_owner() -> str:
 def _start_time(pid: int) -> str:
     """The process's start time (Linux), so a reused PID is not taken for a live owner."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
             return fh.read().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return "?"
