@@ -32,10 +32,13 @@ _at_exit: list[bool] = []  # whether that is arranged already
 
 
 def _marks(path: Path) -> list[Path]:
+    """The marks beside ``path`` (a listing of the folder; no glob pattern to compile)."""
+    prefix = f"{path.name}.running-"
     try:
-        return sorted(path.parent.glob(f"{path.name}.running-*"))
+        names = os.listdir(path.parent)
     except OSError:
         return []
+    return sorted(path.parent / name for name in names if name.startswith(prefix))
 
 
 def left_behind(path: Path) -> list[Path]:
