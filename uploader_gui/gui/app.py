@@ -94,10 +94,10 @@ def open_window(use_sandbox: bool = False) -> tuple[QApplication, Any, Any]:
     """What the app does before its event loop runs: the application, and the main window
     shown as its first frame (the rest of it is built once that is painted); in sandbox
     mode the sandbox is started first. Returns (application, window, sandbox or None)."""
-    from uploader_gui.core.logging_setup import configure_logging
+    from uploader_gui.core.logging_setup import buffer_early_records, configure_logging
     from uploader_gui.gui.main_window import MainWindow
 
-    configure_logging()
+    buffer_early_records()  # the log file is opened once the first frame is painted
     app = make_app()
     sandbox = None
     profiles: list[Any] = []
@@ -118,6 +118,10 @@ def open_window(use_sandbox: bool = False) -> tuple[QApplication, Any, Any]:
                 "App", "Uploads go to built-in test systems on this computer; received files "
                 "are kept in {folder}.").format(folder=data_dir() / "sandbox")))
     window = MainWindow(profiles=profiles, banner=banner, sandbox=use_sandbox, first_frame=True)
+    if window.built:
+        configure_logging()
+    else:
+        window.windowBuilt.connect(configure_logging)
     window.show()
     close_on_terminate(window)
     if not use_sandbox:

@@ -38,6 +38,8 @@ class MainWindow(QMainWindow):
     countsChanged = Signal(int, int, int)
     #: The upload history is open (or could not be opened: see ``history_problem``).
     historyReady = Signal()
+    #: The whole window is there now (emitted at once when there is no first frame).
+    windowBuilt = Signal()
 
     def __init__(self, validator: IsolatedValidator | None = None,
                  profiles: list[Profile] | None = None, banner: str = "",
@@ -73,6 +75,7 @@ class MainWindow(QMainWindow):
         from uploader_gui.gui.window_build import build_window
 
         build_window(self, *args)
+        self.windowBuilt.emit()
 
     # ------------------------------------------------------------------ history, uploads
 
