@@ -167,7 +167,7 @@ def test_the_frame_imports_none_of_the_heavy_parts(app_home: Path) -> None:
 
 
 def test_the_app_start_shows_the_page_the_child_read(app_home: Path) -> None:
-    """As `uploader-gui` starts: the child forked before Qt reads the newest page, the
+    """As `uploader-gui` starts: the child started before Qt reads the newest page, the
     first frame shows it, and the window's own opening then takes over the history."""
     seed_history(4)
     code = (

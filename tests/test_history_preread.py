@@ -1,6 +1,6 @@
-"""The History tab's newest page read by a forked child while the window starts (issue 18).
+"""The History tab's newest page read by a child process while the window starts (issue 18).
 
-Fork needs a process with one thread, so each case runs in a fresh interpreter."""
+Each case runs in a fresh interpreter, as the app starts."""
 
 from __future__ import annotations
 

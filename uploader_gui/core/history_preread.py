@@ -1,27 +1,25 @@
-"""The History tab's newest page, read by a forked child while the window starts.
+"""The History tab's newest page, read by a child process while the window starts.
 
 Opening the history and reading its newest page is Python work (imports, SQL, a few
 hundred rows turned into jobs) that would share the window's one interpreter lock with
-its start-up. Started first thing, while the process has one thread, a forked child
-does it on the other core as the window imports Qt; it sends the page back over a pipe
-(pickled) and ends. The window shows that page in its first frame.
+its start-up. Started first thing, a child interpreter does it on the other core while
+the window imports Qt; it sends the page back over a pipe (pickled) and ends. The window
+shows that page in its first frame. The child is spawned, not forked: a fork would share
+this process's memory copy-on-write, and every page the window's start-up then touches
+would be copied (measured: the first paint came later, not sooner).
 
 It is only a preview. The child opens this desk's SQLite history read-only (no marks,
 no integrity check, no migration, nothing written); the window still opens the history
 as always, and the page read then replaces this one. Whatever goes wrong in the child
-(no history yet, a history to migrate or check, a clinic's PostgreSQL, no fork here)
+(no history yet, a history to migrate or check, a clinic's PostgreSQL, a frozen app)
 means no preview, and the window waits for its own opening as before.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
-import signal
-from dataclasses import dataclass
+import sys
 from typing import TYPE_CHECKING
-
-from uploader_gui.core.forking import fork_is_safe
 
 if TYPE_CHECKING:
     from uploader_gui.core.history_pages import Page
@@ -30,34 +28,45 @@ if TYPE_CHECKING:
 MAX_BYTES = 64 * 1024 * 1024
 
 
-@dataclass
 class PreRead:
-    """The child's pid and the reading end of its pipe (non-blocking)."""
+    """The child's pid, the reading end of its pipe (non-blocking) and what came so far.
+    (Imports here are kept to ``os``: this module is loaded before anything else.)"""
 
-    pid: int
-    fd: int
-    data: bytearray
+    __slots__ = ("data", "fd", "pid")
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self.fd, self.data = pid, fd, bytearray()
 
 
 _started: PreRead | None = None
 
 
 def start() -> None:
-    """Fork the child that reads the newest page (once; only while that is safe)."""
+    """Start the child that reads the newest page (once; not for a clinic's database)."""
     global _started
-    if _started is not None or not fork_is_safe() or os.environ.get("UPLOADER_GUI_DATABASE"):
+    if (_started is not None or os.environ.get("UPLOADER_GUI_DATABASE")
+            or not hasattr(os, "posix_spawn") or getattr(sys, "frozen", False)):
         return
     reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: read, send, end (never the parent's exit handlers)
-        try:
-            os.close(reader)
-            _send(writer, _read())
-        finally:
-            os._exit(0)
-    os.close(writer)
+    try:  # a new interpreter, not a fork: this process's memory is not shared copy-on-write
+        pid = os.posix_spawn(sys.executable, [sys.executable, "-c", _CHILD], os.environ,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, writer, 1)])
+    except OSError:
+        os.close(reader)
+        return
+    finally:
+        os.close(writer)
     os.set_blocking(reader, False)
-    _started = PreRead(pid, reader, bytearray())
+    _started = PreRead(pid, reader)
+
+
+#: The child: the page on its standard output (the pipe), then the end.
+_CHILD = "from uploader_gui.core.history_preread import child; child()"
+
+
+def child() -> None:
+    _send(1, _read())
+    os._exit(0)  # nothing to tear down: the page is sent
 
 
 def take() -> PreRead | None:
@@ -95,6 +104,8 @@ def finish(pre: PreRead) -> None:
 
 def abandon(pre: PreRead) -> None:
     """No longer wanted (the window was built or closed first): end the child now."""
+    import signal
+
     try:
         os.kill(pre.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -106,6 +117,8 @@ def page(pre: PreRead) -> Page | None:
     """The page the child sent, or None if it sent none."""
     if not pre.data:
         return None
+    import pickle
+
     try:
         found = pickle.loads(bytes(pre.data))  # noqa: S301 - our own child's, over our pipe
     except Exception:  # noqa: BLE001 - a preview only: the window's own opening follows
@@ -116,6 +129,8 @@ def page(pre: PreRead) -> Page | None:
 
 
 def _read() -> bytes:
+    import pickle
+
     try:
         from uploader_gui.core.history import HistoryStore
         from uploader_gui.core.history_pages import HistoryQuery

@@ -80,7 +80,7 @@ class WindowShell:
         #: What the history's opening on the worker gave: (OpenedHistory, error), once in.
         self.opened: tuple[Any, BaseException | None] | None = None
         self.dropped: list[str] = []
-        #: Whether the newest page came from the forked child (before the window's opening).
+        #: Whether the newest page came from the child process (before the window's opening).
         self.early_page_shown = False
         self._painted = self._built = False
         for title in (tr("&File"), tr("&Edit"), tr("&View"), tr("&Help")):
@@ -96,7 +96,7 @@ class WindowShell:
         self._deadline.setInterval(PAGE_WAIT_MS)
         self._deadline.timeout.connect(self._maybe_build)
         self._runner, self._page_shown = runner, False
-        self._early = history_preread.take()  # the newest page, read by a forked child
+        self._early = history_preread.take()  # the newest page, read by a child process
         self._opening = self._early is None
         if self._opening:
             runner.run(_open_history, self._history_opened)
