@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -11,7 +11,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
-    Qt,
     Signal,
 )
 from PySide6.QtGui import QIcon
@@ -19,7 +18,11 @@ from PySide6.QtGui import QIcon
 from uploader_gui.core.history_pages import HistoryQuery, Page
 from uploader_gui.core.jobs import Job
 from uploader_gui.core.names import KIND_LABELS
+from uploader_gui.gui import roles
 from uploader_gui.gui.states import state_icon, state_word
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import Qt
 
 
 def patient_text(job: Job) -> str:
@@ -45,8 +48,8 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
 DELIVERY_LABELS = {"pending": "Pending", "succeeded": "Delivered", "failed": "Not delivered",
                    "filtered": "Filtered by Redox"}
 
-JobRole = Qt.ItemDataRole.UserRole + 10
-SortRole = Qt.ItemDataRole.UserRole + 11
+JobRole = roles.USER + 10
+SortRole = roles.USER + 11
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -88,25 +91,27 @@ class HistoryModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+                   role: int = roles.DISPLAY) -> Any:
+        from PySide6.QtCore import Qt
+
+        if orientation == Qt.Orientation.Horizontal and role == roles.DISPLAY:
             return QCoreApplication.translate("HistoryModel", COLUMNS[section])
         return None
 
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: AnyIndex, role: int = roles.DISPLAY) -> Any:
         if not index.isValid():
             return None
         job = self._jobs[index.row()]
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == roles.DISPLAY:
             return self._text(job, col)
         if role == SortRole:
             if col == COL_TIME:
                 return job.created
             return self._text(job, col)
-        if role == Qt.ItemDataRole.DecorationRole and col == COL_STATUS:
+        if role == roles.DECORATION and col == COL_STATUS:
             return self._icon(job.status)
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == roles.TOOLTIP:
             if col == COL_FILE:
                 return job.path
             if col == COL_STATUS and job.error:
@@ -142,7 +147,10 @@ class HistoryModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ ours
 
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+    def sort(self, column: int, order: Qt.SortOrder | None = None) -> None:
+        from PySide6.QtCore import Qt
+
+        order = Qt.SortOrder.AscendingOrder if order is None else order
         """Sorted by the database (over the whole history, a page at a time): the loaded
         rows are put in the new order at once, and the first page is read again."""
         query = self.query.with_(order=COLUMN_ORDERS[column],
@@ -318,7 +326,10 @@ class HistoryFilter(QSortFilterProxyModel):
         self.setSortRole(SortRole)
         self.setDynamicSortFilter(True)
 
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+    def sort(self, column: int, order: Qt.SortOrder | None = None) -> None:
+        from PySide6.QtCore import Qt
+
+        order = Qt.SortOrder.AscendingOrder if order is None else order
         model = self.sourceModel()
         if model is not None:
             model.sort(column, order)  # the proxy itself only filters

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF
 from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QApplication
 
@@ -98,6 +98,8 @@ def _glyph(p: QPainter, glyph: str, r: QRectF) -> None:
 
 @cache
 def _icon(state: str, dark: bool) -> QIcon:
+    from PySide6.QtCore import Qt  # drawn once the list is painted, not at import
+
     colour, shape, glyph = _LOOK[state]
     icon = QIcon()
     for size in (16, 24, 32, 48):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSocketNotifier, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSocketNotifier, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -107,9 +107,10 @@ class WindowShell:
     @staticmethod
     def _frame(window: QMainWindow, profiles: list[Profile]) -> QWidget:
         margin = window.fontMetrics().horizontalAdvance("M") // 2
-        hint = QLabel(tr("Drag PDF, JPEG or PNG files or whole folders here,\n"
-                         "or click “Add files…” (Ctrl+O)."))
-        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # Centred by its markup, not by Qt.AlignmentFlag (no Qt namespace yet: gui/roles.py).
+        hint = QLabel('<div align="center">{}<br>{}</div>'.format(
+            tr("Drag PDF, JPEG or PNG files or whole folders here,"),
+            tr("or click “Add files…” (Ctrl+O).")))
         hint.setEnabled(False)  # drawn in the grey of the real list's empty text
         files, preview = QFrame(), QFrame()  # the file list and the preview, 2:1 as built
         for frame in (files, preview):
