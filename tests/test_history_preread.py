@@ -22,8 +22,9 @@ READ = textwrap.dedent("""
         raise SystemExit(0)
     while not history_preread.read_some(pre):
         select.select([pre.fd], [], [], 10)
-    page = history_preread.page(pre)
+    page, state = history_preread.result(pre)
     print(json.dumps({"started": True, "names": [j.name for j in page.jobs] if page else None,
+                      "state": state,
                       "total": page.total if page else None,
                       "files": sorted(os.listdir(os.path.join(os.environ["UPLOADER_GUI_HOME"],
                                                               "data")))}))
@@ -55,21 +56,25 @@ def seed(count: int) -> None:
 
 
 def test_the_child_sends_the_newest_page_and_writes_nothing(app_home: Path) -> None:
+    from uploader_gui.core.recent import save_window_state
+
     seed(305)
+    save_window_state({"geometry": "AdnQywADAAA=", "split": "AAAA/wAAAAE="})
     out = run(app_home)
     assert out["started"]
+    assert out["state"]["geometry"] == "AdnQywADAAA="  # the sizes left last time, too
     assert out["total"] == 305
     assert len(out["names"]) == 300  # one page
     assert out["names"][0] == "scan-304.pdf" and out["names"][-1] == "scan-005.pdf"
     # Read-only: no mark of a running store (SQLite's own -wal/-shm may appear for a reader).
     assert [f for f in out["files"] if "running" in f] == []
     assert {f for f in out["files"]} <= {"history.sqlite3", "history.sqlite3-wal",
-                                         "history.sqlite3-shm"}
+                                         "history.sqlite3-shm", "window-state.json"}
 
 
 def test_no_history_yet_means_no_page_and_no_history_made(app_home: Path) -> None:
     out = run(app_home)
-    assert out["started"] and out["names"] is None
+    assert out["started"] and out["names"] is None and out["state"] == {}
     assert "history.sqlite3" not in out["files"]
 
 

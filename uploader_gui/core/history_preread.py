@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from uploader_gui.core.history_pages import Page
@@ -65,7 +65,11 @@ _CHILD = "from uploader_gui.core.history_preread import child; child()"
 
 
 def child() -> None:
-    _send(1, _read())
+    try:
+        data = _read()
+    except Exception:  # noqa: BLE001 - nothing sent: the window reads both itself
+        data = b""
+    _send(1, data)
     os._exit(0)  # nothing to tear down: the page is sent
 
 
@@ -113,39 +117,50 @@ def abandon(pre: PreRead) -> None:
     finish(pre)
 
 
-def page(pre: PreRead) -> Page | None:
-    """The page the child sent, or None if it sent none."""
+def result(pre: PreRead) -> tuple[Page | None, dict[str, Any] | None]:
+    """What the child sent: the newest page and the window's remembered state (sizes), or
+    None for each it could not read (then the window reads them as it always does)."""
     if not pre.data:
-        return None
+        return None, None
     import pickle
 
     try:
         found = pickle.loads(bytes(pre.data))  # noqa: S301 - our own child's, over our pipe
     except Exception:  # noqa: BLE001 - a preview only: the window's own opening follows
-        return None
+        return None, None
     from uploader_gui.core.history_pages import Page
 
-    return found if isinstance(found, Page) else None
+    if not isinstance(found, tuple) or len(found) != 2:
+        return None, None
+    page, state = found
+    return (page if isinstance(page, Page) else None,
+            state if isinstance(state, dict) else None)
 
 
 def _read() -> bytes:
     import pickle
 
+    from uploader_gui.core.recent import load_window_state
+
+    state: dict[str, Any] | None = load_window_state()  # never raises: {} when unreadable
+    return pickle.dumps((_page(), state), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _page() -> Page | None:
     try:
         from uploader_gui.core.history import HistoryStore
         from uploader_gui.core.history_pages import HistoryQuery
         from uploader_gui.core.history_store import shared
 
         if shared():  # the clinic's history: the window opens it itself
-            return b""
+            return None
         store = HistoryStore(read_only=True)
         try:
-            return pickle.dumps(store.page(HistoryQuery(), total=True),
-                                protocol=pickle.HIGHEST_PROTOCOL)
+            return store.page(HistoryQuery(), total=True)
         finally:
             store.close()
     except Exception:  # noqa: BLE001 - no preview; the window opens the history as always
-        return b""
+        return None
 
 
 def _send(fd: int, data: bytes) -> None:

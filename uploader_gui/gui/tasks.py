@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,8 @@ class TaskRunner(QObject):
         budget_ms: float = 12.0,
     ) -> None:
         super().__init__(parent)
-        from concurrent.futures import ThreadPoolExecutor  # with the first runner, not the import
-
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="uploader-task")
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None  # made with the first task
         self._done: SimpleQueue[tuple[Callback, Any, BaseException | None]] = SimpleQueue()
         self._budget = budget_ms / 1000.0
         self._pending = 0
@@ -80,6 +79,11 @@ class TaskRunner(QObject):
                 except RuntimeError:  # the window (and this runner) is gone already
                     pass
 
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self._workers,
+                                            thread_name_prefix="uploader-task")
         return self._pool.submit(work)
 
     def _drain(self) -> None:
@@ -102,7 +106,8 @@ class TaskRunner(QObject):
             self.closing.emit()
         self._closed = True
         self._timer.stop()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _Quiet:

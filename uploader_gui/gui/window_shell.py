@@ -87,9 +87,6 @@ class WindowShell:
             window.menuBar().addMenu(title).setEnabled(False)
         window.setCentralWidget(self._frame(window, profiles))
         window.statusBar()
-        from uploader_gui.gui.window_state import restore_geometry
-
-        restore_geometry(window, None, runner)  # the size the user left it at
         self._first_paint = _FirstPaint(window, self._on_painted)
         self._deadline = QTimer(window)
         self._deadline.setSingleShot(True)
@@ -98,9 +95,13 @@ class WindowShell:
         self._runner, self._page_shown = runner, False
         self._early = history_preread.take()  # the newest page, read by a child process
         self._opening = self._early is None
-        if self._opening:
+        from uploader_gui.gui import window_state
+
+        if self._opening:  # no child: the size left last time and the history, on workers
+            window_state.restore_geometry(window, None, runner)
             runner.run(_open_history, self._history_opened)
-        else:  # the window's own opening waits for the first paint: it needs the lock
+        else:  # the child reads both: no thread before the first paint (the window's own
+            window_state.initial_size(window)  # opening waits for it: it needs the lock)
             self._notifier = QSocketNotifier(self._early.fd, QSocketNotifier.Type.Read, window)
             self._notifier.activated.connect(self._early_data)
 
@@ -153,7 +154,13 @@ class WindowShell:
             return
         self._notifier.setEnabled(False)
         self._early = None
-        page = history_preread.page(early)
+        page, state = history_preread.result(early)
+        from uploader_gui.gui import window_state
+
+        if state is not None:
+            window_state.apply_state(self.window, None, state)
+        else:  # the child could not read it: read it here, on a worker
+            window_state.restore_geometry(self.window, None, self._runner)
         if page is not None and self.opened is None:
             self.model.show_page(page, self.model.begin_reload())
             self._page_shown = self.early_page_shown = True
@@ -196,10 +203,15 @@ class WindowShell:
         self._build()
 
     def abandon_early(self) -> None:
+        """The child has not answered (the window is built or closed first): end it, and
+        read the size left last time here instead (on a worker; a no-op once closed)."""
         if self._early is not None:
             self._notifier.setEnabled(False)
             history_preread.abandon(self._early)
             self._early = None
+            from uploader_gui.gui.window_state import restore_geometry
+
+            restore_geometry(self.window, None, self._runner)
 
     @property
     def built(self) -> bool:

@@ -14,37 +14,40 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("MainWindow", text)
 
 
-def restore_geometry(window: QMainWindow, split: QSplitter | None, runner: TaskRunner, *,
-                     size: bool = True) -> None:
-    """A size from the font (high-DPI friendly), the preview a third wide; then, once read
-    off the UI thread, the sizes the user left last time. The first frame restores the
-    window's size (``split`` None); the built window then its splitter (``size`` False)."""
+def initial_size(window: QMainWindow) -> tuple[int, int]:
+    """A size from the font (high-DPI friendly), within the screen; the window takes it."""
     em, line = window.fontMetrics().horizontalAdvance("M"), window.fontMetrics().height()
     width, height = em * 110, line * 48
     screen = window.screen().availableGeometry() if window.screen() else None
     if screen is not None:
         width, height = min(width, screen.width()), min(height, screen.height())
-    if size:
-        window.resize(width, height)
-    if split is not None:
-        split.setSizes([window.width() * 2 // 3, window.width() // 3] if not size
-                       else [width * 2 // 3, width // 3])
-    restores: list[tuple[str, Any]] = []
-    if split is not None:
-        restores.append(("split", split.restoreState))
-    if size:
-        restores.append(("geometry", window.restoreGeometry))
+    window.resize(width, height)
+    return width, height
 
-    def loaded(state: dict[str, Any] | None, error: BaseException | None) -> None:
-        for key, restore in restores:
-            value = (state or {}).get(key)
-            if isinstance(value, str):
-                try:
-                    restore(QByteArray.fromBase64(value.encode("ascii")))
-                except (ValueError, UnicodeEncodeError):
-                    pass
 
-    runner.run(_load_window_state, loaded)
+def apply_state(window: QMainWindow | None, split: QSplitter | None,
+                state: dict[str, Any] | None) -> None:
+    """The sizes the user left last time (read off the UI thread), where they are saved."""
+    for key, restore in (("split", split.restoreState if split is not None else None),
+                         ("geometry", window.restoreGeometry if window is not None else None)):
+        value = (state or {}).get(key)
+        if restore is not None and isinstance(value, str):
+            try:
+                restore(QByteArray.fromBase64(value.encode("ascii")))
+            except (ValueError, UnicodeEncodeError):
+                pass
+
+
+def restore_geometry(window: QMainWindow, split: QSplitter | None, runner: TaskRunner, *,
+                     size: bool = True) -> None:
+    """A size from the font, the preview a third wide; then, once read off the UI thread,
+    the sizes the user left last time. The first frame restores the window's size
+    (``split`` None); the built window then its splitter (``size`` False)."""
+    width = initial_size(window)[0] if size else window.width()
+    if split is not None:
+        split.setSizes([width * 2 // 3, width // 3])
+    runner.run(_load_window_state, lambda state, _error: apply_state(
+        window if size else None, split, state))
 
 
 def _load_window_state() -> dict[str, Any] | None:
