@@ -3,11 +3,11 @@
 ``BENCH_T0`` (``time.time()`` taken by the parent just before it starts this process)
 is "process start"; the same clock read here at the end gives the elapsed time.
 
-``python -m benchmarks.coldstart app N``: what ``uploader-gui`` does at start (logging,
-QApplication, MainWindow with the history in ``UPLOADER_GUI_HOME``, show), finished at the
-first paint of the window once the History tab's model holds the newest page of the N rows
-(the first page the window reads: ``PAGE_SIZE`` rows, or all N if fewer; the rest is read as
-the list is scrolled).
+``python -m benchmarks.coldstart app N``: what ``uploader-gui`` does at start (the History
+page's reader process, then ``gui.app.open_window``: QApplication and the main window's
+first frame, shown), finished at the first paint of the window once the History tab's
+model holds the newest page of the N rows (``PAGE_SIZE`` rows, or all N if fewer; the
+rest is read as the list is scrolled). The rest of the window is built after that paint.
 ``python -m benchmarks.coldstart bare``: a bare PySide6 QMainWindow, finished at its first
 paint. ``python -m benchmarks.coldstart seed N`` writes N sent jobs into the history.
 
