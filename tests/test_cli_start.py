@@ -191,3 +191,41 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # a zombie has ended (its parent, init, reaps it)
+
+
+EARLY = """
+import json, sys
+from uploader_gui.cli import prestart
+from uploader_gui.core.validation.result import size_limit
+prestart.start_validator([sys.argv[1]], 1, target="claros", check_now=True)
+started = prestart._started
+asked = list(started._early)
+helper = next(iter(started._early.values())).proc.pid
+with prestart.validator(1) as v:
+    result = v.validate(sys.argv[1], "claros", size_limit("claros"))
+    other = v.validate(sys.argv[2], "claros", size_limit("claros"))  # not asked early
+    print(json.dumps({"asked": [list(a) for a in asked], "same_helper": v._idle[0].proc.pid == helper,
+                      "ok": result.ok, "sha": result.sha256, "other_ok": other.ok,
+                      "left": len(v._early)}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="helpers are forked on Linux only")
+def test_send_of_one_file_has_it_checked_while_the_command_starts(tmp_path: Path) -> None:
+    """`send --target KIND FILE`: the helper forked first starts on the file at once, and the
+    command's own check of that file takes that answer (the same helper, no second check)."""
+    import hashlib
+
+    from uploader_gui.core.validation.result import size_limit
+
+    pdf = fm.good_pdf(tmp_path / "early.pdf")
+    bad = tmp_path / "not.pdf"
+    bad.write_bytes(b"plain text, not a PDF")
+    proc = subprocess.run([sys.executable, "-c", EARLY, str(pdf), str(bad)], capture_output=True,
+                          text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["asked"] == [["validate", str(pdf), "claros", size_limit("claros")]]
+    assert out["same_helper"] and out["left"] == 0
+    assert out["ok"] and out["sha"] == hashlib.sha256(pdf.read_bytes()).hexdigest()
+    assert out["other_ok"] is False  # asked the usual way, answered the usual way

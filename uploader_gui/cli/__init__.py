@@ -37,7 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from uploader_gui.cli import prestart
 
         # Before anything else is imported: the helper starts while this process does.
-        prestart.start_validator(args.paths, prestart.WORKERS[args.command])
+        # `send --target KIND FILE` checks that one file with the target's usual limit:
+        # the helper starts on it now (a profile's own limit is known only later).
+        adhoc = args.command == "send" and not getattr(args, "profile", None)
+        prestart.start_validator(args.paths, prestart.WORKERS[args.command],
+                                 target=getattr(args, "target", None), check_now=adhoc)
     code = _run(args, parser)
     if as_program and args.command in QUICK_EXIT:
         end_now(code)

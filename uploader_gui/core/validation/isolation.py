@@ -217,6 +217,8 @@ class IsolatedValidator:
         self._slots = threading.BoundedSemaphore(self._workers)
         self._closed = False
         self._leased: set[HelperLease] = set()
+        #: Requests sent before anyone asked (see :meth:`ask_early`), by request.
+        self._early: dict[tuple[Any, ...], _Worker] = {}
 
     def __enter__(self) -> IsolatedValidator:
         return self
@@ -248,12 +250,33 @@ class IsolatedValidator:
                 return
         worker.close()
 
+    def ask_early(self, path: str | os.PathLike[str], target: str | None,
+                  max_bytes: int | None) -> None:
+        """Have an idle helper check this file now, before anyone asks: the command's own
+        start-up (its imports) then overlaps the check, and :meth:`validate` of the same
+        file, target and limit takes the answer. Nothing happens if no helper is idle."""
+        request = ("validate", str(path), target, max_bytes)
+        with self._lock:
+            if self._closed or not self._idle or request in self._early:
+                return
+            worker = self._idle.pop()
+        try:
+            worker.conn.send(request)
+        except (OSError, BrokenPipeError):
+            worker.close(kill=True)
+            return
+        with self._lock:
+            self._early[request] = worker
+
     def _ask(self, request: tuple[Any, ...]) -> tuple[Any, Problem | None]:
         """Send one request to a helper: (answer, None), or (None, why it failed)."""
         with self._slots:
-            worker = self._borrow()
+            with self._lock:
+                early = self._early.pop(request, None)
+            worker = early or self._borrow()
             try:
-                worker.conn.send(request)
+                if early is None:
+                    worker.conn.send(request)
                 if worker.conn.poll(self.timeout):
                     data = worker.conn.recv()
                     self._give_back(worker)
@@ -368,6 +391,9 @@ class IsolatedValidator:
             self._closed = True
             idle, self._idle = self._idle, []
             leased, self._leased = self._leased, set()
+            early, self._early = list(self._early.values()), {}
+        for worker in early:  # asked early, never collected: its answer is not wanted
+            worker.close(kill=True)
         for lease in leased:  # busy with a file nobody waits for any more
             if lease.on_close is not None:
                 lease.on_close()
