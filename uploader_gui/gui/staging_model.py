@@ -474,7 +474,5 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.text = f"Uploading… {int(100 * fraction)}%"
         bar.textVisible = True
         bar.state = option.state
-        # The view's own style (plain, see focus_style.plain_style_for_views): a bar needs
-        # no focus ring, and the application's proxy would draw it through Python.
         style = option.widget.style() if option.widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)

@@ -19,7 +19,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from uploader_gui.gui.columns import texts_width
-from uploader_gui.gui.focus_style import draw_ring, plain_style_for_views
+from uploader_gui.gui.focus_style import OWN_RING, draw_ring
 from uploader_gui.gui.staging_model import (
     COL_DEST,
     COL_DETAILS,
@@ -92,7 +92,8 @@ class StagingView(QTableView):
         self._fit_pending: dict[int, set[int] | None] = {}
         self._fit_widths: dict[int, int] = {}
         #: The view draws the focus ring around its current cell itself (see paintEvent).
-        self._own_ring = plain_style_for_views(self)
+        self._own_ring = True
+        self.setProperty(OWN_RING, True)
 
     def schedule_fit(self, rows: range | None = None, columns: Iterable[int] = FITTED) -> None:
         """Fit the columns soon; many changes together cause one fit."""

@@ -28,7 +28,6 @@ from uploader_gui.core.recent import load_recent
 from uploader_gui.core.targets import KIND_LABELS, Destination
 from uploader_gui.core.targets.base import PatientInfo
 from uploader_gui.core.validation import human_size
-from uploader_gui.gui.focus_style import plain_style_for_views
 from uploader_gui.gui.patient_lookup import KNOWN, NO_LOOKUP, Lookup, PatientLookup
 from uploader_gui.gui.queue_bridge import Throughput
 from uploader_gui.gui.redcap_choices import DOCUMENT_TYPES, ChoiceBox, ProjectChoices
@@ -178,9 +177,6 @@ class UploadPanel(QFrame):
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setAccessibleName(tr("Progress of the whole batch"))
-        # It takes no focus, so it needs no ring: drawn without the Python style layer
-        # (setValue() repaints at once, many times in a batch).
-        plain_style_for_views(self.progress_bar)
         self.progress_label = QLabel()
         self.message = QLabel()
         self.message.setWordWrap(True)
