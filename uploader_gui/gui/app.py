@@ -92,7 +92,7 @@ def open_window(use_sandbox: bool = False) -> tuple[QApplication, Any, Any]:
     """What the app does before its event loop runs: the application, and the main window
     shown as its first frame (the rest of it is built once that is painted); in sandbox
     mode the sandbox is started first. Returns (application, window, sandbox or None)."""
-    from uploader_gui.core.logging_setup import buffer_early_records, configure_logging
+    from uploader_gui.core.log_buffer import buffer_early_records
     from uploader_gui.gui.main_window import MainWindow
 
     buffer_early_records()  # the log file is opened once the first frame is painted
@@ -117,11 +117,17 @@ def open_window(use_sandbox: bool = False) -> tuple[QApplication, Any, Any]:
                 "are kept in {folder}.").format(folder=data_dir() / "sandbox")))
     window = MainWindow(profiles=profiles, banner=banner, sandbox=use_sandbox, first_frame=True)
     if window.built:
-        configure_logging()
+        _open_log()
     else:
-        window.windowBuilt.connect(configure_logging)
+        window.windowBuilt.connect(_open_log)
     window.show()
     close_on_terminate(window)
     if not use_sandbox:
         window.start_keyring()
     return app, window, sandbox
+
+
+def _open_log() -> None:
+    from uploader_gui.core.logging_setup import configure_logging
+
+    configure_logging()
