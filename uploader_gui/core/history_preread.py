@@ -122,10 +122,12 @@ def result(pre: PreRead) -> tuple[Page | None, dict[str, Any] | None]:
     None for each it could not read (then the window reads them as it always does)."""
     if not pre.data:
         return None, None
-    import pickle
-
+    try:  # the C unpickler alone: the pickle module around it is not needed to read
+        from _pickle import loads
+    except ImportError:  # another Python than CPython
+        from pickle import loads
     try:
-        found = pickle.loads(bytes(pre.data))  # noqa: S301 - our own child's, over our pipe
+        found = loads(bytes(pre.data))  # noqa: S301 - our own child's, over our pipe
     except Exception:  # noqa: BLE001 - a preview only: the window's own opening follows
         return None, None
     from uploader_gui.core.history_pages import Page

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox
+from PySide6.QtWidgets import QMainWindow
 
 from uploader_gui import APP_NAME
 from uploader_gui.gui.icons import app_icon
 from uploader_gui.gui.tasks import TaskRunner
 
 if TYPE_CHECKING:  # the rest of the window is imported once its first frame is painted
+    from collections.abc import Iterable
+    from pathlib import Path
+
+    from PySide6.QtGui import (
+        QCloseEvent,
+        QDragEnterEvent,
+        QDragLeaveEvent,
+        QDragMoveEvent,
+        QDropEvent,
+    )
+
     from uploader_gui.core.history import HistoryStore
     from uploader_gui.core.profiles import Profile
     from uploader_gui.core.retry import RetryPolicy
@@ -80,6 +88,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ history, uploads
 
     def _history_opened(self, opened: OpenedHistory | None, error: BaseException | None) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         if error is not None or opened is None or opened.store is None:
             self.history_problem = (opened.problem if opened is not None else str(error))
             self.upload_panel.set_unavailable(self.history_problem or tr(
@@ -112,6 +122,8 @@ class MainWindow(QMainWindow):
         jobs = [j for j in self._interrupted if j.safe_to_resume()]
         problems = self.uploads.resend([j.id for j in jobs if j.id is not None])
         if problems:
+            from PySide6.QtWidgets import QMessageBox
+
             QMessageBox.information(self, tr("Some uploads were not resumed"), "\n".join(problems))
         self.interrupted_bar.setVisible(False)
         self.tabs.setCurrentWidget(self.history_panel)
@@ -125,6 +137,8 @@ class MainWindow(QMainWindow):
     def resend(self, job_ids: list[int]) -> None:
         problems = self.uploads.resend(job_ids)
         if problems:
+            from PySide6.QtWidgets import QMessageBox
+
             QMessageBox.information(self, tr("Not sent again"), "\n".join(problems))
 
     # ------------------------------------------------------------------ profiles
