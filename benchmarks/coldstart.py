@@ -59,9 +59,9 @@ def bare(t0: float) -> None:
 
 
 def app(t0: float, rows: int) -> None:
-    from uploader_gui.core import history_preread
+    from uploader_gui.gui.launch import prepare_window_start
 
-    history_preread.start()  # as `uploader-gui` does before it imports Qt
+    prepare_window_start()  # as `uploader-gui` does before it imports Qt
     from PySide6.QtCore import QEvent, QObject
 
     from uploader_gui.gui.app import open_window

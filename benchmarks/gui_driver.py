@@ -105,6 +105,9 @@ def idle(seconds: float) -> dict[str, float]:
 
 
 def batch(url: str, credentials_json: str, folder: Path) -> dict[str, Any]:
+    from uploader_gui.gui.launch import prepare_window_start
+
+    prepare_window_start(read_history=False)  # as `uploader-gui` starts (its collector)
     from uploader_gui.cli.sandbox_profiles import sandbox_profiles
     from uploader_gui.gui.app import make_app
     from uploader_gui.gui.main_window import MainWindow
@@ -143,6 +146,9 @@ def batch(url: str, credentials_json: str, folder: Path) -> dict[str, Any]:
 
 
 def staging(folder: Path) -> dict[str, Any]:
+    from uploader_gui.gui.launch import prepare_window_start
+
+    prepare_window_start(read_history=False)  # as `uploader-gui` starts (its collector)
     from PySide6.QtCore import QEvent, QObject
 
     from uploader_gui.gui.app import make_app

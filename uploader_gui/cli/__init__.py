@@ -118,9 +118,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         handler = history_cli.cmd_history if args.command == "history" else history_cli.cmd_resume
         return handler(args, parser.subparsers[args.command])
-    from uploader_gui.core import history_preread
+    from uploader_gui.gui.launch import prepare_window_start
 
-    history_preread.start()  # the History tab's newest page, read on the other core
+    prepare_window_start()  # the History tab's newest page read on the other core, and more
     from uploader_gui.gui.app import run_gui
 
     return run_gui(use_sandbox=args.sandbox)

@@ -7,7 +7,6 @@ here is imported only then.
 
 from __future__ import annotations
 
-import gc
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QTimer
@@ -20,6 +19,7 @@ from uploader_gui.gui.batch_summary import make_banner
 from uploader_gui.gui.clinic_history import ClinicHistory
 from uploader_gui.gui.focus_style import install_focus_style
 from uploader_gui.gui.history_panel import HistoryPanel
+from uploader_gui.gui.launch import settled, window_built
 from uploader_gui.gui.patient_lookup import PatientLookup
 from uploader_gui.gui.send_tab import FileList
 from uploader_gui.gui.tasks import TaskRunner, preload_network
@@ -194,11 +194,12 @@ def build_window(w: MainWindow, validator: IsolatedValidator | None,
             status=INTERRUPTED)), w._history_opened)
     # The HTTP stack is not needed to show the window; load it in the background
     # soon after, so the first Upload click does not pay for it on the UI thread.
-    QTimer.singleShot(2000, lambda: w._runner.run(preload_network, lambda _r, _e: gc.freeze()))
+    QTimer.singleShot(2000, lambda: w._runner.run(preload_network, lambda _r, _e: settled()))
     # What start-up made (modules, classes, widgets' wrappers) lives as long as the window:
     # moved out of the collector's sight, a full collection no longer walks it all (one
     # took 33-58 ms in the middle of a 200-file batch). Again once the HTTP stack is in.
-    gc.freeze()
+    # The app's start paused the collector until now (gui/launch.py).
+    window_built()
     if w.shell is not None:  # what was asked of the first frame
         if w.shell.dropped:
             w.add_paths(w.shell.dropped)
