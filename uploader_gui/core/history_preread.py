@@ -48,8 +48,12 @@ def start() -> None:
             or not hasattr(os, "posix_spawn") or getattr(sys, "frozen", False)):
         return
     reader, writer = os.pipe()
+    # Without site (-S: no .pth files run, ~30 ms sooner), on this process's own path, with
+    # this package's folder first (an editable install finds it through a .pth hook).
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, sys.path)])}
     try:  # a new interpreter, not a fork: this process's memory is not shared copy-on-write
-        pid = os.posix_spawn(sys.executable, [sys.executable, "-c", _CHILD], os.environ,
+        pid = os.posix_spawn(sys.executable, [sys.executable, "-S", "-c", _CHILD], env,
                              file_actions=[(os.POSIX_SPAWN_DUP2, writer, 1)])
     except OSError:
         os.close(reader)
