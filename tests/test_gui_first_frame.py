@@ -214,3 +214,17 @@ def test_the_roles_are_qt_own() -> None:
     assert roles.DECORATION == Qt.ItemDataRole.DecorationRole.value
     assert roles.TOOLTIP == Qt.ItemDataRole.ToolTipRole.value
     assert roles.USER == Qt.ItemDataRole.UserRole.value
+
+
+def test_the_sandbox_banner_is_in_the_first_frame_too(qtbot) -> None:
+    text = "<b>Sandbox mode: nothing here reaches a real clinic system.</b>"
+    w = MainWindow(profiles=[], banner=text, sandbox=True, first_frame=True)
+    qtbot.addWidget(w)
+    try:
+        assert not w.built
+        assert any(label.text() == text for label in w.findChildren(QLabel))
+        w.show()
+        qtbot.waitUntil(lambda: w.built, timeout=10_000)
+        assert w.banner.text() == text and w.banner.isVisible()
+    finally:
+        w.shutdown()

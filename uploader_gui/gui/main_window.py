@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
             from uploader_gui.gui.window_shell import WindowShell
 
             self.shell = WindowShell(self, self._runner, list(profiles or []),
-                                     lambda: self._build(*args))
+                                     lambda: self._build(*args), banner, sandbox)
             self.history_model = self.shell.model
             self._keyring_wanted: tuple[Any] | None = None
         else:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSocketNotifier, QTimer
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -74,7 +74,7 @@ class WindowShell:
     """The frame of ``window`` until ``build`` (the rest of the window) has run."""
 
     def __init__(self, window: QMainWindow, runner: TaskRunner, profiles: list[Profile],
-                 build: Callable[[], None]) -> None:
+                 build: Callable[[], None], banner: str = "", sandbox: bool = False) -> None:
         self.window, self._build = window, build
         self.model = HistoryModel(window)
         #: What the history's opening on the worker gave: (OpenedHistory, error), once in.
@@ -85,7 +85,7 @@ class WindowShell:
         self._painted = self._built = False
         for title in (tr("&File"), tr("&Edit"), tr("&View"), tr("&Help")):
             window.menuBar().addMenu(title).setEnabled(False)
-        window.setCentralWidget(self._frame(window, profiles))
+        window.setCentralWidget(self._frame(window, profiles, banner, sandbox))
         window.statusBar()
         self._first_paint = _FirstPaint(window, self._on_painted)
         self._deadline = QTimer(window)
@@ -106,7 +106,8 @@ class WindowShell:
             self._notifier.activated.connect(self._early_data)
 
     @staticmethod
-    def _frame(window: QMainWindow, profiles: list[Profile]) -> QWidget:
+    def _frame(window: QMainWindow, profiles: list[Profile], banner: str,
+               sandbox: bool) -> QWidget:
         margin = window.fontMetrics().horizontalAdvance("M") // 2
         # Centred by its markup, not by Qt.AlignmentFlag (no Qt namespace yet: gui/roles.py).
         hint = QLabel('<div align="center">{}<br>{}</div>'.format(
@@ -142,6 +143,17 @@ class WindowShell:
         central = QWidget()
         outer = QVBoxLayout(central)
         outer.setContentsMargins(margin, margin, margin, 0)
+        if banner:  # as the built window shows it (batch_summary.make_banner), drawn plainly
+            line = QLabel(banner)
+            line.setWordWrap(True)
+            if sandbox:
+                line.setAutoFillBackground(True)
+                pal = line.palette()
+                pal.setColor(line.backgroundRole(), pal.color(QPalette.ColorRole.Highlight))
+                pal.setColor(line.foregroundRole(), pal.color(QPalette.ColorRole.HighlightedText))
+                line.setPalette(pal)
+                line.setContentsMargins(margin, margin, margin, margin)
+            outer.addWidget(line)
         outer.addWidget(tabs, 1)
         return central
 
