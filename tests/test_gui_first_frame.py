@@ -225,6 +225,7 @@ def test_the_sandbox_banner_is_in_the_first_frame_too(qtbot) -> None:
         assert any(label.text() == text for label in w.findChildren(QLabel))
         w.show()
         qtbot.waitUntil(lambda: w.built, timeout=10_000)
-        assert w.banner.text() == text and w.banner.isVisible()
+        assert w.banner.text() == text
+        qtbot.waitUntil(w.banner.isVisible, timeout=10_000)  # shown as the layout takes it
     finally:
         w.shutdown()
