@@ -34,6 +34,16 @@ def seed_history(count: int) -> None:
     store.close()
 
 
+def run_fresh(code: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """``code`` in a new interpreter, as the app starts (offscreen, its own home)."""
+    env = {"QT_QPA_PLATFORM": "offscreen", "UPLOADER_GUI_HOME": str(home),
+           "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=env, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 def test_first_frame_then_the_whole_window(qtbot) -> None:
     seed_history(5)
     w = MainWindow(profiles=[], first_frame=True)
@@ -168,11 +178,7 @@ def test_the_frame_imports_none_of_the_heavy_parts(app_home: Path) -> None:
         "painted = Painted(); w.installEventFilter(painted); w.show(); app.exec()\n"
         "w.shutdown()\n"
     )
-    env = {"QT_QPA_PLATFORM": "offscreen", "UPLOADER_GUI_HOME": str(app_home),
-           "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, env=env, cwd=Path(__file__).resolve().parents[1])
-    assert out.returncode == 0, out.stderr
+    out = run_fresh(code, app_home)
     # Nothing heavy, and not even PySide6's Qt namespace (~20 ms of enums: gui/roles.py).
     assert out.stdout.strip().splitlines() == ["[]", "Qt namespace at first paint: False"]
 
@@ -198,11 +204,7 @@ def test_the_app_start_shows_the_page_the_child_read(app_home: Path) -> None:
         "QTimer.singleShot(30_000, app.quit)\n"
         "app.exec()\n"
     )
-    env = {"QT_QPA_PLATFORM": "offscreen", "UPLOADER_GUI_HOME": str(app_home),
-           "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, env=env, cwd=Path(__file__).resolve().parents[1])
-    assert out.returncode == 0, out.stderr
+    out = run_fresh(code, app_home)
     assert out.stdout.split() == ["True", "4", "scan-003.pdf"]
     assert not list((app_home / "data").glob("*.running-*"))  # closed cleanly
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtCore import QCoreApplication
 
 from uploader_gui.gui.staging_model import Tally
 
@@ -38,21 +37,3 @@ def batch_summary(tally: Tally) -> str:
             text += ": " + reasons.most_common(1)[0][0]
         parts.append(text)
     return " · ".join(parts)
-
-
-def make_banner(text: str, sandbox: bool) -> QLabel:
-    """The line above the tabs; in sandbox mode coloured with the palette's highlight."""
-    banner = QLabel(text)
-    banner.setObjectName("sandboxBanner" if sandbox else "banner")
-    banner.setWordWrap(True)
-    banner.setVisible(bool(text))
-    banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    if sandbox:
-        banner.setAutoFillBackground(True)
-        pal = banner.palette()
-        pal.setColor(banner.backgroundRole(), pal.color(pal.ColorRole.Highlight))
-        pal.setColor(banner.foregroundRole(), pal.color(pal.ColorRole.HighlightedText))
-        banner.setPalette(pal)
-        m = banner.fontMetrics().horizontalAdvance("M") // 2
-        banner.setContentsMargins(m, m, m, m)
-    return banner

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QTabWidget, QVB
 from uploader_gui.core.history import HistoryStore
 from uploader_gui.core.jobs import INTERRUPTED
 from uploader_gui.core.validation import IsolatedValidator
-from uploader_gui.gui.batch_summary import make_banner
+from uploader_gui.gui.banner import make_banner
 from uploader_gui.gui.clinic_history import ClinicHistory
 from uploader_gui.gui.focus_style import install_focus_style
 from uploader_gui.gui.history_panel import HistoryPanel

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSocketNotifier, QTimer
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPalette
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from uploader_gui.core import history_preread
 from uploader_gui.core.names import KIND_LABELS
+from uploader_gui.gui.banner import make_banner
 from uploader_gui.gui.history_model import HistoryModel
 
 if TYPE_CHECKING:
@@ -143,17 +144,8 @@ class WindowShell:
         central = QWidget()
         outer = QVBoxLayout(central)
         outer.setContentsMargins(margin, margin, margin, 0)
-        if banner:  # as the built window shows it (batch_summary.make_banner), drawn plainly
-            line = QLabel(banner)
-            line.setWordWrap(True)
-            if sandbox:
-                line.setAutoFillBackground(True)
-                pal = line.palette()
-                pal.setColor(line.backgroundRole(), pal.color(QPalette.ColorRole.Highlight))
-                pal.setColor(line.foregroundRole(), pal.color(QPalette.ColorRole.HighlightedText))
-                line.setPalette(pal)
-                line.setContentsMargins(margin, margin, margin, margin)
-            outer.addWidget(line)
+        if banner:
+            outer.addWidget(make_banner(banner, sandbox, selectable=False))
         outer.addWidget(tabs, 1)
         return central
 
