@@ -272,10 +272,47 @@ def test_closing_the_validator_mid_burst_stops_the_checks(
     checks = PipeChecks(v, runner, runner)
     checks.check_many([(p, None, got.done_for(p)) for p in paths])
     qtbot.waitUntil(lambda: len(got.results) >= 2, timeout=30_000)
+    assert not [r.problems for r in got.results.values() if "memory" in str(r.problems)]
     v.close()
     assert checks.pending == 0
-    assert tasks.quiet.wait(0)
+    assert tasks.quiet.wait(0), tasks.quiet.holders()
     before = len(got.results)
     checks.check(paths[0], None, got.done_for(paths[0]))
     qtbot.wait(300)
     assert len(got.results) == before and checks.pending == 0
+
+
+def test_no_helper_can_be_started_each_file_says_so_and_the_window_is_quiet_again(
+        qtbot, tmp_path: Path, runner: TaskRunner) -> None:
+    import errno
+
+    paths = files(tmp_path, 5)
+    got = Collect()
+    with IsolatedValidator(workers=2, timeout=30) as v:
+        def no_process() -> None:  # what fork/spawn raise when the system has no room
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+        v.start_helper = no_process  # type: ignore[method-assign]
+        checks = PipeChecks(v, runner, runner)
+        checks.check_many([(p, None, got.done_for(p)) for p in paths])
+        qtbot.waitUntil(lambda: len(got.results) == 5, timeout=30_000)
+        assert all("memory" in r.problems[0].message for r in got.results.values())
+        assert checks.pending == 0
+        qtbot.waitUntil(lambda: tasks.quiet.wait(0), timeout=5_000)
+        assert not tasks.quiet.holders()
+        checks.shutdown()
+
+
+def test_closing_the_validator_before_its_first_helper_is_up_stops_the_checks(
+        qtbot, tmp_path: Path, runner: TaskRunner) -> None:
+    paths = files(tmp_path, 8)
+    got = Collect()
+    v = IsolatedValidator(workers=2, timeout=30)
+    checks = PipeChecks(v, runner, runner)
+    checks.check_many([(p, None, got.done_for(p)) for p in paths])
+    assert not v._leased  # the first helper is still starting, on a task thread
+    v.close()
+    qtbot.waitUntil(lambda: checks.pending == 0, timeout=10_000)
+    assert tasks.quiet.wait(0), tasks.quiet.holders()
+    qtbot.wait(300)
+    assert not got.results and checks.pending == 0

@@ -91,6 +91,10 @@ class PipeChecks(QObject):
         self._grace.timeout.connect(self._let_quiet)
         runner.closing.connect(self.shutdown)  # the window's shutdown stops the checks
 
+    def __repr__(self) -> str:
+        return (f"<PipeChecks queued={len(self._queue)} busy={len(self._busy)} "
+                f"on_threads={self._on_threads} closed={self._closed}>")
+
     @property
     def pending(self) -> int:
         """Files queued or being checked."""
@@ -146,7 +150,7 @@ class PipeChecks(QObject):
             self._grace.stop()
             if not self._hold[0]:
                 self._hold[0] = True
-                quiet.hold()
+                quiet.hold(self)
         elif self._hold[0]:
             if self._closed:
                 self._let_quiet()
@@ -157,13 +161,16 @@ class PipeChecks(QObject):
         self._grace.stop()
         if self._hold[0] and (self._closed or self.pending == 0):
             self._hold[0] = False
-            quiet.release()
+            quiet.release(self)
 
     # ------------------------------------------------------------------ helpers
 
     def _pump(self) -> None:
         """Give queued files to idle helpers; start a helper if a slot has none."""
         if self._closed:
+            return
+        if self._validator.closed:  # closed with no helper lent to us: none will answer
+            self.shutdown()
             return
         for fd, busy in list(self._busy.items()):
             if busy.request is None and self._queue:
@@ -195,6 +202,7 @@ class PipeChecks(QObject):
             for request in list(self._queue):
                 self._fail(request, memory_problem())
             self._queue.clear()
+            self._sync_hold()
             return
         self._pump()
 

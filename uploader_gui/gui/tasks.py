@@ -120,20 +120,25 @@ class _Quiet:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._bursts = 0
+        self._holders: dict[int, object] = {}  # by id()
         self._event = threading.Event()
         self._event.set()
 
-    def hold(self) -> None:
+    def hold(self, holder: object) -> None:
         with self._lock:
-            self._bursts += 1
+            self._holders[id(holder)] = holder
             self._event.clear()
 
-    def release(self) -> None:
+    def release(self, holder: object) -> None:
         with self._lock:
-            self._bursts = max(0, self._bursts - 1)
-            if not self._bursts:
+            self._holders.pop(id(holder), None)
+            if not self._holders:
                 self._event.set()
+
+    def holders(self) -> list[str]:
+        """Who holds the window busy now (empty when quiet)."""
+        with self._lock:
+            return [repr(holder) for holder in self._holders.values()]
 
     def wait(self, timeout: float) -> bool:
         """Worker thread: wait until no burst is on (at most ``timeout`` seconds)."""

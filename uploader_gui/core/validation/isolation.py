@@ -226,6 +226,11 @@ class IsolatedValidator:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def closed(self) -> bool:
+        """:meth:`close` was called: no helper will answer again."""
+        return self._closed
+
     def start(self, count: int = 1) -> IsolatedValidator:
         """Start up to ``count`` helpers now (never more than ``workers``); returns self."""
         with self._lock:
