@@ -267,7 +267,10 @@ def test_unknown_route_is_404_and_logged(sb: Sandbox) -> None:
 
 def test_main_serves_until_interrupted(tmp_path: Path) -> None:
     env = {**os.environ, "UPLOADER_GUI_HOME": str(tmp_path / "home")}
-    code = "import sys; from uploader_gui.sandbox import main; sys.exit(main(['--port', '0']))"
+    # Ctrl-C's default handling, even when this run inherited SIGINT ignored (a job started
+    # with `&` from a script ignores it, and so does every process it starts).
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from uploader_gui.sandbox import main; sys.exit(main(['--port', '0']))")
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=Path(__file__).resolve().parents[1],
