@@ -232,10 +232,12 @@ def test_close_and_keep_sending_in_the_background(qtbot, window: MainWindow, tmp
                                                   sandbox, app_home) -> None:
     # The window closes at once; the helper process finishes the batch and records it all;
     # then the app says how it ended.
-    sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=1, times=2)
+    # Every upload hangs a while, so none has ended before the window closes (the summary
+    # counts what ended in the background).
+    sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=3, times=4)
     files = [fm.good_pdf(tmp_path / f"later-{i}.pdf", pages=i + 1) for i in range(4)]
     upload(qtbot, window, files)
-    qtbot.waitUntil(lambda: window.uploads.active > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: len(window.uploads._key_to_job) == 4, timeout=10_000)  # all queued
     helper = window.uploads.dispatcher._proc
     asked = answer_close_dialog(qtbot, "Keep sending")
     window.close()
@@ -257,6 +259,84 @@ def test_close_and_keep_sending_in_the_background(qtbot, window: MainWindow, tmp
     finally:
         window.background.quit_timer.stop()
         app.setQuitOnLastWindowClosed(True)
+
+
+def hold_the_queueing(qtbot, window: MainWindow):
+    """Hold each job on its way to the upload helper, as a slow disk or a big batch does;
+    set the event to let them go on."""
+    import threading
+
+    gate = threading.Event()
+    qtbot.waitUntil(lambda: window.uploads.dispatcher is not None, timeout=10_000)
+    dispatcher = window.uploads.dispatcher
+    submit = dispatcher.submit
+
+    def slow_submit(job: Job) -> Job:
+        gate.wait(30)
+        return submit(job)
+
+    dispatcher.submit = slow_submit
+    return gate
+
+
+@pytest.mark.close_question
+def test_keep_sending_while_the_batch_is_still_being_queued_sends_it_all(
+        qtbot, window: MainWindow, tmp_path: Path, sandbox, app_home) -> None:
+    files = [fm.good_pdf(tmp_path / f"queued-{i}.pdf") for i in range(4)]
+    gate = hold_the_queueing(qtbot, window)
+    try:
+        upload(qtbot, window, files)
+        qtbot.waitUntil(lambda: window.uploads.active == 4, timeout=10_000)  # none handed over
+        asked = answer_close_dialog(qtbot, "Keep sending")
+        window.close()
+    finally:
+        gate.set()
+    app = QApplication.instance()
+    try:
+        assert asked and "4 uploads are still running" in asked[0] and not window.isVisible()
+        with qtbot.waitSignal(window.background.finished, timeout=30_000) as done:
+            pass
+        assert "4 verified" in done.args[0], done.args[0]
+        store = HistoryStore(read_only=True)
+        try:
+            assert {j.name: j.status for j in store.jobs()} == {f.name: "verified" for f in files}
+        finally:
+            store.close()
+        assert len([r for r in sandbox.received("claros")
+                    if r["filename"].startswith("queued-")]) == 4
+    finally:
+        window.background.quit_timer.stop()
+        app.setQuitOnLastWindowClosed(True)
+
+
+@pytest.mark.close_question
+def test_stop_while_the_batch_is_still_being_queued_keeps_it_all_in_history(
+        qtbot, window: MainWindow, tmp_path: Path, sandbox, app_home) -> None:
+    files = [fm.good_pdf(tmp_path / f"stopped-{i}.pdf") for i in range(3)]
+    gate = hold_the_queueing(qtbot, window)
+    try:
+        upload(qtbot, window, files)
+        qtbot.waitUntil(lambda: window.uploads.active == 3, timeout=10_000)
+        asked = answer_close_dialog(qtbot, "Stop and close")
+        window.close()
+    finally:
+        gate.set()
+    assert asked and "3 uploads are still running" in asked[0] and not window.isVisible()
+
+    def recorded() -> dict[str, str]:
+        store = HistoryStore(read_only=True)
+        try:
+            return {j.name: j.status for j in store.jobs()}
+        finally:
+            store.close()
+
+    qtbot.waitUntil(lambda: recorded() == {f.name: "cancelled" for f in files}, timeout=30_000)
+    helper = window.uploads.dispatcher._proc
+    assert helper is not None
+    # (the app's worker joins it: waiting here, not joining from a second thread)
+    qtbot.waitUntil(lambda: not helper.is_alive(), timeout=30_000)
+    assert helper.exitcode == 0
+    assert not [r for r in sandbox.received("claros") if r["filename"].startswith("stopped-")]
 
 
 def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindow, sandbox,

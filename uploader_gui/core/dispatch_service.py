@@ -177,6 +177,8 @@ class DispatcherClient:
                 answer = self._requests.recv()
             except (EOFError, OSError):
                 raise ServiceStopped() from None
+        if answer == ("stopped",):  # asked to finish and exit: it takes no new request
+            raise ServiceStopped()
         kind, value, status = answer
         if status is not None:
             self._update(status)

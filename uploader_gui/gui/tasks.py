@@ -101,13 +101,15 @@ class TaskRunner(QObject):
         if self._pending <= 0 and self._done.empty():
             self._timer.stop()
 
-    def shutdown(self) -> None:
+    def shutdown(self, cancel: bool = True) -> None:
+        """No more tasks or callbacks. ``cancel``: drop the tasks not started yet; else the
+        worker still runs them, in order (their callbacks do not run)."""
         if not self._closed:
             self.closing.emit()
         self._closed = True
         self._timer.stop()
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=cancel)
 
 
 class _Quiet:

@@ -64,6 +64,11 @@ class UploadController(QObject):
         self._uid_to_key: dict[str, str] = {}
         self._key_to_job: dict[str, int] = {}
         self._batches: set[threading.Event] = set()
+        #: Jobs planned and confirmed but not yet handed to the helper (its worker queues
+        #: them one by one): they count as running, so closing asks first.
+        self._unsubmitted = 0
+        self._count_lock = threading.Lock()
+        self._finishing = False  # "Keep sending" waits for the worker to queue every batch
         self.bridge = QueueBridge(self)
         self.dispatcher: DispatcherClient | None = None
         self._notifier: QSocketNotifier | None = None
@@ -108,7 +113,14 @@ class UploadController(QObject):
         self._notifier.activated.connect(self._drain)
 
     def _drain(self) -> None:
-        if self.dispatcher is not None and not self.dispatcher.drain() and self._background:
+        watching = self._notifier
+        if self.dispatcher is None or self.dispatcher.drain():
+            return
+        # The helper has gone and its pipe is closed. After a crash a new pipe is watched
+        # already (_helper_stopped); after a stop nothing is.
+        if watching is not None and self._notifier is watching:
+            watching.setEnabled(False)
+        if self._background:
             self.bridge.flush()  # the last outcomes, before saying it is over
             self.backgroundFinished.emit()
 
@@ -152,7 +164,10 @@ class UploadController(QObject):
 
     @property
     def active(self) -> int:
-        return self.dispatcher.active_count() if self.dispatcher else 0
+        """Uploads running or waiting, counting those still being handed to the helper."""
+        with self._count_lock:
+            waiting = self._unsubmitted
+        return waiting + (self.dispatcher.active_count() if self.dispatcher else 0)
 
     # ------------------------------------------------------------------ new uploads
 
@@ -213,6 +228,8 @@ class UploadController(QObject):
         cancelled = threading.Event()
         self._batches.add(cancelled)
         send = [planned.job for planned in resolution.jobs]
+        with self._count_lock:
+            self._unsubmitted += len(send)
         self.message.emit(f"Sending {files_phrase(len(send))} to {the_plan.profile}…")
         self._runner.run(self._submit, self._submitted, send, cancelled)
 
@@ -243,13 +260,21 @@ class UploadController(QObject):
     def _submit(self, jobs: list[Job], cancelled: threading.Event) -> tuple[list[Job], None]:
         """Worker thread: every job into the history, then onto the queue."""
         assert self.dispatcher is not None
+        left = len(jobs)
         try:
             for job in jobs:
-                self.dispatcher.submit(job)
+                try:
+                    self.dispatcher.submit(job)
+                finally:
+                    left -= 1
+                    with self._count_lock:
+                        self._unsubmitted -= 1
                 if cancelled.is_set():  # "Cancel all" came while this batch was being queued
                     assert job.id is not None
                     self.dispatcher.cancel(job.id)
         finally:
+            with self._count_lock:
+                self._unsubmitted -= left  # the rest of a batch that failed part-way
             self._batches.discard(cancelled)
         return jobs, None
 
@@ -372,23 +397,54 @@ class UploadController(QObject):
 
     def shutdown(self) -> None:
         self._delivery_timer.stop()
-        self._runner.shutdown()
         if self._background:
+            if not self._finishing:  # else the worker still queues batches, then finishes
+                self._runner.shutdown()
             return  # the helper goes on; its events are still read until it exits
         self.bridge.stop()
         if self._notifier is not None:
             self._notifier.setEnabled(False)
-        if self.dispatcher is not None:
-            self.dispatcher.shutdown(cancel=True, timeout=3)
+        dispatcher = self.dispatcher
+        if dispatcher is not None and self._batches:
+            # "Stop and close" while batches are still handed to the helper: each job still
+            # goes into the history, cancelled at once, so History keeps every one; then
+            # the helper stops (the worker runs these in order, after this window is gone).
+            dispatcher.pause()  # nothing more starts
+            for batch in list(self._batches):
+                batch.set()
+            self._runner.run(lambda: dispatcher.shutdown(cancel=True, timeout=3),
+                             lambda _r, _e: None)
+            self._runner.shutdown(cancel=False)
+            return
+        self._runner.shutdown()
+        if dispatcher is not None:
+            dispatcher.shutdown(cancel=True, timeout=3)
 
     def keep_sending(self) -> bool:
         """The window closes; the helper finishes the queue, records it all and exits, and
         :attr:`backgroundFinished` says so. False if nothing was running."""
         self._delivery_timer.stop()
-        if self.dispatcher is None or not self.dispatcher.finish_in_background():
+        if self.dispatcher is None:
+            return False
+        if self._batches:
+            # Batches are still being handed to the helper. The worker runs its tasks in
+            # order: it finishes queueing them, then tells the helper to finish and exit.
+            self._background = self._finishing = True
+            self._runner.run(self.dispatcher.finish_in_background, self._finish_asked)
+            return True
+        if not self.dispatcher.finish_in_background():
             return False
         self._background = True
         return True
+
+    def _finish_asked(self, running: bool | None, error: BaseException | None) -> None:
+        """The worker has queued every batch and asked the helper to finish."""
+        self._finishing = False
+        self._runner.shutdown()
+        if error is not None or not running:  # no helper to wait for: nothing was queued
+            if error is not None:
+                log.error("could not finish the uploads in the background: %r", error)
+            self.backgroundFinished.emit()
 
 
 def _row_state(job: Job) -> str:
