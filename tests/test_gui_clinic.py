@@ -71,3 +71,47 @@ def test_clinic_history_live_desk_view_and_audit(qtbot, validator, sandbox, post
         assert actions()[:2] == ["staged", "sent"]  # desk B's upload came first
     finally:
         w.shutdown()
+
+
+def test_what_another_desk_sent_before_the_window_listened_is_shown(
+        qtbot, validator, sandbox, postgres_db, monkeypatch) -> None:
+    # The window's listener connects only after desk B's upload is in: no notification
+    # reaches it, and the timer's refresh is 30 s away. Reading once LISTEN is in place
+    # shows it.
+    import threading
+
+    from uploader_gui.core.history_pg import PostgresHistoryStore
+
+    sent_elsewhere = threading.Event()
+    real_listen = PostgresHistoryStore.listen
+
+    def late_listen(self, stop, on_change, poll=5.0, on_listening=None):
+        sent_elsewhere.wait(15)
+        return real_listen(self, stop, on_change, poll, on_listening)
+
+    monkeypatch.setattr(PostgresHistoryStore, "listen", late_listen)
+    monkeypatch.setenv("UPLOADER_GUI_DATABASE", postgres_db)
+    w = MainWindow(validator=validator, profiles=sandbox_profiles(sandbox.url, sandbox.credentials),
+                   sandbox=True)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.history is not None, timeout=15_000)
+        w.tabs.setCurrentWidget(w.history_panel)
+        other = open_store()
+        try:
+            job = Job(path="/scans/early.pdf", name="early.pdf", size=10, sha256="ef" * 32,
+                      file_type="pdf", target="claros", destination=Destination(patient_id="1001"),
+                      target_config=TargetConfig(kind="claros", base_url=sandbox.url),
+                      workstation="desk-b", user="bo")
+            other.add_job(job)
+            other.update_job(job, new_status=UPLOADING)
+            other.update_job(job, new_status=SENT)
+        finally:
+            other.close()
+        assert "early.pdf" not in shown(w)
+        sent_elsewhere.set()
+        qtbot.waitUntil(lambda: "early.pdf" in shown(w), timeout=15_000)
+    finally:
+        sent_elsewhere.set()
+        w.shutdown()

@@ -210,9 +210,11 @@ def test_other_desks_see_changes_live(clinic) -> None:
         seen.extend(ids)
         got.set()
 
-    listener = threading.Thread(target=store.listen, args=(stop, changed), daemon=True)
+    listening = threading.Event()
+    listener = threading.Thread(target=store.listen, args=(stop, changed),
+                                kwargs={"on_listening": listening.set}, daemon=True)
     listener.start()
-    time.sleep(0.5)  # LISTEN is in place
+    assert listening.wait(15)  # LISTEN is in place
     other_desk = open_store()
     try:
         j = other_desk.add_job(job("from-desk-b.pdf"))

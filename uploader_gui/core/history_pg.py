@@ -306,17 +306,23 @@ class PostgresHistoryStore(JobQueries):
 
     # ------------------------------------------------------------------ live updates
 
-    def listen(self, stop: threading.Event, on_change: Any, poll: float = 5.0) -> None:
+    def listen(self, stop: threading.Event, on_change: Any, poll: float = 5.0,
+               on_listening: Any = None) -> None:
         """Call ``on_change(job_ids)`` as other desks change jobs, until ``stop`` is set.
 
         LISTEN/NOTIFY on its own connection; if that connection is lost, it waits
         ``poll`` seconds and listens again (callers also refresh on a timer).
+        ``on_listening()`` is called each time LISTEN is in place: what changed before
+        then (since the page was read, or while the connection was lost) sent no
+        notification here, so the caller reads it.
         """
         while not stop.is_set():
             try:
                 with psycopg.connect(self.dsn, connect_timeout=CONNECT_TIMEOUT,
                                      autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    if on_listening is not None:
+                        on_listening()
                     while not stop.is_set():
                         ids = [int(n.payload) for n in conn.notifies(timeout=0.5, stop_after=100)]
                         if ids:

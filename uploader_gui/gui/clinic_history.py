@@ -31,6 +31,7 @@ def tr(text: str) -> str:
 
 class ClinicHistory(QObject):
     _notified = Signal(list)  # job ids, from the listener thread (queued to the UI thread)
+    _listening = Signal()  # LISTEN is in place (again): read what changed before it
 
     def __init__(self, panel: HistoryPanel, runner: TaskRunner) -> None:
         super().__init__(panel)
@@ -49,6 +50,7 @@ class ClinicHistory(QObject):
         self.scope.setVisible(False)
         panel.filters.insertWidget(1, self.scope)
         self._notified.connect(self._read)
+        self._listening.connect(self._poll_now)
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._poll_now)
@@ -62,6 +64,7 @@ class ClinicHistory(QObject):
         self._runner.run(history_scope, self._scope_known)
         self._thread = threading.Thread(target=store.listen,
                                         args=(self._stop, self._notified.emit),
+                                        kwargs={"on_listening": self._listening.emit},
                                         name="clinic-history-listen", daemon=True)
         self._thread.start()
         self._poll.start()
