@@ -185,6 +185,24 @@ def test_live_updates_land_where_the_order_puts_them(qtbot, window) -> None:
     assert names[-1] == "zz-new.pdf" and len(names) == len(set(names)) == ROWS + 2
 
 
+def test_changes_that_come_while_the_order_changes_wait_for_its_first_page(
+        qtbot, window) -> None:
+    # A clinic's refresh brings many jobs, in no page's order. Arriving between the click on
+    # a column and that order's first page, none may be put among rows still in the old
+    # order: the page decides which are shown.
+    panel = window.history_panel
+    qtbot.waitUntil(lambda: panel.model.rowCount() == PAGE_SIZE and window.history is not None,
+                    timeout=30_000)
+    everything = window.history.jobs(limit=ROWS)
+    assert len(everything) == ROWS
+    panel.view.sortByColumn(COL_FILE, Qt.SortOrder.AscendingOrder)
+    window.uploads.jobsChanged.emit(everything)
+    qtbot.waitUntil(lambda: shown(window)[:1] == [OLDEST], timeout=30_000)
+    first_by_name = sorted(j.name for j in everything)[:PAGE_SIZE]
+    assert shown(window) == first_by_name
+    assert panel.model.rowCount() == PAGE_SIZE
+
+
 @pytest.mark.parametrize("history", ["postgresql"], indirect=True)  # only a clinic has desks
 def test_desk_or_clinic_scope_over_the_whole_clinic_history(qtbot, window) -> None:
     panel, scope = window.history_panel, window.clinic.scope

@@ -278,6 +278,10 @@ class HistoryModel(QAbstractTableModel):
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
             else:
                 fresh.append(job)
+        if self._busy or self._stale:
+            # The query changed, or its first page is being read: the loaded rows are not
+            # in its order. The page places new jobs (those that came meanwhile on top).
+            return
         query = self.query
         for job in self._sorted(fresh):
             key = query.key(job)
