@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -114,9 +115,10 @@ def test_a_slow_history_does_not_hold_the_window_back(qtbot, monkeypatch) -> Non
     the page, which then arrives in the built window's History tab."""
     seed_history(3)
     real = window_shell._open_history
+    far_away = threading.Event()  # set once the window is seen built without the page
 
     def slow() -> object:
-        time.sleep(window_shell.PAGE_WAIT_MS / 1000 + 1.0)
+        far_away.wait(60)
         return real()
 
     monkeypatch.setattr(window_shell, "_open_history", slow)
@@ -127,10 +129,12 @@ def test_a_slow_history_does_not_hold_the_window_back(qtbot, monkeypatch) -> Non
         qtbot.waitUntil(lambda: w.built, timeout=10_000)
         assert w.history is None and w.history_model.rowCount() == 0  # built before the page
         assert w.upload_panel.blocked_reason() == "Opening the upload history…"
+        far_away.set()  # the page arrives now, in the built window
         qtbot.waitUntil(lambda: w.history_model.rowCount() == 3, timeout=10_000)
         qtbot.waitUntil(lambda: w.history is not None, timeout=10_000)
         assert "history" not in w.upload_panel.blocked_reason(need_files=False)
     finally:
+        far_away.set()
         w.shutdown()
 
 
