@@ -197,6 +197,23 @@ def test_the_app_start_shows_the_page_the_child_read(app_home: Path) -> None:
         "history_preread.start()\n"
         "from PySide6.QtCore import QTimer\n"
         "from uploader_gui.gui.app import open_window\n"
+        # However slow the child is to answer on a loaded machine, the frame waits for its
+        # page (not only PAGE_WAIT_MS), and the window's own opening, which starts at the
+        # first paint, reads the history only once the child's answer is in.
+        "import threading\n"
+        "from uploader_gui.gui import window_shell\n"
+        "window_shell.PAGE_WAIT_MS = 20_000\n"
+        "answered = threading.Event()\n"
+        "real_early, real_open = window_shell.WindowShell._early_data, window_shell._open_history\n"
+        "def early_data(self):\n"
+        "    real_early(self)\n"
+        "    if self._early is None:\n"
+        "        answered.set()\n"
+        "def open_after_the_child():\n"
+        "    answered.wait(20)\n"
+        "    return real_open()\n"
+        "window_shell.WindowShell._early_data = early_data\n"
+        "window_shell._open_history = open_after_the_child\n"
         "app, w, _ = open_window()\n"
         "def done():\n"
         "    if not (w.built and w.history is not None):\n"
