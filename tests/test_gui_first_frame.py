@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -114,9 +115,10 @@ def test_a_slow_history_does_not_hold_the_window_back(qtbot, monkeypatch) -> Non
     the page, which then arrives in the built window's History tab."""
     seed_history(3)
     real = window_shell._open_history
+    far_away = threading.Event()  # set once the window is seen built without the page
 
     def slow() -> object:
-        time.sleep(window_shell.PAGE_WAIT_MS / 1000 + 1.0)
+        far_away.wait(60)
         return real()
 
     monkeypatch.setattr(window_shell, "_open_history", slow)
@@ -127,10 +129,12 @@ def test_a_slow_history_does_not_hold_the_window_back(qtbot, monkeypatch) -> Non
         qtbot.waitUntil(lambda: w.built, timeout=10_000)
         assert w.history is None and w.history_model.rowCount() == 0  # built before the page
         assert w.upload_panel.blocked_reason() == "Opening the upload history…"
+        far_away.set()  # the page arrives now, in the built window
         qtbot.waitUntil(lambda: w.history_model.rowCount() == 3, timeout=10_000)
         qtbot.waitUntil(lambda: w.history is not None, timeout=10_000)
         assert "history" not in w.upload_panel.blocked_reason(need_files=False)
     finally:
+        far_away.set()
         w.shutdown()
 
 
@@ -193,6 +197,23 @@ def test_the_app_start_shows_the_page_the_child_read(app_home: Path) -> None:
         "history_preread.start()\n"
         "from PySide6.QtCore import QTimer\n"
         "from uploader_gui.gui.app import open_window\n"
+        # However slow the child is to answer on a loaded machine, the frame waits for its
+        # page (not only PAGE_WAIT_MS), and the window's own opening, which starts at the
+        # first paint, reads the history only once the child's answer is in.
+        "import threading\n"
+        "from uploader_gui.gui import window_shell\n"
+        "window_shell.PAGE_WAIT_MS = 20_000\n"
+        "answered = threading.Event()\n"
+        "real_early, real_open = window_shell.WindowShell._early_data, window_shell._open_history\n"
+        "def early_data(self):\n"
+        "    real_early(self)\n"
+        "    if self._early is None:\n"
+        "        answered.set()\n"
+        "def open_after_the_child():\n"
+        "    answered.wait(20)\n"
+        "    return real_open()\n"
+        "window_shell.WindowShell._early_data = early_data\n"
+        "window_shell._open_history = open_after_the_child\n"
         "app, w, _ = open_window()\n"
         "def done():\n"
         "    if not (w.built and w.history is not None):\n"

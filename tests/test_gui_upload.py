@@ -21,6 +21,7 @@ def window(qtbot, validator, sandbox):
     w.uploads.confirm = lambda plan: {q.id: True for q in plan.questions}  # dialog tested alone
     qtbot.addWidget(w)
     w.show()
+    qtbot.waitUntil(lambda: w.history is not None, timeout=10_000)  # opened on a worker
     yield w
     w.shutdown()
 

@@ -73,6 +73,7 @@ def test_idle_window_locks_and_unlocks_with_the_pin(qtbot, store) -> None:
 
     def unlocked() -> None:
         stack.setCurrentWidget(patient)
+        idle.minutes = 10  # the countdown starts again, too long to lock again in this test
         idle.resume()
 
     idle.idle.connect(locked)
@@ -99,14 +100,14 @@ def test_input_restarts_the_countdown(qtbot) -> None:
     qtbot.addWidget(label)
     label.show()
     fired = []
-    idle = IdleWatcher(0.005)  # 300 ms
+    idle = IdleWatcher(0.05)  # 3 s: no stall of a loaded machine between two keys is as long
     idle.idle.connect(lambda: fired.append(1))
     try:
-        for _ in range(5):  # keep typing every 100 ms: never idle
+        for _ in range(40):  # keep typing every 100 ms, for longer than the idle time
             qtbot.keyClick(label, Qt.Key.Key_A)
             qtbot.wait(100)
         assert fired == []
-        qtbot.waitUntil(lambda: fired == [1], timeout=5000)
+        qtbot.waitUntil(lambda: fired == [1], timeout=10_000)
     finally:
         idle.stop()
 

@@ -19,6 +19,7 @@ from uploader_gui.core.validation import (
     ValidationResult,
     validate_file,
 )
+from uploader_gui.gui import pipe_checks as pipe_checks_module
 from uploader_gui.gui import tasks
 from uploader_gui.gui.pipe_checks import PipeChecks
 from uploader_gui.gui.staging_model import COL_STATUS, StagingModel, StateRole
@@ -61,7 +62,9 @@ def runner(qtbot):
 
 @pytest.mark.parametrize("threaded", [False, True], ids=["pipes watched", "threads (Windows)"])
 def test_verdicts_arrive_on_the_ui_thread_and_match_the_in_process_check(
-        qtbot, tmp_path: Path, runner: TaskRunner, threaded: bool) -> None:
+        qtbot, tmp_path: Path, runner: TaskRunner, threaded: bool, monkeypatch) -> None:
+    # A grace long enough that a slow machine cannot end it before it is looked at.
+    monkeypatch.setattr(pipe_checks_module, "QUIET_GRACE_MS", 5000)
     paths = files(tmp_path, 42)
     got = Collect()
     with IsolatedValidator(workers=2, timeout=30) as v:
@@ -72,7 +75,7 @@ def test_verdicts_arrive_on_the_ui_thread_and_match_the_in_process_check(
         qtbot.waitUntil(lambda: len(got.results) == 42, timeout=30_000)
         assert checks.pending == 0
         assert not tasks.quiet.wait(0)  # a moment more: the last verdicts go in
-        qtbot.waitUntil(lambda: tasks.quiet.wait(0), timeout=5_000)
+        qtbot.waitUntil(lambda: tasks.quiet.wait(0), timeout=10_000)
         assert got.threads == {threading.main_thread().name}
         for p in paths:
             expected = validate_file(p)
@@ -258,7 +261,9 @@ def test_the_window_runs_its_helpers_at_a_lower_priority_and_a_command_does_not(
         checks = PipeChecks(v, runner, runner)
         checks.check_many([(p, None, got.done_for(p)) for p in other])
         qtbot.waitUntil(lambda: len(got.results) == 6, timeout=30_000)
-        assert len(v._idle) == 2
+        # The first helper may have checked all six while the second was still being
+        # started on a runner thread: wait for it to be given back idle.
+        qtbot.waitUntil(lambda: len(v._idle) == 2, timeout=10_000)
         for worker in v._idle:  # the helper started since, too
             assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == min(19, ours + 10)
         checks.shutdown()

@@ -153,11 +153,13 @@ def test_reset_after_body_is_unknown_for_claros(sandbox, history, tmp_path) -> N
 
 
 def test_read_timeout_unknown_for_claros_retried_for_redcap(sandbox, history, tmp_path) -> None:
+    # The timeout also applies to the REDCap retry, which a loaded machine must answer
+    # within it: 2 s, and hangs well beyond it.
     def impatient(config, credentials):
-        return make_target(config, credentials, Transport(read_timeout=0.5))
+        return make_target(config, credentials, Transport(read_timeout=2.0))
 
-    sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=1.5, times=1)
-    sandbox.add_fault(r"^/api/?$", action="hang", delay=1.5, times=1)
+    sandbox.add_fault(r"^/patients/1001/pdf/$", action="hang", delay=5.0, times=1)
+    sandbox.add_fault(r"^/api/?$", action="hang", delay=5.0, times=1)
     c = make_job(fm.good_pdf(tmp_path / "qslow-c.pdf"), claros_config(sandbox))
     r = make_job(fm.good_pdf(tmp_path / "qslow-r.pdf"), redcap_config(sandbox), record="3")
     c, r = run_jobs(history, sandbox, [c, r], concurrency=1, target_factory=impatient)

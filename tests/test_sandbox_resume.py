@@ -89,6 +89,11 @@ def test_interrupted_sandbox_batch_resumes_at_the_new_address(qtbot, validator, 
 
     # Something else takes the sandbox's port meanwhile: it must start elsewhere.
     blocker = socket.socket()
+    # A handler thread of the stopped sandbox may not have closed its end of a connection
+    # yet (daemon threads are not waited for): without SO_REUSEADDR that socket, still
+    # bound to the port, makes this bind fail. Listening, the blocker still keeps the new
+    # sandbox (SO_REUSEADDR too) off the port.
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", port))
     blocker.listen()
     try:

@@ -454,12 +454,13 @@ def test_expire_tokens_makes_every_token_401(sb: Sandbox) -> None:
 
 
 def test_tokens_expire_after_token_ttl(tmp_path: Path, signing_keys: str) -> None:
-    with Sandbox(data_dir(tmp_path, "short", signing_keys), token_ttl=0.3) as short:
+    # 2 s: time enough for a loaded machine to use the token once before it expires.
+    with Sandbox(data_dir(tmp_path, "short", signing_keys), token_ttl=2.0) as short:
         reply = post_assertion(short, make_assertion(short))
         token = reply.json()["access_token"]
-        assert reply.json()["expires_in"] == 0.3
+        assert reply.json()["expires_in"] == 2.0
         assert upload_blob(short, token, pdf_bytes()).status_code == 201
-        time.sleep(0.4)
+        time.sleep(2.1)
         assert upload_blob(short, token, pdf_bytes()).status_code == 401
 
 
@@ -646,10 +647,11 @@ def test_media_not_json_or_too_large(sb: Sandbox, small: Sandbox) -> None:
 
 
 def test_platform_log_by_id_goes_from_pending_to_succeeded(sb: Sandbox) -> None:
-    sb.log_settle_seconds = 0.3
+    sb.log_settle_seconds = 1.0  # the first look must come before: tokens are fetched first
     contents = base64.b64encode(pdf_bytes()).decode()
-    log_id = send(sb, oauth_token(sb), media_message(sb, contents)).json()["Meta"]["Logs"][0]["ID"]
+    token = oauth_token(sb)
     platform = bearer(oauth_token(sb, kid="sandbox-ec", client="sandbox-platform-key"))
+    log_id = send(sb, token, media_message(sb, contents)).json()["Meta"]["Logs"][0]["ID"]
     url = f"{sb.url}/platform/v1/organizations/sandbox-org/logs/{log_id}"
     first = requests.get(url, headers=platform, timeout=TIMEOUT)
     assert first.status_code == 200
@@ -657,7 +659,7 @@ def test_platform_log_by_id_goes_from_pending_to_succeeded(sb: Sandbox) -> None:
     assert set(body) == {"meta", "payload"}
     assert body["payload"]["result"]["id"] == log_id
     assert body["payload"]["result"]["attempts"]["latest"]["status"] == "pending"
-    time.sleep(0.35)
+    time.sleep(1.1)
     later = requests.get(url, headers=platform, timeout=TIMEOUT).json()
     assert later["payload"]["result"]["attempts"]["latest"]["status"] == "succeeded"
     assert later["payload"]["result"]["dataModel"] == "Media"

@@ -84,19 +84,28 @@ def test_watch_once_matched_unmatched_half_written_and_bad(sandbox, tmp_path, ap
     full = fm.pdf_bytes(2)
     growing.write_bytes(full[:100])
 
+    scanned = threading.Event()  # the first pass is over: the scanner may finish
+
     def keep_writing() -> None:  # a scanner still writing: the file changes every 0.3 s
-        for i in range(100, len(full), max(1, len(full) // 12)):
-            time.sleep(0.3)
-            with growing.open("r+b") as fh:
-                fh.seek(i)
-                fh.write(full[i:i + max(1, len(full) // 12)])
+        step, at, last = max(1, len(full) // 12), 100, 0
+        while not scanned.wait(0.3):  # however slow the watcher is to start and look
+            if at < len(full) - 1:  # never the last byte: it is still being written
+                with growing.open("r+b") as fh:
+                    fh.seek(at)
+                    fh.write(full[at:min(at + step, len(full) - 1)])
+                at = min(at + step, len(full) - 1)
+            last = max(time.time_ns(), last + 1_000_000)  # a new mtime every time
+            os.utime(growing, ns=(last, last))
 
     writer = threading.Thread(target=keep_writing)
     writer.start()
-    proc = watch("--profile", name, "--once", "--settle", "1", "--json", str(scans),
-                 home=app_home, token="sandbox-claros-key")
-    results = outcomes(proc)
-    writer.join()
+    try:
+        proc = watch("--profile", name, "--once", "--settle", "1", "--json", str(scans),
+                     home=app_home, token="sandbox-claros-key")
+        results = outcomes(proc)
+    finally:
+        scanned.set()
+        writer.join()
     assert proc.returncode == 1  # one file failed
     assert results["1001_referral.pdf"]["status"] == "sent"
     assert results["1002_card.jpg"]["status"] == "sent"  # converted to PDF for Claros
@@ -119,6 +128,7 @@ def test_watch_once_matched_unmatched_half_written_and_bad(sandbox, tmp_path, ap
     assert stored["patient_id"] == 1001
 
     # Once the scanner has finished, the next pass sends it.
+    growing.write_bytes(full)
     again = outcomes(watch("--profile", name, "--once", "--settle", "0.5", "--json", str(scans),
                            home=app_home, token="sandbox-claros-key"))
     assert again["1001_growing.pdf"]["status"] == "sent"
