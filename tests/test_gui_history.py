@@ -339,6 +339,24 @@ def test_stop_while_the_batch_is_still_being_queued_keeps_it_all_in_history(
     assert not [r for r in sandbox.received("claros") if r["filename"].startswith("stopped-")]
 
 
+def test_cancel_all_while_the_batch_is_still_being_queued_sends_none_of_it(
+        qtbot, window: MainWindow, tmp_path: Path, sandbox) -> None:
+    files = [fm.good_pdf(tmp_path / f"called-off-{i}.pdf") for i in range(3)]
+    gate = hold_the_queueing(qtbot, window)
+    try:
+        upload(qtbot, window, files)
+        qtbot.waitUntil(lambda: window.uploads.active == 3, timeout=10_000)
+        window.actions.cancel_all.trigger()
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: all(staged_state(window, f.name) == "cancelled" for f in files),
+                    timeout=30_000)
+    qtbot.waitUntil(lambda: history_rows(window) == {f.name: "Cancelled" for f in files},
+                    timeout=30_000)
+    assert window.uploads.active == 0
+    assert not [r for r in sandbox.received("claros") if r["filename"].startswith("called-off-")]
+
+
 def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindow, sandbox,
                                                        tmp_path: Path) -> None:
     from uploader_gui.gui.confirm_send import summary_html

@@ -208,6 +208,25 @@ def test_cancel_waiting_job(sandbox, history, tmp_path) -> None:
     assert not received(sandbox, "claros", "qw2.pdf")
 
 
+def test_a_job_recorded_cancelled_is_never_queued(sandbox, history, tmp_path) -> None:
+    # What a batch still being handed over gets when the user cancels or closes with Stop.
+    path = fm.good_pdf(tmp_path / "qcalled-off.pdf")
+    job = make_job(path, claros_config(sandbox))
+    rec = Recorder()
+    d = Dispatcher(history, creds_for(sandbox), concurrency=2, policy=FAST, listener=rec)
+    try:
+        d.record_cancelled(job)
+        assert job.id is not None and d.active_count() == 0
+        assert d.wait_idle(5)
+    finally:
+        d.shutdown()
+    stored = history.get(job.id)
+    assert stored.status == CANCELLED and stored.error == "Cancelled before it was sent."
+    assert [st for jid, st in rec.events if jid == job.id][-1] == CANCELLED  # the window is told
+    assert stored.attempts == 0 and not history.attempts(job.id)
+    assert not received(sandbox, "claros", "qcalled-off.pdf")
+
+
 def test_changed_or_missing_file_is_never_sent(sandbox, history, tmp_path) -> None:
     changed = fm.good_pdf(tmp_path / "qchanged.pdf")
     gone = fm.good_pdf(tmp_path / "qgone.pdf")

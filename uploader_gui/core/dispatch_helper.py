@@ -198,6 +198,8 @@ def _service_main(requests: Any, control: Any, events: Any, spec: tuple[str, str
             if what == "submit":
                 job = dispatcher.submit(request[1])
                 answer: Any = ("ok", job, status())
+            elif what == "record_cancelled":
+                answer = ("ok", dispatcher.record_cancelled(request[1]), status())
             elif what == "retry_history":
                 answer = ("ok", dispatcher.retry_history(), status())
             else:

@@ -277,6 +277,12 @@ class DispatcherClient:
         job.id, job.status, job.owner = stored.id, stored.status, stored.owner
         return job
 
+    def record_cancelled(self, job: Job) -> Job:
+        """The job into the history, cancelled before it was sent; never queued."""
+        stored: Job = self._request("record_cancelled", job)
+        job.id, job.status, job.owner = stored.id, stored.status, stored.owner
+        return job
+
     def retry_history(self) -> bool:
         return bool(self._request("retry_history"))
 

@@ -226,6 +226,15 @@ class Dispatcher:
         self._queue.put(job.id)
         return job
 
+    def record_cancelled(self, job: Job) -> Job:
+        """Record a new job as cancelled before it was sent, without queueing it (it was
+        still being handed over when the user cancelled, or closed with Stop)."""
+        if job.id is None:
+            job.status = QUEUED
+            self.history.add_job(job)
+            self._finish(job, CANCELLED, "Cancelled before it was sent.")
+        return job
+
     def cancel(self, job_id: int) -> None:
         with self._lock:
             running = self._running.get(job_id)

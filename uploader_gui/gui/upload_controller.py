@@ -264,6 +264,9 @@ class UploadController(QObject):
         try:
             for job in jobs:
                 try:
+                    if cancelled.is_set():  # "Cancel all", or Stop: recorded, never queued
+                        self.dispatcher.record_cancelled(job)
+                        continue
                     self.dispatcher.submit(job)
                 finally:
                     left -= 1
