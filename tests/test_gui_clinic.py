@@ -20,6 +20,21 @@ def shown(window: MainWindow) -> set[str]:
     return {p.index(r, COL_FILE).data() for r in range(p.rowCount())}
 
 
+def desk_b_sends(name: str, base_url: str) -> None:
+    """Another desk records an upload of ``name`` in the clinic's history, as its app does."""
+    other = open_store()
+    try:
+        job = Job(path=f"/scans/{name}", name=name, size=10, sha256=f"{sum(map(ord, name)):064x}",
+                  file_type="pdf", target="claros", destination=Destination(patient_id="1001"),
+                  target_config=TargetConfig(kind="claros", base_url=base_url),
+                  workstation="desk-b", user="bo")
+        other.add_job(job)
+        other.update_job(job, new_status=UPLOADING)
+        other.update_job(job, new_status=SENT)
+    finally:
+        other.close()
+
+
 def test_clinic_history_live_desk_view_and_audit(qtbot, validator, sandbox, postgres_db,
                                                  monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("UPLOADER_GUI_DATABASE", postgres_db)
@@ -32,17 +47,7 @@ def test_clinic_history_live_desk_view_and_audit(qtbot, validator, sandbox, post
         w.tabs.setCurrentWidget(w.history_panel)
         assert w.clinic.scope.isVisible()
         # Another desk sends something: it appears here without pressing anything.
-        other = open_store()
-        try:
-            job = Job(path="/scans/from-b.pdf", name="from-b.pdf", size=10, sha256="cd" * 32,
-                      file_type="pdf", target="claros", destination=Destination(patient_id="1001"),
-                      target_config=TargetConfig(kind="claros", base_url=sandbox.url),
-                      workstation="desk-b", user="bo")
-            other.add_job(job)
-            other.update_job(job, new_status=UPLOADING)
-            other.update_job(job, new_status=SENT)
-        finally:
-            other.close()
+        desk_b_sends("from-b.pdf", sandbox.url)
         qtbot.waitUntil(lambda: "from-b.pdf" in shown(w), timeout=15_000)
         # This desk only: desk B's upload is not shown; the whole clinic again: it is.
         w.clinic.scope.setCurrentIndex(w.clinic.scope.findData(workstation()))
@@ -98,17 +103,7 @@ def test_what_another_desk_sent_before_the_window_listened_is_shown(
     try:
         qtbot.waitUntil(lambda: w.history is not None, timeout=15_000)
         w.tabs.setCurrentWidget(w.history_panel)
-        other = open_store()
-        try:
-            job = Job(path="/scans/early.pdf", name="early.pdf", size=10, sha256="ef" * 32,
-                      file_type="pdf", target="claros", destination=Destination(patient_id="1001"),
-                      target_config=TargetConfig(kind="claros", base_url=sandbox.url),
-                      workstation="desk-b", user="bo")
-            other.add_job(job)
-            other.update_job(job, new_status=UPLOADING)
-            other.update_job(job, new_status=SENT)
-        finally:
-            other.close()
+        desk_b_sends("early.pdf", sandbox.url)
         assert "early.pdf" not in shown(w)
         sent_elsewhere.set()
         qtbot.waitUntil(lambda: "early.pdf" in shown(w), timeout=15_000)

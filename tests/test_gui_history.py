@@ -196,6 +196,20 @@ def test_interrupted_banner_resume(qtbot, validator, sandbox, tmp_path: Path, ap
         w.shutdown()
 
 
+def recorded() -> dict[str, str]:
+    """Every upload in this desk's history, by file name: its status."""
+    store = HistoryStore(read_only=True)
+    try:
+        return {j.name: j.status for j in store.jobs()}
+    finally:
+        store.close()
+
+
+def arrived(sandbox, prefix: str) -> int:
+    """How many files named ``prefix…`` the sandbox's Claros received."""
+    return len([r for r in sandbox.received("claros") if r["filename"].startswith(prefix)])
+
+
 def answer_close_dialog(qtbot, button_text: str) -> list[str]:
     """When the close question comes up, read it and click the button named."""
     seen: list[str] = []
@@ -249,13 +263,8 @@ def test_close_and_keep_sending_in_the_background(qtbot, window: MainWindow, tmp
             pass
         assert "4 verified" in done.args[0], done.args[0]
         assert not helper.is_alive() and helper.exitcode == 0
-        store = HistoryStore(read_only=True)
-        try:
-            assert {j.name: j.status for j in store.jobs()} == {f.name: "verified" for f in files}
-        finally:
-            store.close()
-        assert len([r for r in sandbox.received("claros")
-                    if r["filename"].startswith("later-")]) == 4
+        assert recorded() == {f.name: "verified" for f in files}
+        assert arrived(sandbox, "later-") == 4
     finally:
         window.background.quit_timer.stop()
         app.setQuitOnLastWindowClosed(True)
@@ -297,13 +306,8 @@ def test_keep_sending_while_the_batch_is_still_being_queued_sends_it_all(
         with qtbot.waitSignal(window.background.finished, timeout=30_000) as done:
             pass
         assert "4 verified" in done.args[0], done.args[0]
-        store = HistoryStore(read_only=True)
-        try:
-            assert {j.name: j.status for j in store.jobs()} == {f.name: "verified" for f in files}
-        finally:
-            store.close()
-        assert len([r for r in sandbox.received("claros")
-                    if r["filename"].startswith("queued-")]) == 4
+        assert recorded() == {f.name: "verified" for f in files}
+        assert arrived(sandbox, "queued-") == 4
     finally:
         window.background.quit_timer.stop()
         app.setQuitOnLastWindowClosed(True)
@@ -323,20 +327,13 @@ def test_stop_while_the_batch_is_still_being_queued_keeps_it_all_in_history(
         gate.set()
     assert asked and "3 uploads are still running" in asked[0] and not window.isVisible()
 
-    def recorded() -> dict[str, str]:
-        store = HistoryStore(read_only=True)
-        try:
-            return {j.name: j.status for j in store.jobs()}
-        finally:
-            store.close()
-
     qtbot.waitUntil(lambda: recorded() == {f.name: "cancelled" for f in files}, timeout=30_000)
     helper = window.uploads.dispatcher._proc
     assert helper is not None
     # (the app's worker joins it: waiting here, not joining from a second thread)
     qtbot.waitUntil(lambda: not helper.is_alive(), timeout=30_000)
     assert helper.exitcode == 0
-    assert not [r for r in sandbox.received("claros") if r["filename"].startswith("stopped-")]
+    assert arrived(sandbox, "stopped-") == 0
 
 
 def test_cancel_all_while_the_batch_is_still_being_queued_sends_none_of_it(
@@ -354,7 +351,7 @@ def test_cancel_all_while_the_batch_is_still_being_queued_sends_none_of_it(
     qtbot.waitUntil(lambda: history_rows(window) == {f.name: "Cancelled" for f in files},
                     timeout=30_000)
     assert window.uploads.active == 0
-    assert not [r for r in sandbox.received("claros") if r["filename"].startswith("called-off-")]
+    assert arrived(sandbox, "called-off-") == 0
 
 
 def test_confirmation_lists_destinations_and_duplicates(qtbot, window: MainWindow, sandbox,
